@@ -1,0 +1,197 @@
+import { InferenceConfigSchema, parseOrThrow, type BackendName, type InferenceConfig } from "../../runtime/config.js";
+import { InputError } from "../../runtime/errors.js";
+import { loadBackend, type BackendInfo } from "../../runtime/inference/backend.js";
+import { InferenceEngine } from "../../runtime/inference/engine.js";
+import { measureGeneration, measurePromptProcessing, type ThroughputSample } from "../../runtime/inference/throughput.js";
+import type { FileTypeName } from "../../runtime/models/ftypes.js";
+import type { WriteProgress } from "../../runtime/models/gguf-writer.js";
+import { resolveModelFile, type ResolvedModel } from "../../runtime/models/resolve.js";
+import { meanSd, type MeanSd } from "./stats.js";
+
+/** A llama-bench-style grid: every combination of the lists is measured. */
+export interface TokenBenchPlan {
+  /** Catalog names or GGUF paths. */
+  models: string[];
+  /** File types of catalog models (ignored for paths). */
+  quants: FileTypeName[];
+  /** Thread counts; undefined means the backend's math cores. */
+  threads: number[] | undefined;
+  batchSizes: number[];
+  /** Context sizes; 0 means just enough for the largest test. */
+  contextSizes: number[];
+  gpuLayers: number[];
+  /** Prompt lengths for pp tests (0 = none). */
+  promptTokens: number[];
+  /** Generation lengths for tg tests (0 = none). */
+  genTokens: number[];
+  repetitions: number;
+  warmup: boolean;
+  backend: BackendName;
+  flashAttention: boolean;
+}
+
+export interface TokenBenchRow {
+  model: string;
+  file: string;
+  quant: string;
+  sizeBytes: number;
+  parameters: number;
+  backend: string;
+  threads: number;
+  batchSize: number;
+  contextSize: number;
+  gpuLayers: number;
+  flashAttention: boolean;
+  /** `pp512`, `tg128`: llama-bench's test names. */
+  test: string;
+  kind: "pp" | "tg";
+  tokens: number;
+  tokensPerSecond: MeanSd;
+  samples: ThroughputSample[];
+}
+
+export interface TokenBenchResult {
+  backend: BackendInfo;
+  rows: TokenBenchRow[];
+}
+
+export type TokenBenchEvent =
+  | { type: "make"; model: string; quant: string; progress: WriteProgress }
+  | { type: "load"; model: string; quant: string; config: InferenceConfig }
+  | { type: "measure"; test: string; repetition: number; of: number; warmup: boolean; done: number; total: number }
+  | { type: "row"; row: TokenBenchRow };
+
+export interface TokenBenchOptions {
+  onEvent?: (e: TokenBenchEvent) => void;
+  signal?: AbortSignal;
+}
+
+function cartesian<T extends Record<string, readonly unknown[]>>(lists: T): Array<{ [K in keyof T]: T[K][number] }> {
+  let out: Array<Record<string, unknown>> = [{}];
+  for (const [key, values] of Object.entries(lists)) {
+    out = out.flatMap((partial) => values.map((v) => ({ ...partial, [key]: v })));
+  }
+  return out as Array<{ [K in keyof T]: T[K][number] }>;
+}
+
+/** Context a test needs: its tokens plus the slot llama.cpp keeps free. */
+function tokensNeeded(plan: TokenBenchPlan): number {
+  return Math.max(...plan.promptTokens, ...plan.genTokens) + 1;
+}
+
+/** Checks every value of the grid before anything is loaded. */
+export function validatePlan(plan: TokenBenchPlan): void {
+  if (!Number.isInteger(plan.repetitions) || plan.repetitions < 1 || plan.repetitions > 1000) {
+    throw new InputError(`repetitions=${plan.repetitions}: valid: an integer from 1 to 1000`);
+  }
+  for (const [flag, list] of [["pp", plan.promptTokens], ["tg", plan.genTokens]] as const) {
+    for (const n of list) if (!Number.isInteger(n) || n < 0 || n > 1_000_000) throw new InputError(`${flag}=${n}: valid: an integer from 0 to 1000000 (0 skips the test)`);
+  }
+  if (Math.max(0, ...plan.promptTokens) === 0 && Math.max(0, ...plan.genTokens) === 0) throw new InputError("nothing to measure: both pp and tg are 0");
+  const needed = tokensNeeded(plan);
+  for (const ctx of plan.contextSizes) {
+    if (ctx !== 0 && ctx < needed) throw new InputError(`contextSize=${ctx} is too small: the largest test needs ${needed} tokens (its tokens plus the one llama.cpp keeps free); valid: 0 (auto) or >= ${needed}`);
+  }
+  for (const c of cartesian({ threads: plan.threads ?? [1], batchSize: plan.batchSizes, contextSize: plan.contextSizes, gpuLayers: plan.gpuLayers })) {
+    parseOrThrow(
+      InferenceConfigSchema,
+      { threads: c.threads, batchSize: c.batchSize, contextSize: c.contextSize === 0 ? Math.max(needed, 64) : c.contextSize, gpuLayers: c.gpuLayers },
+      "bench",
+    );
+  }
+}
+
+/**
+ * Runs the grid: for each model x quant x gpu layers x threads x batch x context,
+ * loads the engine, then for each test does one warm-up pass and `repetitions`
+ * timed passes.
+ */
+export async function runTokenBench(plan: TokenBenchPlan, options: TokenBenchOptions = {}): Promise<TokenBenchResult> {
+  validatePlan(plan);
+  const emit = options.onEvent ?? (() => undefined);
+  const { info: backend } = await loadBackend(plan.backend);
+  const threadsList = plan.threads ?? [backend.cpuMathCores];
+  const needed = tokensNeeded(plan);
+  const autoContext = Math.max(64, Math.ceil(needed / 256) * 256);
+  const tests = [
+    ...plan.promptTokens.filter((n) => n > 0).map((n) => ({ kind: "pp" as const, tokens: n })),
+    ...plan.genTokens.filter((n) => n > 0).map((n) => ({ kind: "tg" as const, tokens: n })),
+  ];
+  const resolved: ResolvedModel[] = [];
+  for (const model of plan.models) {
+    for (const quant of plan.quants) {
+      const r = await resolveModelFile(model, quant, {
+        onProgress: (progress) => emit({ type: "make", model, quant, progress }),
+        ...(options.signal ? { signal: options.signal } : {}),
+      });
+      if (!resolved.some((x) => x.path === r.path)) resolved.push(r);
+    }
+  }
+  const combos = cartesian({ gpuLayers: plan.gpuLayers, threads: threadsList, batchSize: plan.batchSizes, contextSize: plan.contextSizes });
+  const total = resolved.length * combos.length * tests.length * (plan.repetitions + (plan.warmup ? 1 : 0));
+  let done = 0;
+  const rows: TokenBenchRow[] = [];
+  for (const model of resolved) {
+    for (const combo of combos) {
+      const config = parseOrThrow(
+        InferenceConfigSchema,
+        {
+          model: model.path,
+          backend: plan.backend,
+          threads: combo.threads,
+          batchSize: combo.batchSize,
+          contextSize: combo.contextSize === 0 ? autoContext : combo.contextSize,
+          gpuLayers: combo.gpuLayers,
+          flashAttention: plan.flashAttention,
+        },
+        "bench",
+      );
+      const quantName = model.quant ?? "";
+      emit({ type: "load", model: model.label, quant: quantName, config });
+      const engine = await InferenceEngine.load(config, { modelPath: model.path });
+      try {
+        for (const test of tests) {
+          const name = `${test.kind}${test.tokens}`;
+          const measure = (): Promise<ThroughputSample> =>
+            test.kind === "pp" ? measurePromptProcessing(engine, test.tokens) : measureGeneration(engine, test.tokens);
+          if (plan.warmup) {
+            if (options.signal?.aborted) throw options.signal.reason;
+            emit({ type: "measure", test: name, repetition: 0, of: plan.repetitions, warmup: true, done, total });
+            await measure();
+            done++;
+          }
+          const samples: ThroughputSample[] = [];
+          for (let rep = 1; rep <= plan.repetitions; rep++) {
+            if (options.signal?.aborted) throw options.signal.reason;
+            emit({ type: "measure", test: name, repetition: rep, of: plan.repetitions, warmup: false, done, total });
+            samples.push(await measure());
+            done++;
+          }
+          const row: TokenBenchRow = {
+            model: model.label,
+            file: model.path,
+            quant: engine.file.fileType ?? quantName,
+            sizeBytes: engine.file.fileBytes,
+            parameters: engine.file.parameters,
+            backend: engine.backend.label,
+            threads: engine.threads,
+            batchSize: config.batchSize,
+            contextSize: engine.context.contextSize,
+            gpuLayers: engine.model.gpuLayers,
+            flashAttention: engine.context.flashAttention === true,
+            test: name,
+            kind: test.kind,
+            tokens: test.tokens,
+            tokensPerSecond: meanSd(samples.map((s) => s.tokensPerSecond)),
+            samples,
+          };
+          rows.push(row);
+          emit({ type: "row", row });
+        }
+      } finally {
+        await engine.dispose();
+      }
+    }
+  }
+  return { backend, rows };
+}

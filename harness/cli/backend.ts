@@ -1,0 +1,78 @@
+import type { CommandModule } from "yargs";
+import { getLlamaGpuTypes } from "node-llama-cpp";
+import { loadBackend, type BackendInfo } from "../../runtime/inference/backend.js";
+import { buildLocalBackend, checkBuildTools } from "../../runtime/inference/local-build.js";
+import { isTunebenchError } from "../../runtime/errors.js";
+import { interruptSignal, writeJson } from "./common.js";
+
+interface JsonArgs {
+  json: boolean;
+}
+
+async function tryLoad(name: "cpu" | "cpu-local"): Promise<BackendInfo | string> {
+  try {
+    return (await loadBackend(name)).info;
+  } catch (err) {
+    if (isTunebenchError(err)) return err.message;
+    throw err;
+  }
+}
+
+const buildCommand: CommandModule<object, JsonArgs> = {
+  command: "build",
+  describe:
+    "Compile llama.cpp for this CPU with OpenMP (offline, from the source bundled in node-llama-cpp; a few minutes). " +
+    "Use it with --backend cpu-local",
+  builder: (y) => y.option("json", { type: "boolean", default: false, describe: "print the resulting backend as JSON" }),
+  handler: async (args) => {
+    const started = performance.now();
+    if (!args.json) process.stderr.write("building llama.cpp with OpenMP (cmake output follows)\n");
+    await buildLocalBackend({
+      signal: interruptSignal,
+      onOutput: (s) => {
+        if (!args.json) process.stderr.write(s);
+      },
+    });
+    const info = await tryLoad("cpu-local");
+    const seconds = (performance.now() - started) / 1000;
+    if (args.json) {
+      writeJson({ seconds, backend: info });
+      return;
+    }
+    if (typeof info === "string") throw new Error(`the build finished but cannot be loaded: ${info}`);
+    process.stdout.write(`built ${info.label} (llama.cpp ${info.llamaCppRelease}) in ${seconds.toFixed(0)} s; use it with --backend cpu-local\n`);
+  },
+};
+
+const statusCommand: CommandModule<object, JsonArgs> = {
+  command: "status",
+  describe: "Which llama.cpp binaries are available: the prebuilt CPU one, a local build, GPU types",
+  builder: (y) => y.option("json", { type: "boolean", default: false, describe: "print JSON" }),
+  handler: async (args) => {
+    const prebuilt = await tryLoad("cpu");
+    const local = await tryLoad("cpu-local");
+    const gpuTypes = await getLlamaGpuTypes("supported");
+    const tools = checkBuildTools();
+    if (args.json) {
+      writeJson({ cpu: prebuilt, cpuLocal: local, gpuTypesSupportedHere: gpuTypes, buildTools: tools });
+      return;
+    }
+    const show = (name: string, b: BackendInfo | string): string =>
+      typeof b === "string" ? `${name.padEnd(10)} unavailable: ${b}` : `${name.padEnd(10)} ${b.label}, llama.cpp ${b.llamaCppRelease}, OpenMP ${b.openmp ? "yes" : "no"}`;
+    process.stdout.write(
+      [
+        show("cpu", prebuilt),
+        show("cpu-local", local),
+        `gpu types  ${gpuTypes.filter((g) => g !== false).join(", ") || "none on this machine"}`,
+        `build tools ${tools.map((t) => `${t.name}: ${t.found ? "yes" : `missing (${t.install})`}`).join("; ")}`,
+      ].join("\n") + "\n",
+    );
+  },
+};
+
+export const backendCommand: CommandModule = {
+  command: "backend <command>",
+  describe: "llama.cpp binaries: status, and an OpenMP build for this CPU",
+  builder: (y) => y.command(buildCommand).command(statusCommand).demandCommand(1, "give a backend command: build or status"),
+  handler: () => undefined,
+};

@@ -1,0 +1,141 @@
+import os from "node:os";
+import type { CommandModule } from "yargs";
+import { BACKENDS, type BackendName } from "../../runtime/config.js";
+import { InputError } from "../../runtime/errors.js";
+import { parseFileType } from "../../runtime/models/make.js";
+import { TUNEBENCH_VERSION } from "../../runtime/version.js";
+import { runTokenBench, type TokenBenchPlan, type TokenBenchRow } from "../bench/tokens.js";
+import { interruptSignal, parseNumberList, parseStringList, writeJson } from "./common.js";
+import { csvTable, formatBytes, formatCount, markdownTable, type Column } from "./format.js";
+import { statusLine } from "./progress.js";
+
+interface BenchArgs {
+  model: string;
+  quant: string;
+  threads?: string;
+  batch: string;
+  ctx: string;
+  "gpu-layers": string;
+  pp: string;
+  tg: string;
+  reps: number;
+  warmup: boolean;
+  backend: string;
+  "flash-attention": boolean;
+  json: boolean;
+  csv: boolean;
+  md: boolean;
+}
+
+function columns(rows: readonly TokenBenchRow[], plan: TokenBenchPlan): Column<TokenBenchRow>[] {
+  const varies = (f: (r: TokenBenchRow) => unknown): boolean => new Set(rows.map(f)).size > 1;
+  const cols: Column<TokenBenchRow>[] = [
+    { header: "model", value: (r) => (r.quant ? `${r.model} ${r.quant}` : r.model) },
+    { header: "size", align: "right", value: (r) => formatBytes(r.sizeBytes) },
+    { header: "params", align: "right", value: (r) => formatCount(r.parameters) },
+    { header: "backend", value: (r) => r.backend },
+    { header: "threads", align: "right", value: (r) => String(r.threads) },
+  ];
+  if (varies((r) => r.batchSize) || plan.batchSizes.some((b) => b !== 512)) cols.push({ header: "n_batch", align: "right", value: (r) => String(r.batchSize) });
+  if (varies((r) => r.contextSize) || plan.contextSizes.some((c) => c !== 0)) cols.push({ header: "n_ctx", align: "right", value: (r) => String(r.contextSize) });
+  if (rows.some((r) => r.gpuLayers > 0) || varies((r) => r.gpuLayers)) cols.push({ header: "ngl", align: "right", value: (r) => String(r.gpuLayers) });
+  if (rows.some((r) => r.flashAttention)) cols.push({ header: "fa", align: "right", value: (r) => (r.flashAttention ? "1" : "0") });
+  cols.push({ header: "test", align: "right", value: (r) => r.test });
+  cols.push({ header: "t/s", align: "right", value: (r) => `${r.tokensPerSecond.mean.toFixed(2)} ± ${r.tokensPerSecond.sd.toFixed(2)}` });
+  return cols;
+}
+
+const csvColumns: Column<TokenBenchRow>[] = [
+  { header: "model", value: (r) => r.model },
+  { header: "quant", value: (r) => r.quant },
+  { header: "size_bytes", value: (r) => String(r.sizeBytes) },
+  { header: "params", value: (r) => String(r.parameters) },
+  { header: "backend", value: (r) => r.backend },
+  { header: "threads", value: (r) => String(r.threads) },
+  { header: "n_batch", value: (r) => String(r.batchSize) },
+  { header: "n_ctx", value: (r) => String(r.contextSize) },
+  { header: "ngl", value: (r) => String(r.gpuLayers) },
+  { header: "fa", value: (r) => (r.flashAttention ? "1" : "0") },
+  { header: "test", value: (r) => r.test },
+  { header: "n_tokens", value: (r) => String(r.tokens) },
+  { header: "reps", value: (r) => String(r.tokensPerSecond.n) },
+  { header: "avg_ts", value: (r) => r.tokensPerSecond.mean.toFixed(4) },
+  { header: "stddev_ts", value: (r) => r.tokensPerSecond.sd.toFixed(4) },
+];
+
+export const benchCommand: CommandModule<object, BenchArgs> = {
+  command: "bench",
+  describe: "Measure prompt processing (pp) and generation (tg) in tokens/s over a grid, like llama-bench",
+  builder: (y) =>
+    y
+      .option("model", { alias: "m", type: "string", default: "small-200m", describe: "catalog names or .gguf paths, comma-separated; catalog models are written first if missing" })
+      .option("quant", { alias: "q", type: "string", default: "Q4_0", describe: "file types of catalog models, comma-separated" })
+      .option("threads", { alias: "t", type: "string", describe: "thread counts, comma-separated (default: the physical cores)" })
+      .option("batch", { alias: "b", type: "string", default: "512", describe: "batch sizes, comma-separated" })
+      .option("ctx", { alias: "c", type: "string", default: "0", describe: "context sizes, comma-separated (0: just enough for the tests)" })
+      .option("gpu-layers", { alias: "ngl", type: "string", default: "0", describe: "GPU layers, comma-separated" })
+      .option("pp", { alias: "p", type: "string", default: "512", describe: "prompt lengths to process, comma-separated (0: no pp test)" })
+      .option("tg", { alias: "n", type: "string", default: "128", describe: "tokens to generate, comma-separated (0: no tg test)" })
+      .option("reps", { alias: "r", type: "number", default: 5, describe: "timed repetitions of each test" })
+      .option("warmup", { type: "boolean", default: true, describe: "one untimed pass before each test (--no-warmup to skip)" })
+      .option("backend", { type: "string", default: "auto", choices: BACKENDS as unknown as string[], describe: "llama.cpp binary: auto, cpu (prebuilt), cpu-local (see `tunebench backend build`), cuda, vulkan" })
+      .option("flash-attention", { alias: "fa", type: "boolean", default: false, describe: "enable flash attention" })
+      .option("json", { type: "boolean", default: false, describe: "JSON with every repetition's sample" })
+      .option("csv", { type: "boolean", default: false, describe: "CSV, one row per test" })
+      .option("md", { type: "boolean", default: false, describe: "Markdown table (the default)" })
+      .example("$0 bench -m small-200m -q Q8_0,Q4_0 -t 1,2", "4 configurations x pp512 and tg128")
+      .example("$0 bench -m ./my-model.gguf -p 1024 -n 0", "prompt processing of your own model")
+      .check((a) => {
+        if ([a.json, a.csv, a.md].filter(Boolean).length > 1) throw new InputError("choose one of --json, --csv, --md");
+        return true;
+      }),
+  handler: async (args) => {
+    const plan: TokenBenchPlan = {
+      models: parseStringList(args.model) ?? [],
+      quants: (parseStringList(args.quant) ?? []).map((q) => parseFileType(q)),
+      threads: parseNumberList(args.threads, "--threads"),
+      batchSizes: parseNumberList(args.batch, "--batch")!,
+      contextSizes: parseNumberList(args.ctx, "--ctx")!,
+      gpuLayers: parseNumberList(args.gpuLayers, "--gpu-layers")!,
+      promptTokens: parseNumberList(args.pp, "--pp")!,
+      genTokens: parseNumberList(args.tg, "--tg")!,
+      repetitions: args.reps,
+      warmup: args.warmup,
+      backend: args.backend as BackendName,
+      flashAttention: args.flashAttention,
+    };
+    if (plan.models.length === 0) throw new InputError("--model: give at least one model");
+    const status = statusLine();
+    const started = Date.now();
+    const result = await runTokenBench(plan, {
+      signal: interruptSignal,
+      onEvent: (e) => {
+        if (e.type === "make") status.set(`writing ${e.model} ${e.quant}: ${formatBytes(e.progress.bytesWritten)} / ${formatBytes(e.progress.totalBytes)}`);
+        else if (e.type === "load") status.set(`loading ${e.model} ${e.quant} (threads ${e.config.threads ?? "auto"}, batch ${e.config.batchSize}, ctx ${e.config.contextSize})`);
+        else if (e.type === "measure") status.set(`[${e.done}/${e.total}] ${e.test} ${e.warmup ? "warm-up" : `rep ${e.repetition}/${e.of}`}`);
+      },
+    }).finally(() => status.clear());
+    if (args.json) {
+      writeJson({
+        tool: "tunebench",
+        version: TUNEBENCH_VERSION,
+        startedAt: new Date(started).toISOString(),
+        host: { cpu: os.cpus()[0]?.model ?? "unknown", logicalCores: os.cpus().length, totalMemoryBytes: os.totalmem(), node: process.version },
+        backend: result.backend,
+        plan,
+        rows: result.rows,
+      });
+      return;
+    }
+    if (args.csv) {
+      process.stdout.write(csvTable(csvColumns, result.rows) + "\n");
+      return;
+    }
+    process.stdout.write(markdownTable(columns(result.rows, plan), result.rows) + "\n\n");
+    const b = result.backend;
+    process.stdout.write(
+      `backend: ${b.label}, llama.cpp ${b.llamaCppRelease}, node-llama-cpp ${b.nodeLlamaCppVersion}; ` +
+        `t/s: mean ± sd over ${plan.repetitions} repetitions${plan.warmup ? " after 1 warm-up" : ""}\n`,
+    );
+  },
+};

@@ -1,0 +1,63 @@
+import { InputError } from "../../runtime/errors.js";
+
+/** Exit codes, as the README documents them. */
+export const EXIT = {
+  ok: 0,
+  /** Checks failed, or a regression was found. */
+  failed: 1,
+  /** Usage or input error. */
+  usage: 2,
+  /** The environment cannot do it (missing binary, compiler, disk space, service). */
+  environment: 3,
+  /** Stopped with Ctrl-C. */
+  interrupted: 130,
+} as const;
+
+const interrupt = new AbortController();
+
+/** Aborted on the first Ctrl-C: long work stops, cleans up and returns. */
+export const interruptSignal: AbortSignal = interrupt.signal;
+
+export function installInterruptHandler(): void {
+  let count = 0;
+  const onSignal = (): void => {
+    count++;
+    if (count === 1) {
+      process.stderr.write("\nstopping (Ctrl-C again to quit at once)\n");
+      interrupt.abort(new InterruptedError());
+    } else {
+      process.exit(EXIT.interrupted);
+    }
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+}
+
+export class InterruptedError extends Error {
+  override name = "InterruptedError";
+  constructor() {
+    super("interrupted");
+  }
+}
+
+export function writeJson(value: unknown): void {
+  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+}
+
+/** Splits `1,2,4` into numbers; names the flag and the bad value otherwise. */
+export function parseNumberList(raw: string | number | readonly (string | number)[] | undefined, flag: string): number[] | undefined {
+  if (raw === undefined) return undefined;
+  const parts = (Array.isArray(raw) ? raw : [raw]).flatMap((r) => String(r).split(",")).map((s) => s.trim()).filter(Boolean);
+  if (parts.length === 0) throw new InputError(`${flag}: give at least one value`);
+  return parts.map((p) => {
+    const n = Number(p);
+    if (!Number.isInteger(n)) throw new InputError(`${flag}: "${p}" is not an integer`);
+    return n;
+  });
+}
+
+export function parseStringList(raw: string | readonly string[] | undefined): string[] | undefined {
+  if (raw === undefined) return undefined;
+  const parts = (Array.isArray(raw) ? raw : [raw]).flatMap((r) => String(r).split(",")).map((s) => s.trim()).filter(Boolean);
+  return parts.length > 0 ? parts : undefined;
+}

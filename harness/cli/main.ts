@@ -1,0 +1,62 @@
+import yargs from "yargs";
+import { isTunebenchError } from "../../runtime/errors.js";
+import { backendCommand } from "./backend.js";
+import { benchCommand } from "./bench.js";
+import { EXIT, installInterruptHandler, InterruptedError } from "./common.js";
+import { modelsCommand } from "./models.js";
+
+import { TUNEBENCH_VERSION } from "../../runtime/version.js";
+
+function reportError(err: unknown): number {
+  if (err instanceof InterruptedError || (err instanceof Error && err.name === "AbortError")) {
+    process.stderr.write("tunebench: interrupted\n");
+    return EXIT.interrupted;
+  }
+  if (isTunebenchError(err)) {
+    process.stderr.write(`tunebench: ${err.message}\n`);
+    return err.exitCode;
+  }
+  // not a user mistake: a bug or an unexpected failure, so keep the stack
+  process.stderr.write(`tunebench: unexpected error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  return EXIT.failed;
+}
+
+export async function main(argv: string[]): Promise<void> {
+  installInterruptHandler();
+  let usageError: string | undefined;
+  const cli = yargs(argv)
+    .scriptName("tunebench")
+    .usage("$0 <command> [options]\n\nBenchmark and tune a local-AI stack: llama.cpp inference, embeddings search and a tiered cache.")
+    .command(benchCommand)
+    .command(modelsCommand)
+    .command(backendCommand)
+    .demandCommand(1, "give a command (see the list above)")
+    .strict()
+    .recommendCommands()
+    .version(TUNEBENCH_VERSION)
+    .help()
+    .alias("h", "help")
+    .wrap(Math.min(110, process.stdout.columns ?? 110))
+    .epilogue(
+      "Exit codes: 0 ok, 1 checks failed or regression, 2 usage or input error, 3 environment error, 130 interrupted.\n" +
+        "Models and local state live in $TUNEBENCH_HOME (default ~/.cache/tunebench).",
+    )
+    .fail((msg, err) => {
+      if (err) throw err;
+      usageError = msg;
+    });
+  let code: number = EXIT.ok;
+  try {
+    await cli.parseAsync();
+    if (usageError !== undefined) {
+      process.stderr.write(`tunebench: ${usageError}\nrun \`tunebench --help\` or \`tunebench <command> --help\` for usage\n`);
+      code = EXIT.usage;
+    } else {
+      code = typeof process.exitCode === "number" ? process.exitCode : EXIT.ok;
+    }
+  } catch (err) {
+    code = reportError(err);
+  }
+  // llama.cpp thread pools and open handles must not keep a finished command alive
+  process.exit(code);
+}

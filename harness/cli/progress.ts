@@ -1,0 +1,48 @@
+import cliProgress from "cli-progress";
+
+/** Progress of one long task, shown on stderr when it is a terminal and silent otherwise. */
+export interface Progress {
+  update(value: number, note?: string): void;
+  stop(): void;
+}
+
+export function isInteractive(): boolean {
+  return process.stderr.isTTY === true && process.env.CI !== "true";
+}
+
+/** A progress bar for `total` units; `format` turns a value into text (bytes, tokens...). */
+export function progressBar(label: string, total: number, format: (v: number) => string = String): Progress {
+  if (!isInteractive()) return { update: () => undefined, stop: () => undefined };
+  const bar = new cliProgress.SingleBar(
+    {
+      stream: process.stderr,
+      format: `${label} [{bar}] {percentage}% {shown} / {total_shown} {note}`,
+      hideCursor: true,
+      clearOnComplete: true,
+      barsize: 30,
+    },
+    cliProgress.Presets.shades_classic,
+  );
+  bar.start(total, 0, { shown: format(0), total_shown: format(total), note: "" });
+  return {
+    update: (value, note) => bar.update(value, { shown: format(value), note: note ?? "" }),
+    stop: () => bar.stop(),
+  };
+}
+
+/** A one-line status that rewrites itself on a terminal; silent otherwise. */
+export function statusLine(): { set(text: string): void; clear(): void } {
+  if (!isInteractive()) return { set: () => undefined, clear: () => undefined };
+  let shown = false;
+  return {
+    set(text: string) {
+      const width = process.stderr.columns ?? 100;
+      process.stderr.write(`\r\x1b[2K${text.slice(0, width - 1)}`);
+      shown = true;
+    },
+    clear() {
+      if (shown) process.stderr.write("\r\x1b[2K");
+      shown = false;
+    },
+  };
+}

@@ -1,0 +1,105 @@
+import { getLlama, getModuleVersion, LlamaLogLevel, NoBinaryFoundError, type Llama, type LlamaGpuType } from "node-llama-cpp";
+import type { BackendName } from "../config.js";
+import { EnvironmentError } from "../errors.js";
+
+/**
+ * CMake options of the binary `tunebench backend build` compiles. They also name
+ * its folder (node-llama-cpp hashes custom options into the build folder name), so
+ * the default lookup never picks that build up by accident: `cpu` always means the
+ * prebuilt binary from npm, `cpu-local` always means this build.
+ */
+export const LOCAL_BUILD_CMAKE_OPTIONS: Readonly<Record<string, string>> = { GGML_OPENMP: "ON" };
+
+/** What binary runs inference: reported with every measurement. */
+export interface BackendInfo {
+  /** The backend asked for, resolved: `cpu`, `cpu-local`, `cuda`, `vulkan` or `metal`. */
+  name: Exclude<BackendName, "auto"> | "metal";
+  gpu: LlamaGpuType;
+  /** node-llama-cpp's word: a prebuilt binary from npm, or a build made on this machine. */
+  buildType: "prebuilt" | "localBuild";
+  /** Short label for tables, e.g. `CPU prebuilt`, `CPU local (OpenMP)`, `CUDA prebuilt`. */
+  label: string;
+  /** OpenMP thread pool compiled in (ggml otherwise starts threads for every graph). */
+  openmp: boolean;
+  llamaCppRelease: string;
+  nodeLlamaCppVersion: string;
+  /** llama.cpp's system info line: the CPU features the binary uses. */
+  systemInfo: string;
+  /** Cores node-llama-cpp counts as useful for math (physical performance cores). */
+  cpuMathCores: number;
+  cmakeOptions: Readonly<Record<string, string>>;
+}
+
+export interface LoadBackendOptions {
+  /** Receives llama.cpp's log lines at warn level and above instead of the console. */
+  onLog?: (level: LlamaLogLevel, message: string) => void;
+}
+
+const cache = new Map<string, Promise<Llama>>();
+
+function describe(llama: Llama, name: BackendInfo["name"], version: string): BackendInfo {
+  const systemInfo = llama.systemInfo;
+  const openmp = /OPENMP\s*=\s*1/.test(systemInfo) || (llama.buildType === "localBuild" && llama.cmakeOptions.GGML_OPENMP === "ON");
+  const gpuWord = llama.gpu === false ? "CPU" : llama.gpu.toUpperCase();
+  const label = `${gpuWord} ${llama.buildType === "prebuilt" ? "prebuilt" : "local"}${openmp && llama.buildType === "localBuild" ? " (OpenMP)" : ""}`;
+  return {
+    name,
+    gpu: llama.gpu,
+    buildType: llama.buildType,
+    label,
+    openmp,
+    llamaCppRelease: llama.llamaCppRelease.release,
+    nodeLlamaCppVersion: version,
+    systemInfo: systemInfo.trim(),
+    cpuMathCores: llama.cpuMathCores,
+    cmakeOptions: llama.cmakeOptions,
+  };
+}
+
+/**
+ * Loads the llama.cpp binding for `backend`. Never builds or downloads anything:
+ * a missing binary is an EnvironmentError that says which command provides it.
+ */
+export async function loadBackend(backend: BackendName, options: LoadBackendOptions = {}): Promise<{ llama: Llama; info: BackendInfo }> {
+  const logger = (level: LlamaLogLevel, message: string): void => options.onLog?.(level, message);
+  const key = backend;
+  let pending = cache.get(key);
+  if (pending === undefined) {
+    const common = { build: "never" as const, skipDownload: true, logLevel: LlamaLogLevel.warn, logger, progressLogs: false as const };
+    switch (backend) {
+      case "cpu":
+        pending = getLlama({ ...common, gpu: false });
+        break;
+      case "cpu-local":
+        pending = getLlama({ ...common, gpu: false, cmakeOptions: { ...LOCAL_BUILD_CMAKE_OPTIONS }, usePrebuiltBinaries: false });
+        break;
+      case "cuda":
+      case "vulkan":
+        pending = getLlama({ ...common, gpu: backend });
+        break;
+      case "auto":
+        pending = getLlama({ ...common, gpu: "auto" });
+        break;
+    }
+    cache.set(key, pending);
+  }
+  let llama: Llama;
+  try {
+    llama = await pending;
+  } catch (err) {
+    cache.delete(key);
+    if (backend === "cpu-local" && err instanceof NoBinaryFoundError) {
+      throw new EnvironmentError("no local llama.cpp build: run `tunebench backend build` first (it compiles one with OpenMP, about 3 minutes)");
+    }
+    if (err instanceof NoBinaryFoundError || backend === "cuda" || backend === "vulkan") {
+      throw new EnvironmentError(`the ${backend} backend cannot be loaded here: ${(err as Error).message.split("\n")[0]}`);
+    }
+    throw err;
+  }
+  if (backend === "cpu-local" && llama.buildType !== "localBuild") {
+    throw new EnvironmentError("no local llama.cpp build: run `tunebench backend build` first");
+  }
+  const version = (await getModuleVersion()) ?? "unknown";
+  const name: BackendInfo["name"] = backend === "auto" ? (llama.gpu === false ? "cpu" : llama.gpu) : backend;
+  return { llama, info: describe(llama, name, version) };
+}

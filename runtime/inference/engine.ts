@@ -1,0 +1,254 @@
+import {
+  LlamaLogLevel,
+  type Llama,
+  type LlamaContext,
+  type LlamaContextSequence,
+  type LlamaEmbeddingContext,
+  type LlamaModel,
+  type Token,
+} from "node-llama-cpp";
+import type { InferenceConfig } from "../config.js";
+import { EnvironmentError, InputError } from "../errors.js";
+import { inspectGguf, type GgufSummary } from "../models/inspect.js";
+import { loadBackend, type BackendInfo } from "./backend.js";
+
+export interface GenerateOptions {
+  /** Tokens to generate. */
+  maxTokens: number;
+  /** Keep generating through end-of-sequence tokens, so exactly `maxTokens` come out. Default false. */
+  ignoreEos?: boolean;
+  /** 0 is greedy. Default 0. */
+  temperature?: number;
+  seed?: number;
+  signal?: AbortSignal;
+  /** Called for each token as it is generated, with its time since the request started. */
+  onToken?: (token: Token, text: string, elapsedMs: number) => void;
+}
+
+export interface GenerationResult {
+  tokens: Token[];
+  text: string;
+  promptTokens: number;
+  /** From the call to the first generated token (includes prompt processing). */
+  timeToFirstTokenMs: number;
+  /** Gap before each generated token after the first. */
+  interTokenMs: number[];
+  totalMs: number;
+  stopReason: "maxTokens" | "eos" | "aborted";
+}
+
+export interface EngineLoadOptions {
+  /** The GGUF file to load (resolve catalog names first, see `resolveModelFile`). */
+  modelPath: string;
+  onLoadProgress?: (fraction: number) => void;
+}
+
+/** One warning llama.cpp printed while the engine ran (kept, not printed). */
+export interface EngineLogLine {
+  level: "warn" | "error";
+  message: string;
+}
+
+/**
+ * The inference engine: one model, one context with `parallelSequences` sequences,
+ * streaming generation with timings, embeddings. All llama.cpp work goes through
+ * node-llama-cpp.
+ */
+export class InferenceEngine {
+  readonly log: EngineLogLine[] = [];
+  private readonly free: LlamaContextSequence[];
+  private readonly waiters: Array<(s: LlamaContextSequence) => void> = [];
+  private embeddingContext: Promise<LlamaEmbeddingContext> | undefined;
+  private disposed = false;
+
+  private constructor(
+    readonly config: InferenceConfig,
+    readonly llama: Llama,
+    readonly backend: BackendInfo,
+    readonly model: LlamaModel,
+    readonly context: LlamaContext,
+    readonly file: GgufSummary,
+    /** Threads the context uses. */
+    readonly threads: number,
+  ) {
+    this.free = [];
+    for (let i = 0; i < config.parallelSequences; i++) this.free.push(context.getSequence());
+  }
+
+  static async load(config: InferenceConfig, options: EngineLoadOptions): Promise<InferenceEngine> {
+    const file = await inspectGguf(options.modelPath);
+    const log: EngineLogLine[] = [];
+    const { llama, info } = await loadBackend(config.backend, {
+      onLog: (level, message) => {
+        if (level === LlamaLogLevel.error || level === LlamaLogLevel.fatal) log.push({ level: "error", message });
+        else if (level === LlamaLogLevel.warn) log.push({ level: "warn", message });
+      },
+    });
+    if (config.gpuLayers !== 0 && !llama.supportsGpuOffloading) {
+      throw new InputError(`gpuLayers=${String(config.gpuLayers)}: the ${info.label} backend cannot offload layers to a GPU; use gpuLayers=0 or a GPU backend`);
+    }
+    const trainCtx = file.shape.contextLength;
+    if (trainCtx !== undefined && config.contextSize > trainCtx * 8) {
+      throw new InputError(`contextSize=${config.contextSize} is far beyond the model's training context of ${trainCtx} tokens`);
+    }
+    let model: LlamaModel;
+    try {
+      model = await llama.loadModel({
+        modelPath: options.modelPath,
+        gpuLayers: config.gpuLayers,
+        useMmap: config.useMmap,
+        ...(options.onLoadProgress ? { onLoadProgress: options.onLoadProgress } : {}),
+      });
+    } catch (err) {
+      throw new EnvironmentError(`cannot load ${options.modelPath}: ${(err as Error).message}`);
+    }
+    const threads = config.threads ?? info.cpuMathCores;
+    let context: LlamaContext;
+    try {
+      context = await model.createContext({
+        contextSize: config.contextSize,
+        batchSize: config.batchSize,
+        sequences: config.parallelSequences,
+        threads,
+        flashAttention: config.flashAttention,
+      });
+    } catch (err) {
+      await model.dispose();
+      throw new EnvironmentError(`cannot create a context of ${config.contextSize} tokens: ${(err as Error).message}`);
+    }
+    const engine = new InferenceEngine(config, llama, info, model, context, file, threads);
+    engine.log.push(...log);
+    return engine;
+  }
+
+  /** Tokens in the model's vocabulary. */
+  get vocabularySize(): number {
+    return this.file.shape.vocabSize ?? 0;
+  }
+
+  tokenize(text: string): Token[] {
+    return this.model.tokenize(text);
+  }
+
+  /** Waits for a free sequence: at most `parallelSequences` generations run at once. */
+  private async acquire(): Promise<LlamaContextSequence> {
+    const s = this.free.pop();
+    if (s !== undefined) return s;
+    return new Promise((resolve) => this.waiters.push(resolve));
+  }
+
+  private release(s: LlamaContextSequence): void {
+    const next = this.waiters.shift();
+    if (next) next(s);
+    else this.free.push(s);
+  }
+
+  /** Sequences not in use right now. */
+  get idleSequences(): number {
+    return this.free.length;
+  }
+
+  /** Runs `fn` on a sequence with an empty history. */
+  async withSequence<T>(fn: (sequence: LlamaContextSequence) => Promise<T>): Promise<T> {
+    if (this.disposed) throw new Error("the inference engine is disposed");
+    const s = await this.acquire();
+    try {
+      await s.clearHistory();
+      return await fn(s);
+    } finally {
+      this.release(s);
+    }
+  }
+
+  async generate(prompt: string | Token[], options: GenerateOptions): Promise<GenerationResult> {
+    const promptTokens = typeof prompt === "string" ? this.tokenize(prompt) : prompt;
+    if (promptTokens.length === 0) throw new InputError("the prompt is empty");
+    // each sequence has its own contextSize; llama.cpp keeps one slot free
+    const limit = this.context.contextSize - 1;
+    if (promptTokens.length + options.maxTokens > limit) {
+      throw new InputError(
+        `prompt (${promptTokens.length} tokens) + maxTokens (${options.maxTokens}) exceeds the context: at most ${limit} tokens (contextSize ${this.context.contextSize})`,
+      );
+    }
+    return this.withSequence(async (sequence) => {
+      const started = performance.now();
+      const tokens: Token[] = [];
+      const interTokenMs: number[] = [];
+      let last = started;
+      let firstAt = started;
+      let stopReason: GenerationResult["stopReason"] = "maxTokens";
+      const iterator = sequence.evaluate(promptTokens, {
+        temperature: options.temperature ?? 0,
+        ...(options.seed !== undefined ? { seed: options.seed } : {}),
+        yieldEogToken: options.ignoreEos === true,
+      });
+      for await (const token of iterator) {
+        const now = performance.now();
+        if (tokens.length === 0) firstAt = now;
+        else interTokenMs.push(now - last);
+        last = now;
+        tokens.push(token);
+        options.onToken?.(token, this.model.detokenize([token]), now - started);
+        if (tokens.length >= options.maxTokens) break;
+        if (options.signal?.aborted) {
+          stopReason = "aborted";
+          break;
+        }
+      }
+      if (tokens.length < options.maxTokens && stopReason !== "aborted") stopReason = "eos";
+      const end = performance.now();
+      return {
+        tokens,
+        text: this.model.detokenize(tokens),
+        promptTokens: promptTokens.length,
+        timeToFirstTokenMs: (tokens.length > 0 ? firstAt : end) - started,
+        interTokenMs,
+        totalMs: end - started,
+        stopReason,
+      };
+    });
+  }
+
+  private embeddings(): Promise<LlamaEmbeddingContext> {
+    this.embeddingContext ??= this.model.createEmbeddingContext({
+      contextSize: Math.min(this.config.contextSize, 2048),
+      batchSize: Math.min(this.config.batchSize, 2048),
+      threads: this.threads,
+    });
+    return this.embeddingContext;
+  }
+
+  /** The embedding of `text`, L2-normalised. */
+  async embed(text: string): Promise<Float32Array> {
+    const ctx = await this.embeddings();
+    const e = await ctx.getEmbeddingFor(text);
+    return normalise(Float32Array.from(e.vector));
+  }
+
+  /** Embeddings of several texts, in order (one embedding context, evaluated one text after another). */
+  async embedBatch(texts: readonly string[]): Promise<Float32Array[]> {
+    const out: Float32Array[] = [];
+    for (const t of texts) out.push(await this.embed(t));
+    return out;
+  }
+
+  get embeddingDimensions(): number {
+    return this.model.embeddingVectorSize;
+  }
+
+  async dispose(): Promise<void> {
+    if (this.disposed) return;
+    this.disposed = true;
+    if (this.embeddingContext) await (await this.embeddingContext).dispose();
+    await this.context.dispose();
+    await this.model.dispose();
+  }
+}
+
+export function normalise(v: Float32Array): Float32Array {
+  let sum = 0;
+  for (let i = 0; i < v.length; i++) sum += v[i]! * v[i]!;
+  const norm = Math.sqrt(sum);
+  if (norm > 0 && Number.isFinite(norm)) for (let i = 0; i < v.length; i++) v[i] = v[i]! / norm;
+  return v;
+}

@@ -1,0 +1,78 @@
+import { spawn, spawnSync } from "node:child_process";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { EnvironmentError } from "../errors.js";
+import { LOCAL_BUILD_CMAKE_OPTIONS } from "./backend.js";
+
+/** A tool the local build needs, and whether this machine has it. */
+export interface BuildTool {
+  name: string;
+  found: boolean;
+  version: string | undefined;
+  /** How to get it on Debian/Ubuntu. */
+  install: string;
+}
+
+function probe(cmd: string, args: string[]): string | undefined {
+  const res = spawnSync(cmd, args, { encoding: "utf8" });
+  if (res.error || res.status !== 0) return undefined;
+  return (res.stdout || res.stderr).split("\n")[0]?.trim();
+}
+
+/** cmake, a C++ compiler and OpenMP: what compiling llama.cpp with OpenMP needs. */
+export function checkBuildTools(): BuildTool[] {
+  const cxx = process.env.CXX ?? "c++";
+  const cmake = probe("cmake", ["--version"]);
+  const compiler = probe(cxx, ["--version"]);
+  // -fopenmp links only where libgomp (or libomp) is installed
+  const openmp =
+    compiler === undefined
+      ? undefined
+      : spawnSync(cxx, ["-fopenmp", "-x", "c++", "-", "-o", "/dev/null"], { input: "#include <omp.h>\nint main(){return omp_get_max_threads()>0?0:1;}\n" }).status === 0
+        ? "libgomp"
+        : undefined;
+  return [
+    { name: "cmake", found: cmake !== undefined, version: cmake, install: "apt-get install cmake" },
+    { name: `C++ compiler (${cxx})`, found: compiler !== undefined, version: compiler, install: "apt-get install build-essential" },
+    { name: "OpenMP", found: openmp !== undefined, version: openmp, install: "apt-get install libgomp1 (part of gcc)" },
+  ];
+}
+
+function nodeLlamaCppCli(): string {
+  const entry = fileURLToPath(import.meta.resolve("node-llama-cpp"));
+  return path.join(path.dirname(entry), "cli", "cli.js");
+}
+
+/**
+ * Compiles llama.cpp for this CPU with OpenMP from the source release bundled in
+ * the node-llama-cpp package (no network): `node-llama-cpp source download --gpu false`
+ * with tunebench's CMake options. Build output goes to `onOutput`.
+ */
+export async function buildLocalBackend(options: { onOutput?: (chunk: string) => void; signal?: AbortSignal } = {}): Promise<void> {
+  const missing = checkBuildTools().filter((t) => !t.found);
+  if (missing.length > 0) {
+    throw new EnvironmentError(`cannot build llama.cpp here: missing ${missing.map((t) => `${t.name} (${t.install})`).join(", ")}`);
+  }
+  const env: NodeJS.ProcessEnv = { ...process.env, CI: "true" };
+  for (const [key, value] of Object.entries(LOCAL_BUILD_CMAKE_OPTIONS)) env[`NODE_LLAMA_CPP_CMAKE_OPTION_${key}`] = value;
+  await new Promise<void>((resolve, reject) => {
+    const child = spawn(process.execPath, [nodeLlamaCppCli(), "source", "download", "--gpu", "false", "--noUsageExample"], {
+      env,
+      stdio: ["ignore", "pipe", "pipe"],
+      ...(options.signal ? { signal: options.signal } : {}),
+    });
+    let tail = "";
+    const onData = (b: Buffer): void => {
+      const s = b.toString();
+      tail = (tail + s).slice(-4000);
+      options.onOutput?.(s);
+    };
+    child.stdout.on("data", onData);
+    child.stderr.on("data", onData);
+    child.on("error", reject);
+    child.on("close", (code) => {
+      if (code === 0) resolve();
+      else reject(new EnvironmentError(`the llama.cpp build failed (exit ${code}); last output:\n${tail.trim().split("\n").slice(-15).join("\n")}`));
+    });
+  });
+}
