@@ -1,5 +1,5 @@
 import yargs from "yargs";
-import { isTunebenchError } from "../../runtime/errors.js";
+import { InputError, isTunebenchError } from "../../runtime/errors.js";
 import { backendCommand } from "./backend.js";
 import { benchCommand } from "./bench.js";
 import { EXIT, installInterruptHandler, InterruptedError } from "./common.js";
@@ -23,14 +23,13 @@ function reportError(err: unknown): number {
 
 export async function main(argv: string[]): Promise<void> {
   installInterruptHandler();
-  let usageError: string | undefined;
   const cli = yargs(argv)
     .scriptName("tunebench")
     .usage("$0 <command> [options]\n\nBenchmark and tune a local-AI stack: llama.cpp inference, embeddings search and a tiered cache.")
     .command(benchCommand)
     .command(modelsCommand)
     .command(backendCommand)
-    .demandCommand(1, "give a command (see the list above)")
+    .demandCommand(1, "give a command")
     .strict()
     .recommendCommands()
     .version(TUNEBENCH_VERSION)
@@ -43,17 +42,12 @@ export async function main(argv: string[]): Promise<void> {
     )
     .fail((msg, err) => {
       if (err) throw err;
-      usageError = msg;
+      throw new InputError(`${msg}\nrun \`tunebench --help\` or \`tunebench <command> --help\` for usage`);
     });
   let code: number = EXIT.ok;
   try {
     await cli.parseAsync();
-    if (usageError !== undefined) {
-      process.stderr.write(`tunebench: ${usageError}\nrun \`tunebench --help\` or \`tunebench <command> --help\` for usage\n`);
-      code = EXIT.usage;
-    } else {
-      code = typeof process.exitCode === "number" ? process.exitCode : EXIT.ok;
-    }
+    code = typeof process.exitCode === "number" ? process.exitCode : EXIT.ok;
   } catch (err) {
     code = reportError(err);
   }

@@ -270,14 +270,16 @@ export async function writeGguf(path: string, spec: GgufSpec, options: WriteGguf
     position = layout.dataStart; // the gap after the header reads as zeros
     const rng = new Xorshift128(options.seed);
     const target = options.chunkBytes ?? 8 * 1024 * 1024;
-    const pools = [new Uint8Array(target + 512), new Uint8Array(target + 512)];
+    const pools = [new Uint8Array(target + 1024), new Uint8Array(target + 1024)];
     let inFlight: Promise<void> = Promise.resolve();
     let which = 0;
     let reported = 0;
     for (let i = 0; i < spec.tensors.length; i++) {
       const t = spec.tensors[i]!;
       const blockBytes = GGML_TYPES[t.type].blockBytes;
-      const perChunk = Math.max(blockBytes, Math.floor(target / blockBytes) * blockBytes);
+      // whole blocks, and a multiple of 4 bytes so the PRNG's word stream (and the file) does not depend on the chunk size
+      const unit = blockBytes * 4;
+      const perChunk = Math.max(unit, Math.floor(target / unit) * unit);
       // alignment padding between tensors is left as a hole: it reads as zeros
       position = layout.dataStart + layout.dataOffsets[i]!;
       let left = t.bytes;

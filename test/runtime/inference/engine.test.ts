@@ -1,0 +1,119 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { InferenceConfigSchema } from "../../../runtime/config.js";
+import { InputError } from "../../../runtime/errors.js";
+import { InferenceEngine } from "../../../runtime/inference/engine.js";
+import { measureGeneration, measurePromptProcessing, randomTokens } from "../../../runtime/inference/throughput.js";
+import { catalogRequest, makeModel } from "../../../runtime/models/make.js";
+import { tempDir } from "../../helpers/tmp.js";
+
+const dir = tempDir();
+let modelPath = "";
+let engine: InferenceEngine;
+
+beforeAll(async () => {
+  modelPath = (await makeModel(catalogRequest("tiny", "Q8_0"), { dir })).path;
+  // tests use the prebuilt CPU binary, whatever else is installed
+  engine = await InferenceEngine.load(InferenceConfigSchema.parse({ backend: "cpu", threads: 1, contextSize: 512, parallelSequences: 2 }), { modelPath });
+});
+
+afterAll(async () => {
+  await engine?.dispose();
+});
+
+describe("inference engine", () => {
+  it("reports the backend build it runs", () => {
+    expect(engine.backend.name).toBe("cpu");
+    expect(engine.backend.buildType).toBe("prebuilt");
+    expect(engine.backend.label).toBe("CPU prebuilt");
+    expect(engine.backend.llamaCppRelease).toMatch(/\S/);
+    expect(engine.threads).toBe(1);
+  });
+
+  it("generates exactly the tokens asked for, streaming, with TTFT and inter-token gaps", async () => {
+    const seen: Array<[number, number]> = [];
+    const res = await engine.generate("the quick brown fox", {
+      maxTokens: 40,
+      ignoreEos: true,
+      onToken: (token, _text, elapsedMs) => seen.push([token, elapsedMs]),
+    });
+    expect(res.tokens).toHaveLength(40);
+    expect(res.stopReason).toBe("maxTokens");
+    expect(seen.map((s) => s[0])).toEqual(res.tokens);
+    for (let i = 1; i < seen.length; i++) expect(seen[i]![1], `token ${i} time`).toBeGreaterThanOrEqual(seen[i - 1]![1]);
+    expect(res.interTokenMs).toHaveLength(39);
+    expect(res.interTokenMs.every((g) => g > 0)).toBe(true);
+    expect(res.timeToFirstTokenMs).toBeGreaterThan(0);
+    expect(res.timeToFirstTokenMs).toBeLessThanOrEqual(res.totalMs);
+    expect(res.promptTokens).toBe(engine.tokenize("the quick brown fox").length);
+  });
+
+  it("is greedy by default: the same prompt gives the same tokens", async () => {
+    const a = await engine.generate("abc", { maxTokens: 8, ignoreEos: true });
+    const b = await engine.generate("abc", { maxTokens: 8, ignoreEos: true });
+    expect(a.tokens).toEqual(b.tokens);
+  });
+
+  it("stops at once on an aborted signal", async () => {
+    const controller = new AbortController();
+    controller.abort();
+    const res = await engine.generate("abc", { maxTokens: 50, ignoreEos: true, signal: controller.signal });
+    expect(res.stopReason).toBe("aborted");
+    expect(res.tokens.length).toBeLessThan(50);
+  });
+
+  it("runs two generations at once on two sequences and queues a third", async () => {
+    const runs = [1, 2, 3].map((i) => engine.generate(`prompt ${i}`, { maxTokens: 10, ignoreEos: true }));
+    const results = await Promise.all(runs);
+    expect(results.map((r) => r.tokens.length)).toEqual([10, 10, 10]);
+    expect(engine.idleSequences).toBe(2);
+  });
+
+  it("refuses a prompt that does not fit the context, naming the limit", async () => {
+    const long = randomTokens(engine, 500);
+    await expect(engine.generate(long, { maxTokens: 50 })).rejects.toThrow(/exceeds the context: at most 511 tokens/);
+    await expect(engine.generate(long, { maxTokens: 50 })).rejects.toBeInstanceOf(InputError);
+  });
+
+  it("embeds: one vector of the model's width, L2-normalised, the same alone and in a batch", async () => {
+    const v = await engine.embed("hello world");
+    expect(v).toBeInstanceOf(Float32Array);
+    expect(v.length).toBe(256);
+    expect(engine.embeddingDimensions).toBe(256);
+    const norm = Math.sqrt(v.reduce((a, x) => a + x * x, 0));
+    expect(norm).toBeCloseTo(1, 5);
+    const batch = await engine.embedBatch(["hello world", "another text", "a third"]);
+    expect(batch).toHaveLength(3);
+    expect(Array.from(batch[0]!)).toEqual(Array.from(v));
+    expect(Array.from(batch[1]!)).not.toEqual(Array.from(v));
+  });
+
+  it("measures pp and tg over exactly the requested tokens", async () => {
+    const pp = await measurePromptProcessing(engine, 256);
+    expect(pp.tokens).toBe(256);
+    expect(pp.tokensPerSecond).toBeCloseTo((256 * 1000) / pp.ms, 6);
+    const tg = await measureGeneration(engine, 64);
+    expect(tg.tokens).toBe(64);
+    expect(tg.ms).toBeGreaterThan(0);
+  });
+
+  it("draws pp input from ordinary tokens only", () => {
+    const tokens = randomTokens(engine, 2000);
+    expect(tokens).toHaveLength(2000);
+    expect(tokens.some((t) => engine.model.isSpecialToken(t))).toBe(false);
+    expect(new Set(tokens).size).toBeGreaterThan(500);
+  });
+});
+
+describe("engine configuration errors", () => {
+  it("rejects a missing model file with the path", async () => {
+    await expect(InferenceEngine.load(InferenceConfigSchema.parse({ backend: "cpu" }), { modelPath: `${dir}/missing.gguf` })).rejects.toThrow(
+      /missing\.gguf: no such file/,
+    );
+  });
+
+  it("refuses GPU layers on the CPU backend", async () => {
+    await expect(InferenceEngine.load(InferenceConfigSchema.parse({ backend: "cpu", gpuLayers: 4 }), { modelPath })).rejects.toThrow(
+      /cannot offload layers to a GPU/,
+    );
+  });
+});
