@@ -38,10 +38,93 @@ export const InferenceConfigSchema = z
 export type InferenceConfig = z.output<typeof InferenceConfigSchema>;
 export type InferenceConfigInput = z.input<typeof InferenceConfigSchema>;
 
+/** The brief's four cache configurations: which tiers are on. */
+export const CACHE_PROFILES = {
+  memory: ["L1"],
+  "memory-disk": ["L1", "L2"],
+  "memory-redis": ["L1", "L3"],
+  full: ["L1", "L2", "L3"],
+} as const;
+export type CacheProfileName = keyof typeof CACHE_PROFILES;
+
+const MiB = 1024 * 1024;
+
+/** The tiered cache: L1 process memory, L2 a SQLite file, L3 Redis. */
+export const CacheConfigSchema = z
+  .object({
+    /** Which tiers are on: `memory`, `memory-disk`, `memory-redis` or `full`. Default `full`. */
+    profile: z.enum(Object.keys(CACHE_PROFILES) as [CacheProfileName, ...CacheProfileName[]]).default("full"),
+    /** Key namespace; L2 and L3 never touch keys outside it. Default `tunebench`. */
+    namespace: z.string().min(1).max(200).regex(/^[A-Za-z0-9_.:-]+$/, "letters, digits and _ . : - only").default("tunebench"),
+    l1: z
+      .object({
+        /** Entry lifetime, ms. Default 300000 (5 min). */
+        ttlMs: z.number().int().min(1).default(5 * 60_000),
+        /** Bound on the bytes of all entries. Default 64 MiB. */
+        maxBytes: z.number().int().min(1024).default(64 * MiB),
+        /** Largest single entry, bytes. Default 8 MiB. */
+        maxEntryBytes: z.number().int().min(1).default(8 * MiB),
+      })
+      .strict()
+      .default({ ttlMs: 5 * 60_000, maxBytes: 64 * MiB, maxEntryBytes: 8 * MiB }),
+    l2: z
+      .object({
+        /** Entry lifetime, ms. Default 3600000 (1 h). */
+        ttlMs: z.number().int().min(1).default(60 * 60_000),
+        /** The SQLite file. Default `$TUNEBENCH_HOME/cache/l2.sqlite`. */
+        path: z.string().min(1).optional(),
+        /** Bound on the bytes of all entries in the file. Default 1 GiB. */
+        maxBytes: z.number().int().min(1024).default(1024 * MiB),
+        /** Largest single entry, bytes. Default 16 MiB. */
+        maxEntryBytes: z.number().int().min(1).default(16 * MiB),
+        /** Sweep of expired entries, ms (0 = never). Default 60000. */
+        sweepIntervalMs: z.number().int().min(0).default(60_000),
+      })
+      .strict()
+      .default({ ttlMs: 60 * 60_000, maxBytes: 1024 * MiB, maxEntryBytes: 16 * MiB, sweepIntervalMs: 60_000 }),
+    l3: z
+      .object({
+        /** Entry lifetime, ms. Default 86400000 (24 h). */
+        ttlMs: z.number().int().min(1).default(24 * 60 * 60_000),
+        /** Redis URL. Default `REDIS_URL` or `redis://127.0.0.1:6379`. */
+        url: z.string().min(1).optional(),
+        /** Largest single entry, bytes. Default 4 MiB. */
+        maxEntryBytes: z.number().int().min(1).default(4 * MiB),
+        /** Connect timeout, ms. Default 1000. */
+        connectTimeoutMs: z.number().int().min(1).default(1000),
+        /** Per-command timeout, ms. Default 500. */
+        commandTimeoutMs: z.number().int().min(1).default(500),
+        /** Auto-pipelining of concurrent commands. Default true. */
+        autoPipelining: z.boolean().default(true),
+        /** Fail at start (exit 3) when Redis is unreachable, instead of running without L3. Default false. */
+        required: z.boolean().default(false),
+        /** Consecutive failures that open the circuit breaker. Default 3. */
+        breakerFailures: z.number().int().min(1).default(3),
+        /** How long an open breaker skips Redis, ms. Default 5000. */
+        breakerCoolDownMs: z.number().int().min(1).default(5000),
+      })
+      .strict()
+      .default({
+        ttlMs: 24 * 60 * 60_000,
+        maxEntryBytes: 4 * MiB,
+        connectTimeoutMs: 1000,
+        commandTimeoutMs: 500,
+        autoPipelining: true,
+        required: false,
+        breakerFailures: 3,
+        breakerCoolDownMs: 5000,
+      }),
+  })
+  .strict();
+
+export type CacheConfig = z.output<typeof CacheConfigSchema>;
+export type CacheConfigInput = z.input<typeof CacheConfigSchema>;
+
 /** The configuration of the system under test; later sections (cache, server) join this object. */
 export const RuntimeConfigSchema = z
   .object({
     inference: InferenceConfigSchema.default(InferenceConfigSchema.parse({})),
+    cache: CacheConfigSchema.default(CacheConfigSchema.parse({})),
   })
   .strict();
 

@@ -1,8 +1,9 @@
 import { createHash, randomBytes } from "node:crypto";
-import { mkdir, rename, stat, statfs, unlink } from "node:fs/promises";
+import { rename, stat, statfs, unlink } from "node:fs/promises";
 import path from "node:path";
 import { readGgufFileInfo } from "node-llama-cpp";
 import { EnvironmentError, InputError } from "../errors.js";
+import { ensureDir } from "../fs.js";
 import { modelsDir } from "../home.js";
 import { CATALOG_NAMES, catalogModel, isCatalogName } from "./catalog.js";
 import { FILE_TYPE_NAMES, isFileTypeName, type FileTypeName } from "./ftypes.js";
@@ -134,7 +135,7 @@ export async function makeModel(request: SyntheticModelRequest, options: MakeOpt
   const model = buildSyntheticModel({ ...request, ...(options.seed !== undefined ? { seed: options.seed } : {}) });
   const dir = options.dir ?? modelsDir();
   try {
-    await mkdir(dir, { recursive: true });
+    ensureDir(dir);
   } catch (err) {
     throw new EnvironmentError(`cannot create the models directory ${dir}: ${(err as Error).message} (set TUNEBENCH_HOME to a writable directory)`);
   }

@@ -1,0 +1,299 @@
+import { encodeValue, type CacheValue } from "./codec.js";
+import type { MemoryTier } from "./memory.js";
+import type { RedisTier } from "./redis.js";
+import type { SqliteTier } from "./sqlite.js";
+import { LatencyHistogram, type TierStatsSnapshot, type LatencySummary } from "./stats.js";
+import type { CacheEntry, CacheTier, TierName, TierState } from "./types.js";
+
+/** Where a value came from. */
+export type CacheSource = TierName | "source";
+
+export interface GetResult {
+  value: CacheValue;
+  source: CacheSource;
+}
+
+export interface LoadOptions {
+  /** Time to live in every tier, capped by each tier's own TTL. */
+  ttlMs?: number;
+  tags?: readonly string[];
+}
+
+export interface TieredCacheOptions {
+  /** Namespace every key lives under; L2 and L3 never touch keys outside it. */
+  namespace: string;
+  l1?: MemoryTier;
+  l2?: SqliteTier;
+  l3?: RedisTier;
+  /** How often the namespace version is re-read from L3 (another process may bump it), ms. 0: never. Default 1000. */
+  versionPollMs?: number;
+}
+
+export interface InvalidationResult {
+  /** Entries deleted per tier. */
+  deleted: Partial<Record<TierName, number>>;
+}
+
+export interface TieredStats {
+  namespace: string;
+  version: number;
+  tiers: Partial<Record<TierName, TierStatsSnapshot & { state: TierState }>>;
+  gets: number;
+  /** Calls to the source (L4) made by getOrLoad. */
+  sourceLoads: number;
+  sourceErrors: number;
+  /** getOrLoad calls that joined a load already in flight for the same key. */
+  singleFlightJoins: number;
+  /** Writes that threw inside a tier (tiers count their own failures; this catches the unexpected). */
+  writeErrors: Partial<Record<TierName, number>>;
+  sourceLatency: LatencySummary;
+}
+
+/**
+ * The tiered cache: read-through L1 -> L2 -> L3 -> source, a hit back-fills the
+ * tiers above it, concurrent misses for one key share one source call, writes go
+ * to every tier (a failing tier is counted, not thrown), and invalidation works by
+ * key, prefix, tag, or a namespace version bump that orphans every entry at once.
+ */
+export class TieredCache {
+  readonly namespace: string;
+  readonly l1: MemoryTier | undefined;
+  readonly l2: SqliteTier | undefined;
+  readonly l3: RedisTier | undefined;
+  private readonly tiers: CacheTier[];
+  private version = 0;
+  private keyPrefix: string;
+  private readonly inflight = new Map<string, Promise<GetResult>>();
+  private readonly pending = new Set<Promise<unknown>>();
+  private gets = 0;
+  private sourceLoads = 0;
+  private sourceErrors = 0;
+  private singleFlightJoins = 0;
+  private readonly writeErrors: Partial<Record<TierName, number>> = {};
+  private readonly sourceLatency = new LatencyHistogram();
+  private poll: NodeJS.Timeout | undefined;
+
+  private constructor(options: TieredCacheOptions) {
+    this.namespace = options.namespace;
+    this.l1 = options.l1;
+    this.l2 = options.l2;
+    this.l3 = options.l3;
+    this.tiers = [options.l1, options.l2, options.l3].filter((t): t is NonNullable<typeof t> => t !== undefined);
+    this.keyPrefix = "v0:";
+  }
+
+  /** Builds the cache and reads the namespace version (from L3, else L2). */
+  static async create(options: TieredCacheOptions): Promise<TieredCache> {
+    const cache = new TieredCache(options);
+    await cache.refreshVersion();
+    const pollMs = options.versionPollMs ?? 1000;
+    if (cache.l3 && pollMs > 0) {
+      cache.poll = setInterval(() => void cache.refreshVersion(), pollMs);
+      cache.poll.unref();
+    }
+    return cache;
+  }
+
+  get enabledTiers(): TierName[] {
+    return this.tiers.map((t) => t.name);
+  }
+
+  get currentVersion(): number {
+    return this.version;
+  }
+
+  private setVersion(v: number): void {
+    if (v === this.version) return;
+    this.version = v;
+    this.keyPrefix = `v${v}:`;
+    // entries of the old version are unreachable now; free L1 at once
+    this.l1?.clear();
+  }
+
+  /** Re-reads the namespace version; another process may have bumped it. */
+  async refreshVersion(): Promise<void> {
+    let v: number | undefined;
+    if (this.l3) v = await this.l3.readCounter("__version");
+    if (v === undefined && this.l2) v = Number(this.l2.getMeta("__version") ?? 0);
+    if (v !== undefined && Number.isFinite(v) && v > this.version) this.setVersion(v);
+  }
+
+  private track<T>(p: Promise<T>): Promise<T> {
+    this.pending.add(p);
+    void p.finally(() => this.pending.delete(p)).catch(() => undefined);
+    return p;
+  }
+
+  private countWriteError(tier: TierName): void {
+    this.writeErrors[tier] = (this.writeErrors[tier] ?? 0) + 1;
+  }
+
+  /** Looks through the tiers; a hit back-fills the tiers above. Never throws for a tier's failure. */
+  async get(key: string): Promise<GetResult | undefined> {
+    this.gets++;
+    const full = this.keyPrefix + key;
+    const l1 = this.l1?.get(full);
+    if (l1 !== undefined) return { value: l1.value, source: "L1" };
+    for (let i = this.l1 ? 1 : 0; i < this.tiers.length; i++) {
+      const tier = this.tiers[i]!;
+      let entry: CacheEntry | undefined;
+      try {
+        entry = await tier.get(full);
+      } catch {
+        tier.stats.errors++;
+        entry = undefined;
+      }
+      if (entry !== undefined) {
+        this.backfill(full, entry, i);
+        return { value: entry.value, source: tier.name };
+      }
+    }
+    return undefined;
+  }
+
+  private backfill(full: string, entry: CacheEntry, foundAt: number): void {
+    for (let j = 0; j < foundAt; j++) {
+      const upper = this.tiers[j]!;
+      const options = { expiresAt: entry.expiresAt, ...(entry.encoded ? { encoded: entry.encoded } : {}), ...(entry.tags ? { tags: entry.tags } : {}) };
+      try {
+        const res = upper.set(full, entry.value, options);
+        if (res instanceof Promise) {
+          this.track(res.then((ok) => ok && upper.stats.backfills++));
+        } else if (res) upper.stats.backfills++;
+      } catch {
+        this.countWriteError(upper.name);
+      }
+    }
+  }
+
+  /**
+   * The value for `key`: from the first tier that has it, else from `load` (the
+   * source), which is then written to every tier. Concurrent calls for one key
+   * share one lookup and one load.
+   */
+  getOrLoad(key: string, load: () => Promise<CacheValue>, options: LoadOptions = {}): Promise<GetResult> {
+    const running = this.inflight.get(key);
+    if (running) {
+      this.singleFlightJoins++;
+      return running;
+    }
+    const work = (async (): Promise<GetResult> => {
+      const hit = await this.get(key);
+      if (hit) return hit;
+      this.sourceLoads++;
+      const t0 = performance.now();
+      let value: CacheValue;
+      try {
+        value = await load();
+      } catch (err) {
+        this.sourceErrors++;
+        throw err;
+      }
+      this.sourceLatency.recordMs(performance.now() - t0);
+      // L1 is written before the in-flight entry is dropped, so later callers hit it
+      this.track(this.set(key, value, options));
+      return { value, source: "source" };
+    })();
+    this.inflight.set(key, work);
+    void work.finally(() => this.inflight.delete(key)).catch(() => undefined);
+    return work;
+  }
+
+  /**
+   * Writes through every tier. Resolves the tiers that stored it; a tier that
+   * fails counts the error in its own stats and the write goes on to the others.
+   */
+  async set(key: string, value: CacheValue, options: LoadOptions = {}): Promise<TierName[]> {
+    const full = this.keyPrefix + key;
+    // one wire form for L2 and L3; its header carries the longest expiry (L3's), L2 keeps its own in a column
+    const longest = Math.max(0, ...this.tiers.map((t) => Math.min(t.ttlMs, options.ttlMs ?? t.ttlMs)));
+    const tags = options.tags?.map((t) => this.keyPrefix + t);
+    const encoded = this.l2 || this.l3 ? encodeValue(value, Date.now() + longest, tags) : undefined;
+    const stored: TierName[] = [];
+    await Promise.all(
+      this.tiers.map(async (tier) => {
+        try {
+          const ok = await tier.set(full, value, {
+            ...(options.ttlMs !== undefined ? { ttlMs: options.ttlMs } : {}),
+            ...(tags ? { tags } : {}),
+            ...(encoded && tier.name !== "L1" ? { encoded } : {}),
+          });
+          if (ok) stored.push(tier.name);
+        } catch {
+          this.countWriteError(tier.name);
+        }
+      }),
+    );
+    return stored;
+  }
+
+  private async eachTier(fn: (t: CacheTier) => number | boolean | Promise<number | boolean>): Promise<InvalidationResult> {
+    const deleted: Partial<Record<TierName, number>> = {};
+    await Promise.all(
+      this.tiers.map(async (t) => {
+        const n = await fn(t);
+        deleted[t.name] = typeof n === "boolean" ? (n ? 1 : 0) : n;
+      }),
+    );
+    return { deleted };
+  }
+
+  delete(key: string): Promise<InvalidationResult> {
+    return this.eachTier((t) => t.delete(this.keyPrefix + key));
+  }
+
+  deletePrefix(prefix: string): Promise<InvalidationResult> {
+    return this.eachTier((t) => t.deletePrefix(this.keyPrefix + prefix));
+  }
+
+  deleteTag(tag: string): Promise<InvalidationResult> {
+    return this.eachTier((t) => t.deleteTag(this.keyPrefix + tag));
+  }
+
+  /**
+   * Drops every entry of the namespace at once, without scanning: later reads use
+   * a new key version and never see the old entries, which expire by their TTL.
+   */
+  async bumpVersion(): Promise<number> {
+    let next = this.version + 1;
+    if (this.l3) {
+      const v = await this.l3.increment("__version");
+      if (v !== undefined) next = Math.max(next, v);
+    }
+    this.l2?.setMeta("__version", String(next));
+    this.setVersion(next);
+    return next;
+  }
+
+  /** Deletes every entry of the namespace in every tier (scans L3; prefer bumpVersion in production). */
+  async clear(): Promise<void> {
+    await Promise.all(this.tiers.map((t) => t.clear()));
+  }
+
+  /** Waits for back-fills and write-throughs still in flight. */
+  async flush(): Promise<void> {
+    while (this.pending.size > 0) await Promise.allSettled([...this.pending]);
+  }
+
+  stats(): TieredStats {
+    const tiers: TieredStats["tiers"] = {};
+    for (const t of this.tiers) tiers[t.name] = { ...t.stats.snapshot(), state: t.state() };
+    return {
+      namespace: this.namespace,
+      version: this.version,
+      tiers,
+      gets: this.gets,
+      sourceLoads: this.sourceLoads,
+      sourceErrors: this.sourceErrors,
+      singleFlightJoins: this.singleFlightJoins,
+      writeErrors: { ...this.writeErrors },
+      sourceLatency: this.sourceLatency.summary(),
+    };
+  }
+
+  async close(): Promise<void> {
+    if (this.poll) clearInterval(this.poll);
+    await this.flush();
+    for (const t of this.tiers) await t.close();
+  }
+}
