@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync } from "node:fs";
+import { existsSync, mkdirSync, statSync } from "node:fs";
 import path from "node:path";
 
 /**
@@ -13,6 +13,9 @@ export function ensureDir(dir: string): void {
     const parent = path.dirname(at);
     if (parent === at) break;
     at = parent;
+  }
+  if (missing.length === 0 && !statSync(at).isDirectory()) {
+    throw Object.assign(new Error(`ENOTDIR: not a directory, mkdir '${at}'`), { code: "ENOTDIR" });
   }
   for (const d of missing.reverse()) mkdirSync(d);
 }

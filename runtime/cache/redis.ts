@@ -88,8 +88,10 @@ export class RedisTier implements CacheTier {
     });
     let connected = false;
     const tier = new RedisTier(client, options, url);
-    client.on("error", () => {
+    let lastError: Error | undefined;
+    client.on("error", (err: Error) => {
       tier.connectionErrors++;
+      lastError = err;
     });
     try {
       await client.connect();
@@ -97,7 +99,9 @@ export class RedisTier implements CacheTier {
       connected = true;
     } catch (err) {
       client.disconnect();
-      throw new EnvironmentError(`L3 cache: Redis at ${url} is unreachable: ${(err as Error).message.replace(/\.$/, "")}`);
+      // ioredis rejects with "Connection is closed"; the socket error says why
+      const cause = (lastError ?? (err as Error)).message.replace(/\.$/, "");
+      throw new EnvironmentError(`L3 cache: Redis at ${url} is unreachable: ${cause}`);
     }
     return tier;
   }

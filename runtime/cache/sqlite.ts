@@ -1,7 +1,7 @@
 import { renameSync, existsSync } from "node:fs";
 import path from "node:path";
 import Database from "better-sqlite3";
-import { EnvironmentError } from "../errors.js";
+import { EnvironmentError, InputError } from "../errors.js";
 import { ensureDir } from "../fs.js";
 import { decodeValue, encodeValue, tagsOf, type CacheValue } from "./codec.js";
 import { TierStats } from "./stats.js";
@@ -22,6 +22,8 @@ export interface SqliteTierOptions {
   sweepIntervalMs?: number;
   /** Said once when something goes wrong that the tier survives (a corrupt file moved aside). */
   onWarning?: (message: string) => void;
+  /** Extra PRAGMAs applied when the file is opened (`cache_size`, `mmap_size`, `max_page_count`...). */
+  pragmas?: Readonly<Record<string, string | number>>;
 }
 
 type Statements = ReturnType<typeof prepare>;
@@ -101,6 +103,7 @@ export class SqliteTier implements CacheTier {
   private readonly timers: NodeJS.Timeout[] = [];
   private closed = false;
   private readonly warn: (message: string) => void;
+  private readonly pragmas: Readonly<Record<string, string | number>>;
 
   constructor(options: SqliteTierOptions) {
     this.path = path.resolve(options.path);
@@ -109,6 +112,7 @@ export class SqliteTier implements CacheTier {
     this.maxBytes = options.maxBytes ?? 1024 * 1024 * 1024;
     this.maxEntryBytes = Math.min(options.maxEntryBytes ?? 16 * 1024 * 1024, this.maxBytes);
     this.warn = options.onWarning ?? (() => undefined);
+    this.pragmas = options.pragmas ?? {};
     try {
       ensureDir(path.dirname(this.path));
     } catch (err) {
@@ -130,6 +134,7 @@ export class SqliteTier implements CacheTier {
     try {
       this.openDatabase();
     } catch (err) {
+      if (err instanceof InputError) throw err;
       if (!isCorruption(err)) {
         const code = (err as { code?: string }).code ?? "";
         throw new EnvironmentError(`L2 cache: cannot open ${this.path}: ${(err as Error).message}${code ? ` (${code})` : ""}`);
@@ -145,6 +150,10 @@ export class SqliteTier implements CacheTier {
       db.pragma("journal_mode = WAL");
       db.pragma("synchronous = NORMAL");
       db.pragma("busy_timeout = 2000");
+      for (const [name, value] of Object.entries(this.pragmas)) {
+        if (!/^[a-z_]+$/.test(name)) throw new InputError(`L2 cache: "${name}" is not a PRAGMA name`);
+        db.pragma(`${name} = ${typeof value === "number" ? value : JSON.stringify(value)}`);
+      }
       db.exec(SCHEMA);
       // reading the schema proves the header; quick_check proves the pages
       const check = db.pragma("quick_check", { simple: true });
