@@ -151,19 +151,30 @@ export class TieredCache {
     return undefined;
   }
 
+  /**
+   * Copies a hit into the tiers above it: L1 at once (the next read must hit it),
+   * the others on the next turn of the event loop, so a synchronous SQLite write
+   * never sits between a reader and its value.
+   */
   private backfill(full: string, entry: CacheEntry, foundAt: number): void {
+    const options = { expiresAt: entry.expiresAt, ...(entry.encoded ? { encoded: entry.encoded } : {}), ...(entry.tags ? { tags: entry.tags } : {}) };
     for (let j = 0; j < foundAt; j++) {
       const upper = this.tiers[j]!;
-      const options = { expiresAt: entry.expiresAt, ...(entry.encoded ? { encoded: entry.encoded } : {}), ...(entry.tags ? { tags: entry.tags } : {}) };
-      try {
-        const res = upper.set(full, entry.value, options);
-        if (res instanceof Promise) {
-          this.track(res.then((ok) => ok && upper.stats.backfills++));
-        } else if (res) upper.stats.backfills++;
-      } catch {
-        this.countWriteError(upper.name);
-      }
+      const write = async (): Promise<void> => {
+        try {
+          if (await upper.set(full, entry.value, options)) upper.stats.backfills++;
+        } catch {
+          this.countWriteError(upper.name);
+        }
+      };
+      if (upper.name === "L1") void write();
+      else this.later(write);
     }
+  }
+
+  /** Runs `fn` on the next turn of the event loop; `flush()` waits for it. */
+  private later(fn: () => Promise<unknown>): void {
+    this.track(new Promise<void>((resolve) => setImmediate(() => void fn().finally(resolve))));
   }
 
   /**
@@ -190,8 +201,10 @@ export class TieredCache {
         throw err;
       }
       this.sourceLatency.recordMs(performance.now() - t0);
-      // L1 is written before the in-flight entry is dropped, so later callers hit it
-      this.track(this.set(key, value, options));
+      // L1 is written before the in-flight entry is dropped, so later callers hit it;
+      // the slower tiers are written on the next turn of the event loop
+      if (this.l1) this.l1.set(this.keyPrefix + key, value, this.tierOptions(options));
+      if (this.tiers.length > (this.l1 ? 1 : 0)) this.later(() => this.set(key, value, options, { skipL1: true }));
       return { value, source: "source" };
     })();
     this.inflight.set(key, work);
@@ -203,21 +216,18 @@ export class TieredCache {
    * Writes through every tier. Resolves the tiers that stored it; a tier that
    * fails counts the error in its own stats and the write goes on to the others.
    */
-  async set(key: string, value: CacheValue, options: LoadOptions = {}): Promise<TierName[]> {
+  async set(key: string, value: CacheValue, options: LoadOptions = {}, how: { skipL1?: boolean } = {}): Promise<TierName[]> {
     const full = this.keyPrefix + key;
     // one wire form for L2 and L3; its header carries the longest expiry (L3's), L2 keeps its own in a column
     const longest = Math.max(0, ...this.tiers.map((t) => Math.min(t.ttlMs, options.ttlMs ?? t.ttlMs)));
-    const tags = options.tags?.map((t) => this.keyPrefix + t);
-    const encoded = this.l2 || this.l3 ? encodeValue(value, Date.now() + longest, tags) : undefined;
+    const tierOptions = this.tierOptions(options);
+    const encoded = this.l2 || this.l3 ? encodeValue(value, Date.now() + longest, tierOptions.tags) : undefined;
     const stored: TierName[] = [];
+    const targets = how.skipL1 ? this.tiers.filter((t) => t.name !== "L1") : this.tiers;
     await Promise.all(
-      this.tiers.map(async (tier) => {
+      targets.map(async (tier) => {
         try {
-          const ok = await tier.set(full, value, {
-            ...(options.ttlMs !== undefined ? { ttlMs: options.ttlMs } : {}),
-            ...(tags ? { tags } : {}),
-            ...(encoded && tier.name !== "L1" ? { encoded } : {}),
-          });
+          const ok = await tier.set(full, value, { ...tierOptions, ...(encoded && tier.name !== "L1" ? { encoded } : {}) });
           if (ok) stored.push(tier.name);
         } catch {
           this.countWriteError(tier.name);
@@ -225,6 +235,19 @@ export class TieredCache {
       }),
     );
     return stored;
+  }
+
+  /** Caller's options as a tier takes them: tags under the current key version. */
+  private tierOptions(options: LoadOptions): { ttlMs?: number; tags?: string[] } {
+    return {
+      ...(options.ttlMs !== undefined ? { ttlMs: options.ttlMs } : {}),
+      ...(options.tags ? { tags: options.tags.map((t) => this.keyPrefix + t) } : {}),
+    };
+  }
+
+  /** The key as the tiers store it (under the current namespace version). */
+  tierKey(key: string): string {
+    return this.keyPrefix + key;
   }
 
   private async eachTier(fn: (t: CacheTier) => number | boolean | Promise<number | boolean>): Promise<InvalidationResult> {
