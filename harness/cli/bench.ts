@@ -7,6 +7,7 @@ import { TUNEBENCH_VERSION } from "../../runtime/version.js";
 import { runTokenBench, type TokenBenchPlan, type TokenBenchRow } from "../bench/tokens.js";
 import { interruptSignal, parseNumberList, parseStringList, writeJson } from "./common.js";
 import { csvTable, formatBytes, formatCount, markdownTable, type Column } from "./format.js";
+import { benchCacheCommand } from "./bench-cache.js";
 import { statusLine } from "./progress.js";
 
 interface BenchArgs {
@@ -65,24 +66,25 @@ const csvColumns: Column<TokenBenchRow>[] = [
 
 export const benchCommand: CommandModule<object, BenchArgs> = {
   command: "bench",
-  describe: "Measure prompt processing (pp) and generation (tg) in tokens/s over a grid, like llama-bench",
+  describe: "Measure prompt processing (pp) and generation (tg) in tokens/s over a grid, like llama-bench; `bench cache` for the cache stack",
   builder: (y) =>
     y
-      .option("model", { alias: "m", type: "string", default: "small-200m", describe: "catalog names or .gguf paths, comma-separated; catalog models are written first if missing" })
-      .option("quant", { alias: "q", type: "string", default: "Q4_0", describe: "file types of catalog models, comma-separated" })
-      .option("threads", { alias: "t", type: "string", describe: "thread counts, comma-separated (default: the physical cores)" })
-      .option("batch", { alias: "b", type: "string", default: "512", describe: "batch sizes, comma-separated" })
-      .option("ctx", { alias: "c", type: "string", default: "0", describe: "context sizes, comma-separated (0: just enough for the tests)" })
-      .option("gpu-layers", { alias: "ngl", type: "string", default: "0", describe: "GPU layers, comma-separated" })
-      .option("pp", { alias: "p", type: "string", default: "512", describe: "prompt lengths to process, comma-separated (0: no pp test)" })
-      .option("tg", { alias: "n", type: "string", default: "128", describe: "tokens to generate, comma-separated (0: no tg test)" })
-      .option("reps", { alias: "r", type: "number", default: 5, describe: "timed repetitions of each test" })
-      .option("warmup", { type: "boolean", default: true, describe: "one untimed pass before each test (--no-warmup to skip)" })
-      .option("backend", { type: "string", default: "auto", choices: BACKENDS as unknown as string[], describe: "llama.cpp binary: auto, cpu (prebuilt), cpu-local (see `tunebench backend build`), cuda, vulkan" })
-      .option("flash-attention", { alias: "fa", type: "boolean", default: false, describe: "enable flash attention" })
-      .option("json", { type: "boolean", default: false, describe: "JSON with every repetition's sample" })
-      .option("csv", { type: "boolean", default: false, describe: "CSV, one row per test" })
-      .option("md", { type: "boolean", default: false, describe: "Markdown table (the default)" })
+      .command(benchCacheCommand)
+      .option("model", { global: false, alias: "m", type: "string", default: "small-200m", describe: "catalog names or .gguf paths, comma-separated; catalog models are written first if missing" })
+      .option("quant", { global: false, alias: "q", type: "string", default: "Q4_0", describe: "file types of catalog models, comma-separated" })
+      .option("threads", { global: false, alias: "t", type: "string", describe: "thread counts, comma-separated (default: the physical cores)" })
+      .option("batch", { global: false, alias: "b", type: "string", default: "512", describe: "batch sizes, comma-separated" })
+      .option("ctx", { global: false, alias: "c", type: "string", default: "0", describe: "context sizes, comma-separated (0: just enough for the tests)" })
+      .option("gpu-layers", { global: false, alias: "ngl", type: "string", default: "0", describe: "GPU layers, comma-separated" })
+      .option("pp", { global: false, alias: "p", type: "string", default: "512", describe: "prompt lengths to process, comma-separated (0: no pp test)" })
+      .option("tg", { global: false, alias: "n", type: "string", default: "128", describe: "tokens to generate, comma-separated (0: no tg test)" })
+      .option("reps", { global: false, alias: "r", type: "number", default: 5, describe: "timed repetitions of each test" })
+      .option("warmup", { global: false, type: "boolean", default: true, describe: "one untimed pass before each test (--no-warmup to skip)" })
+      .option("backend", { global: false, type: "string", default: "auto", choices: BACKENDS as unknown as string[], describe: "llama.cpp binary: auto, cpu (prebuilt), cpu-local (see `tunebench backend build`), cuda, vulkan" })
+      .option("flash-attention", { global: false, alias: "fa", type: "boolean", default: false, describe: "enable flash attention" })
+      .option("json", { global: false, type: "boolean", default: false, describe: "JSON with every repetition's sample" })
+      .option("csv", { global: false, type: "boolean", default: false, describe: "CSV, one row per test" })
+      .option("md", { global: false, type: "boolean", default: false, describe: "Markdown table (the default)" })
       .example("$0 bench -m small-200m -q Q8_0,Q4_0 -t 1,2", "4 configurations x pp512 and tg128")
       .example("$0 bench -m ./my-model.gguf -p 1024 -n 0", "prompt processing of your own model")
       .check((a) => {

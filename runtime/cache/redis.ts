@@ -130,18 +130,34 @@ export class RedisTier implements CacheTier {
     }
   }
 
-  async get(key: string): Promise<CacheEntry | undefined> {
+  get(key: string): Promise<CacheEntry | undefined> {
+    // the hot path: one promise from ioredis, no extra async layers
     const t0 = performance.now();
-    const res = await this.call(() => this.client.getBuffer(this.prefix + key));
-    let entry: CacheEntry | undefined;
-    if (res.ok && res.value !== null) {
-      const value = decodeValue(res.value);
-      if (value !== undefined) entry = { value, expiresAt: expiresAtOf(res.value), encoded: res.value, tags: tagsOf(res.value) };
+    const miss = (): undefined => {
+      this.stats.misses++;
+      this.stats.getLatency.recordMs(performance.now() - t0);
+      return undefined;
+    };
+    if (this.closed) return Promise.resolve(miss());
+    if (!this.breaker.allow()) {
+      this.stats.skippedOpen++;
+      return Promise.resolve(miss());
     }
-    if (entry === undefined) this.stats.misses++;
-    else this.stats.hits++;
-    this.stats.getLatency.recordMs(performance.now() - t0);
-    return entry;
+    return this.client.getBuffer(this.prefix + key).then(
+      (buf) => {
+        this.breaker.success();
+        const value = buf === null ? undefined : decodeValue(buf);
+        if (buf === null || value === undefined) return miss();
+        this.stats.hits++;
+        this.stats.getLatency.recordMs(performance.now() - t0);
+        return { value, expiresAt: expiresAtOf(buf), encoded: buf, tags: tagsOf(buf) };
+      },
+      () => {
+        this.stats.errors++;
+        this.breaker.failure();
+        return miss();
+      },
+    );
   }
 
   async set(key: string, value: CacheValue, options?: TierSetOptions): Promise<boolean> {
