@@ -120,11 +120,55 @@ export const CacheConfigSchema = z
 export type CacheConfig = z.output<typeof CacheConfigSchema>;
 export type CacheConfigInput = z.input<typeof CacheConfigSchema>;
 
+/** The HTTP API of the runtime service. */
+export const ServerConfigSchema = z
+  .object({
+    /** Interface to bind. Default 127.0.0.1 (loopback only). */
+    host: z.string().min(1).default("127.0.0.1"),
+    /** TCP port (0: any free port). Default 8080. */
+    port: z.number().int().min(0).max(65535).default(8080),
+    /** Inference requests that may wait for a free sequence; beyond it, 429 with Retry-After. Default 32. */
+    maxQueue: z.number().int().min(0).max(100_000).default(32),
+    /** Deadline of one request, ms; past it, 504 (and the generation is cancelled). Default 60000. */
+    requestTimeoutMs: z.number().int().min(1).max(3_600_000).default(60_000),
+    /** Largest request body, bytes; beyond it, 413. Default 1 MiB. */
+    bodyLimitBytes: z.number().int().min(64).max(1024 * MiB).default(MiB),
+    /** Upper bound on max_tokens a request may ask for. Default 2048. */
+    maxTokens: z.number().int().min(1).max(1_000_000).default(2048),
+    /** Operations one /batch request may carry. Default 64. */
+    maxBatchOperations: z.number().int().min(1).max(10_000).default(64),
+  })
+  .strict();
+export type ServerConfig = z.output<typeof ServerConfigSchema>;
+
+/** Semantic search over a corpus. */
+export const SearchConfigSchema = z
+  .object({
+    /** A folder of .txt/.md files or a .jsonl file; unset: a synthetic corpus. */
+    corpus: z.string().min(1).optional(),
+    /** Documents of the synthetic corpus. Default 200. */
+    syntheticDocuments: z.number().int().min(1).max(10_000_000).default(200),
+    /** The SQLite index file. Default `$TUNEBENCH_HOME/search/<corpus>-<model>.sqlite`. */
+    indexPath: z.string().min(1).optional(),
+    /** Words per chunk. Default 128. */
+    chunkWords: z.number().int().min(8).max(8192).default(128),
+    /** Words shared by neighbouring chunks. Default 16. */
+    chunkOverlap: z.number().int().min(0).max(4096).default(16),
+    /** Results when a request does not say. Default 5. */
+    defaultK: z.number().int().min(1).max(1000).default(5),
+    /** Most results one request may ask for. Default 100. */
+    maxK: z.number().int().min(1).max(10_000).default(100),
+  })
+  .strict();
+export type SearchConfig = z.output<typeof SearchConfigSchema>;
+
 /** The configuration of the system under test; later sections (cache, server) join this object. */
 export const RuntimeConfigSchema = z
   .object({
     inference: InferenceConfigSchema.default(InferenceConfigSchema.parse({})),
     cache: CacheConfigSchema.default(CacheConfigSchema.parse({})),
+    server: ServerConfigSchema.default(ServerConfigSchema.parse({})),
+    search: SearchConfigSchema.default(SearchConfigSchema.parse({})),
   })
   .strict();
 

@@ -4,6 +4,7 @@ import { backendCommand } from "./backend.js";
 import { benchCommand } from "./bench.js";
 import { EXIT, installInterruptHandler, InterruptedError } from "./common.js";
 import { modelsCommand } from "./models.js";
+import { serveCommand } from "./serve.js";
 
 import { TUNEBENCH_VERSION } from "../../runtime/version.js";
 
@@ -29,6 +30,7 @@ export async function main(argv: string[]): Promise<void> {
     .command(benchCommand)
     .command(modelsCommand)
     .command(backendCommand)
+    .command(serveCommand)
     .demandCommand(1, "give a command")
     .strict()
     .recommendCommands()

@@ -11,6 +11,7 @@ import type { InferenceConfig } from "../config.js";
 import { EnvironmentError, InputError } from "../errors.js";
 import { inspectGguf, type GgufSummary } from "../models/inspect.js";
 import { loadBackend, type BackendInfo } from "./backend.js";
+import { normalise } from "../vector.js";
 
 export interface GenerateOptions {
   /** Tokens to generate. */
@@ -243,12 +244,4 @@ export class InferenceEngine {
     await this.context.dispose();
     await this.model.dispose();
   }
-}
-
-export function normalise(v: Float32Array): Float32Array {
-  let sum = 0;
-  for (let i = 0; i < v.length; i++) sum += v[i]! * v[i]!;
-  const norm = Math.sqrt(sum);
-  if (norm > 0 && Number.isFinite(norm)) for (let i = 0; i < v.length; i++) v[i] = v[i]! / norm;
-  return v;
 }

@@ -1,0 +1,409 @@
+import { createHash } from "node:crypto";
+import http, { type IncomingMessage, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import type { TieredCache } from "../cache/tiered.js";
+import type { RuntimeConfig } from "../config.js";
+import { InputError, isTunebenchError } from "../errors.js";
+import type { InferenceEngine } from "../inference/engine.js";
+import type { SearchService } from "../search/service.js";
+import { Admission } from "./admission.js";
+import { ApiError, parseJsonBody, readBody, sendError, sendJson, startSse } from "./http.js";
+import { ServiceMetrics } from "./metrics.js";
+import { BatchRequest, ChatRequest, CompletionRequest, EmbeddingsRequest, SearchRequest, chatPrompt, completionId } from "./openai.js";
+
+export interface ServiceParts {
+  config: RuntimeConfig;
+  engine: InferenceEngine;
+  cache?: TieredCache;
+  search?: SearchService;
+  /** Called for each line the service wants logged (start, stop, errors). */
+  log?: (line: string) => void;
+}
+
+interface RequestContext {
+  signal: AbortSignal;
+  /** Why the request was aborted, when it was. */
+  reason(): "deadline" | "disconnect" | undefined;
+}
+
+type Route = (req: IncomingMessage, res: ServerResponse, ctx: RequestContext) => Promise<void>;
+
+const DEFAULT_COMPLETION_TOKENS = 16;
+const DEFAULT_CHAT_TOKENS = 128;
+
+/**
+ * The runtime service: an OpenAI-compatible HTTP API over the inference engine,
+ * semantic search and the tiered cache, with health, Prometheus metrics, bounded
+ * admission (429 when the queue is full), per-request deadlines (504),
+ * cancellation when a client goes away, and graceful shutdown.
+ */
+export class RuntimeService {
+  readonly admission: Admission;
+  readonly metrics: ServiceMetrics;
+  private readonly server: http.Server;
+  private readonly started = Date.now();
+  private active = 0;
+  private stopping = false;
+  private readonly routes: Record<string, Route>;
+  private readonly modelName: string;
+
+  private constructor(private readonly parts: ServiceParts) {
+    const { config, engine } = parts;
+    this.admission = new Admission(config.inference.parallelSequences, config.server.maxQueue);
+    this.metrics = new ServiceMetrics(parts.cache, this.admission);
+    this.modelName = engine.file.name ?? engine.file.path;
+    this.routes = {
+      "GET /health": (_q, res) => this.health(res, false),
+      "GET /health/ready": (_q, res) => this.health(res, true),
+      "GET /metrics": (_q, res) => this.metricsRoute(res),
+      "POST /search": (q, res) => this.body(q, SearchRequest).then((b) => this.searchRoute(b).then((out) => sendJson(res, 200, out))),
+      "POST /v1/embeddings": (q, res, ctx) => this.body(q, EmbeddingsRequest).then((b) => this.embeddings(b, ctx).then((out) => sendJson(res, 200, out))),
+      "POST /v1/completions": (q, res, ctx) => this.body(q, CompletionRequest).then((b) => this.completions(b, res, ctx)),
+      "POST /v1/chat/completions": (q, res, ctx) => this.body(q, ChatRequest).then((b) => this.chat(b, res, ctx)),
+      "POST /batch": (q, res, ctx) => this.body(q, BatchRequest).then((b) => this.batch(b, ctx).then((out) => sendJson(res, 200, out))),
+      "GET /v1/models": async (_q, res) =>
+        sendJson(res, 200, { object: "list", data: [{ id: this.modelName, object: "model", created: Math.floor(this.started / 1000), owned_by: "tunebench" }] }),
+    };
+    this.server = http.createServer((req, res) => void this.handle(req, res));
+    this.server.keepAliveTimeout = 5000;
+  }
+
+  static async start(parts: ServiceParts): Promise<RuntimeService> {
+    const service = new RuntimeService(parts);
+    const { host, port } = parts.config.server;
+    await new Promise<void>((resolve, reject) => {
+      service.server.once("error", reject);
+      service.server.listen(port, host, () => {
+        service.server.off("error", reject);
+        resolve();
+      });
+    });
+    return service;
+  }
+
+  get port(): number {
+    return (this.server.address() as AddressInfo).port;
+  }
+
+  get url(): string {
+    const host = this.parts.config.server.host;
+    return `http://${host.includes(":") ? `[${host}]` : host}:${this.port}`;
+  }
+
+  /** Requests being answered right now. */
+  get activeRequests(): number {
+    return this.active;
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const t0 = performance.now();
+    const path = (req.url ?? "/").split("?")[0]!;
+    const key = `${req.method} ${path}`;
+    const route = this.routes[key];
+    const routeLabel = route ? path : "unmatched";
+    this.active++;
+    const controller = new AbortController();
+    let why: "deadline" | "disconnect" | undefined;
+    const timer = setTimeout(() => {
+      why = "deadline";
+      controller.abort(new ApiError(504, `the request took longer than ${this.parts.config.server.requestTimeoutMs} ms`, "timeout_error", null, "deadline_exceeded"));
+    }, this.parts.config.server.requestTimeoutMs);
+    res.on("close", () => {
+      if (!res.writableFinished && !controller.signal.aborted) {
+        why = "disconnect";
+        controller.abort(new Error("client disconnected"));
+      }
+    });
+    try {
+      if (this.stopping) throw new ApiError(503, "the server is shutting down", "server_error", null, "shutting_down", { connection: "close" });
+      if (!route) {
+        const known = Object.keys(this.routes).some((k) => k.endsWith(` ${path}`));
+        throw known
+          ? new ApiError(405, `${req.method} is not allowed on ${path}`, "invalid_request_error", null, "method_not_allowed")
+          : new ApiError(404, `no route ${req.method} ${path}`, "invalid_request_error", null, "not_found");
+      }
+      await route(req, res, { signal: controller.signal, reason: () => why });
+    } catch (err) {
+      const apiError = this.toApiError(err, why);
+      if (apiError.status >= 500 && apiError.status !== 503 && apiError.status !== 504) this.parts.log?.(`error on ${key}: ${(err as Error).stack ?? String(err)}`);
+      if (!res.writableEnded && why !== "disconnect") sendError(res, apiError);
+    } finally {
+      clearTimeout(timer);
+      this.active--;
+      this.metrics.requestSeconds.observe({ route: routeLabel, method: req.method ?? "", status: String(res.statusCode) }, (performance.now() - t0) / 1000);
+    }
+  }
+
+  private toApiError(err: unknown, why: "deadline" | "disconnect" | undefined): ApiError {
+    if (err instanceof ApiError) return err;
+    if (why === "deadline") return new ApiError(504, `the request took longer than ${this.parts.config.server.requestTimeoutMs} ms`, "timeout_error", null, "deadline_exceeded");
+    if (err instanceof InputError) return new ApiError(400, err.message);
+    if (isTunebenchError(err)) return new ApiError(503, err.message, "server_error");
+    return new ApiError(500, "internal error", "server_error");
+  }
+
+  private async body<S extends Parameters<typeof parseJsonBody>[1]>(req: IncomingMessage, schema: S) {
+    return parseJsonBody(await readBody(req, this.parts.config.server.bodyLimitBytes), schema);
+  }
+
+  private health(res: ServerResponse, readinessOnly: boolean): Promise<void> {
+    const cache = this.parts.cache?.stats();
+    const tiers = Object.fromEntries(Object.entries(cache?.tiers ?? {}).map(([t, s]) => [t, s?.state]));
+    const ready = !this.stopping;
+    const body = {
+      status: this.stopping ? "stopping" : "ok",
+      ready,
+      uptime_s: (Date.now() - this.started) / 1000,
+      model: { name: this.modelName, file: this.parts.engine.file.path, backend: this.parts.engine.backend.label, state: "loaded" },
+      cache: { enabled: this.parts.cache?.enabledTiers ?? [], tiers },
+      search: this.parts.search
+        ? { documents: this.parts.search.index.documents, chunks: this.parts.search.index.size, index_version: this.parts.search.index.version }
+        : null,
+      queue: { in_flight: this.admission.inFlight, queued: this.admission.queued, max_queue: this.admission.maxQueue },
+    };
+    sendJson(res, readinessOnly && !ready ? 503 : 200, body);
+    return Promise.resolve();
+  }
+
+  private async metricsRoute(res: ServerResponse): Promise<void> {
+    const text = await this.metrics.registry.metrics();
+    res.writeHead(200, { "content-type": this.metrics.registry.contentType });
+    res.end(text);
+  }
+
+  private async searchRoute(b: SearchRequest) {
+    const search = this.parts.search;
+    if (!search) throw new ApiError(404, "this service runs without search", "invalid_request_error", null, "search_disabled");
+    const k = b.k ?? this.parts.config.search.defaultK;
+    if (k > this.parts.config.search.maxK) throw new ApiError(400, `k: at most ${this.parts.config.search.maxK}`, "invalid_request_error", "k");
+    const r = await search.search(b.query, k);
+    return {
+      object: "search.result",
+      query: b.query,
+      k,
+      index_version: r.indexVersion,
+      cache: { result: r.resultSource, embedding: r.embeddingSource ?? null },
+      data: r.hits.map((h) => ({ doc_id: h.docId, title: h.title, chunk: h.chunk, text: h.text, score: h.score })),
+    };
+  }
+
+  private async embeddings(b: EmbeddingsRequest, ctx: RequestContext) {
+    const inputs = typeof b.input === "string" ? [b.input] : b.input;
+    const engine = this.parts.engine;
+    let promptTokens = 0;
+    for (const text of inputs) {
+      const n = engine.tokenize(text).length;
+      if (n > 2047) throw new ApiError(400, `input: a text of ${n} tokens is over the embedding context of 2047 tokens`, "invalid_request_error", "input");
+      promptTokens += n;
+    }
+    const release = await this.admission.acquire(ctx.signal);
+    let vectors: Float32Array[];
+    try {
+      const cache = this.parts.cache;
+      vectors = [];
+      for (const text of inputs) {
+        if (ctx.signal.aborted) throw ctx.signal.reason;
+        const key = `emb:${createHash("sha256").update(engine.file.path).update("\u0000").update(text).digest("hex").slice(0, 32)}`;
+        vectors.push(cache ? ((await cache.getOrLoad(key, () => engine.embed(text))).value as Float32Array) : await engine.embed(text));
+      }
+    } finally {
+      release();
+    }
+    const base64 = b.encoding_format === "base64";
+    return {
+      object: "list",
+      model: b.model ?? this.modelName,
+      data: vectors.map((v, index) => ({
+        object: "embedding",
+        index,
+        embedding: base64 ? Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString("base64") : Array.from(v),
+      })),
+      usage: { prompt_tokens: promptTokens, total_tokens: promptTokens },
+    };
+  }
+
+  /** Shared by completions and chat: checks, admission, generation with streaming callbacks. */
+  private async generate(prompt: string, maxTokens: number, temperature: number | undefined, seed: number | undefined, ctx: RequestContext, onText?: (t: string) => void) {
+    const { engine, config } = this.parts;
+    if (maxTokens > config.server.maxTokens) {
+      throw new ApiError(400, `max_tokens: at most ${config.server.maxTokens}`, "invalid_request_error", "max_tokens");
+    }
+    const tokens = engine.tokenize(prompt);
+    const limit = engine.context.contextSize - 1;
+    if (tokens.length + maxTokens > limit) {
+      throw new ApiError(
+        400,
+        `the prompt (${tokens.length} tokens) plus max_tokens (${maxTokens}) is over the context of ${limit} tokens`,
+        "invalid_request_error",
+        "prompt",
+        "context_length_exceeded",
+      );
+    }
+    const release = await this.admission.acquire(ctx.signal);
+    try {
+      const result = await engine.generate(tokens, {
+        maxTokens,
+        ...(temperature !== undefined ? { temperature } : {}),
+        ...(seed !== undefined ? { seed } : {}),
+        signal: ctx.signal,
+        ...(onText ? { onToken: (_t: unknown, text: string) => onText(text) } : {}),
+      });
+      if (result.stopReason === "aborted" && ctx.reason() === "deadline") throw ctx.signal.reason;
+      if (result.tokens.length > 0) {
+        this.metrics.ttftSeconds.observe(result.timeToFirstTokenMs / 1000);
+        this.metrics.generatedTokens.inc(result.tokens.length);
+        const genMs = result.totalMs - result.timeToFirstTokenMs;
+        if (result.tokens.length > 1 && genMs > 0) this.metrics.tokensPerSecond.set(((result.tokens.length - 1) * 1000) / genMs);
+      }
+      return result;
+    } finally {
+      release();
+    }
+  }
+
+  private async completions(b: CompletionRequest, res: ServerResponse, ctx: RequestContext): Promise<void> {
+    const prompt = typeof b.prompt === "string" ? b.prompt : b.prompt[0]!;
+    const maxTokens = b.max_tokens ?? DEFAULT_COMPLETION_TOKENS;
+    const id = completionId("cmpl");
+    const created = Math.floor(Date.now() / 1000);
+    const model = b.model ?? this.modelName;
+    const chunk = (text: string, finish: string | null) => ({ id, object: "text_completion", created, model, choices: [{ text, index: 0, logprobs: null, finish_reason: finish }] });
+    if (b.stream) {
+      const sse = await this.openStream(res, (stream) => this.generate(prompt, maxTokens, b.temperature, b.seed, ctx, (text) => stream.send(chunk(text, null))));
+      if (!sse) return;
+      sse.send({ ...chunk("", finishReason(sse.result.stopReason)), usage: usage(sse.result) });
+      sse.done();
+      return;
+    }
+    const r = await this.generate(prompt, maxTokens, b.temperature, b.seed, ctx);
+    sendJson(res, 200, {
+      id,
+      object: "text_completion",
+      created,
+      model,
+      choices: [{ text: r.text, index: 0, logprobs: null, finish_reason: finishReason(r.stopReason) }],
+      usage: usage(r),
+    });
+  }
+
+  private async chat(b: ChatRequest, res: ServerResponse, ctx: RequestContext): Promise<void> {
+    const prompt = chatPrompt(b.messages);
+    const maxTokens = b.max_completion_tokens ?? b.max_tokens ?? DEFAULT_CHAT_TOKENS;
+    const id = completionId("chatcmpl");
+    const created = Math.floor(Date.now() / 1000);
+    const model = b.model ?? this.modelName;
+    const chunk = (delta: Record<string, string>, finish: string | null) => ({
+      id,
+      object: "chat.completion.chunk",
+      created,
+      model,
+      choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }],
+    });
+    if (b.stream) {
+      let first = true;
+      const sse = await this.openStream(res, (stream) =>
+        this.generate(prompt, maxTokens, b.temperature, b.seed, ctx, (text) => {
+          stream.send(chunk(first ? { role: "assistant", content: text } : { content: text }, null));
+          first = false;
+        }),
+      );
+      if (!sse) return;
+      sse.send({ ...chunk({}, finishReason(sse.result.stopReason)), usage: usage(sse.result) });
+      sse.done();
+      return;
+    }
+    const r = await this.generate(prompt, maxTokens, b.temperature, b.seed, ctx);
+    sendJson(res, 200, {
+      id,
+      object: "chat.completion",
+      created,
+      model,
+      choices: [{ index: 0, message: { role: "assistant", content: r.text, refusal: null }, logprobs: null, finish_reason: finishReason(r.stopReason) }],
+      usage: usage(r),
+    });
+  }
+
+  /**
+   * Runs a streamed generation: headers go out with the first token, so a request
+   * refused before that (400, 429, 504) still gets a plain JSON error.
+   */
+  private async openStream(res: ServerResponse, run: (stream: { send(data: unknown): void }) => Promise<Awaited<ReturnType<RuntimeService["generate"]>>>) {
+    let sse: ReturnType<typeof startSse> | undefined;
+    const lazy = {
+      send: (data: unknown) => {
+        sse ??= startSse(res);
+        sse.send(data);
+      },
+      done: () => {
+        sse ??= startSse(res);
+        sse.done();
+      },
+      result: undefined as unknown as Awaited<ReturnType<RuntimeService["generate"]>>,
+    };
+    try {
+      lazy.result = await run(lazy);
+    } catch (err) {
+      if (!sse) throw err;
+      // headers are gone: the error travels as a last event
+      const e = this.toApiError(err, undefined);
+      sse.send({ error: { message: e.message, type: e.type, param: e.param, code: e.code } });
+      sse.done();
+      return undefined;
+    }
+    return lazy;
+  }
+
+  private async batch(b: BatchRequest, ctx: RequestContext) {
+    if (b.operations.length > this.parts.config.server.maxBatchOperations) {
+      throw new ApiError(400, `operations: at most ${this.parts.config.server.maxBatchOperations}`, "invalid_request_error", "operations");
+    }
+    const results = [];
+    for (const [i, op] of b.operations.entries()) {
+      if (ctx.signal.aborted) throw ctx.signal.reason;
+      try {
+        const json = Buffer.from(JSON.stringify(op.body));
+        let body: unknown;
+        if (op.op === "search") body = await this.searchRoute(parseJsonBody(json, SearchRequest));
+        else if (op.op === "embeddings") body = await this.embeddings(parseJsonBody(json, EmbeddingsRequest), ctx);
+        else {
+          const c = parseJsonBody(json, CompletionRequest);
+          if (c.stream) throw new ApiError(400, `operations.${i}.body.stream: streaming is not available inside /batch`, "invalid_request_error", "stream");
+          const r = await this.generate(typeof c.prompt === "string" ? c.prompt : c.prompt[0]!, c.max_tokens ?? DEFAULT_COMPLETION_TOKENS, c.temperature, c.seed, ctx);
+          body = { object: "text_completion", choices: [{ text: r.text, index: 0, finish_reason: finishReason(r.stopReason) }], usage: usage(r) };
+        }
+        results.push({ index: i, status: 200, body });
+      } catch (err) {
+        const e = this.toApiError(err, ctx.reason());
+        if (e.status === 504) throw e;
+        results.push({ index: i, status: e.status, body: { error: { message: e.message, type: e.type, param: e.param, code: e.code } } });
+      }
+    }
+    return { object: "batch", results };
+  }
+
+  /**
+   * Stops accepting connections, lets running requests finish (up to `drainMs`),
+   * then closes what is left and the service's resources.
+   */
+  async stop(drainMs = 10_000): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    this.server.closeIdleConnections();
+    const deadline = Date.now() + drainMs;
+    while (this.active > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    this.server.closeAllConnections();
+    await closed;
+    await this.parts.cache?.close();
+    this.parts.search?.index.close();
+    await this.parts.engine.dispose();
+  }
+}
+
+function finishReason(stop: "maxTokens" | "eos" | "aborted"): string {
+  return stop === "eos" ? "stop" : "length";
+}
+
+function usage(r: { promptTokens: number; tokens: unknown[] }) {
+  return { prompt_tokens: r.promptTokens, completion_tokens: r.tokens.length, total_tokens: r.promptTokens + r.tokens.length };
+}
