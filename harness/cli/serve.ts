@@ -15,6 +15,7 @@ interface ServeArgs {
   host: string;
   port: number;
   cache: string;
+  namespace: string;
   corpus?: string;
   docs: number;
   "max-queue": number;
@@ -37,6 +38,7 @@ export const serveCommand: CommandModule<object, ServeArgs> = {
       .option("host", { type: "string", default: process.env.TUNEBENCH_HOST ?? "127.0.0.1", describe: "interface to bind (env TUNEBENCH_HOST)" })
       .option("port", { alias: "p", type: "number", default: Number(process.env.TUNEBENCH_PORT ?? 8080), describe: "port, 0 for any free one (env TUNEBENCH_PORT)" })
       .option("cache", { type: "string", default: "full", choices: Object.keys(CACHE_PROFILES), describe: "cache tiers" })
+      .option("namespace", { type: "string", default: "tunebench", describe: "cache key namespace (L2 and L3 touch only keys under it)" })
       .option("corpus", { type: "string", describe: "folder of .txt/.md files or a .jsonl file to search (default: a synthetic corpus)" })
       .option("docs", { type: "number", default: 200, describe: "documents of the synthetic corpus" })
       .option("max-queue", { type: "number", default: 32, describe: "inference requests that may wait; beyond, 429" })
@@ -57,7 +59,7 @@ export const serveCommand: CommandModule<object, ServeArgs> = {
           parallelSequences: args.parallel,
           backend: args.backend,
         },
-        cache: { profile: args.cache },
+        cache: { profile: args.cache, namespace: args.namespace },
         server: { host: args.host, port: args.port, maxQueue: args["max-queue"], requestTimeoutMs: args.timeout },
         search: { ...(args.corpus ? { corpus: args.corpus } : {}), syntheticDocuments: args.docs },
       },

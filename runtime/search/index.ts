@@ -31,6 +31,8 @@ export interface SyncResult {
 }
 
 export interface SearchHit {
+  /** Row of the vector in the index matrix. */
+  row: number;
   docId: string;
   title: string;
   chunk: number;
@@ -207,7 +209,7 @@ export class EmbeddingIndex {
     return topK(this.vectors, this.dimsLoaded, q, k).map((h) => {
       const docId = this.rowDoc[h.row]!;
       const chunk = this.rowChunk[h.row]!;
-      return { docId, title: this.titles.get(docId) ?? "", chunk, text: text.get(docId, chunk)?.text ?? "", score: h.score };
+      return { row: h.row, docId, title: this.titles.get(docId) ?? "", chunk, text: text.get(docId, chunk)?.text ?? "", score: h.score };
     });
   }
 

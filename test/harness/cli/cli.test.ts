@@ -2,6 +2,7 @@ import { copyFileSync, existsSync, readdirSync, truncateSync, writeFileSync } fr
 import path from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { hasStackTrace, runCli, startCli } from "../../helpers/cli.js";
+import { redisNamespace } from "../../helpers/redis.js";
 import { tempDir } from "../../helpers/tmp.js";
 
 const home = tempDir();
@@ -133,6 +134,29 @@ describe("bad input: one clear line, exit 2, no stack trace, no file", () => {
 
   it("leaves no model file behind for a rejected request", () => {
     expect(readdirSync(modelsDir).sort()).toEqual(["tiny.Q4_0.gguf", "tiny.Q8_0.gguf"]);
+  });
+});
+
+describe("tunebench serve", () => {
+  it("starts with a synthetic model and corpus, answers HTTP, and stops cleanly on SIGTERM", async () => {
+    const namespace = redisNamespace("cli-serve");
+    const child = startCli(["serve", "-m", "tiny", "-q", "Q8_0", "--port", "0", "--docs", "20", "--namespace", namespace, "--json"], env);
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (b: Buffer) => (stdout += b.toString()));
+    child.stderr.on("data", (b: Buffer) => (stderr += b.toString()));
+    const deadline = Date.now() + 60_000;
+    while (!stdout.includes("}") && Date.now() < deadline && child.exitCode === null) await new Promise((r) => setTimeout(r, 50));
+    const { url } = JSON.parse(stdout) as { url: string };
+    expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    const health = (await (await fetch(`${url}/health`)).json()) as { ready: boolean; search: { documents: number } };
+    expect(health).toMatchObject({ ready: true, search: { documents: 20 } });
+    const completion = await fetch(`${url}/v1/completions`, { method: "POST", headers: { "content-type": "application/json" }, body: '{"prompt":"Hello","max_tokens":4}' });
+    expect(completion.status).toBe(200);
+    expect(stderr).toMatch(/search index v1: 20 added/);
+    child.kill("SIGTERM");
+    const code = await new Promise<number | null>((resolve) => child.on("close", resolve));
+    expect(code, stderr).toBe(0);
   });
 });
 
