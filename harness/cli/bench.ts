@@ -8,6 +8,8 @@ import { runTokenBench, type TokenBenchPlan, type TokenBenchRow } from "../bench
 import { interruptSignal, parseNumberList, parseStringList, writeJson } from "./common.js";
 import { csvTable, formatBytes, formatCount, markdownTable, type Column } from "./format.js";
 import { benchCacheCommand } from "./bench-cache.js";
+import { benchSearchCommand } from "./bench-search.js";
+import { benchServeCommand } from "./bench-serve.js";
 import { statusLine } from "./progress.js";
 
 interface BenchArgs {
@@ -66,10 +68,12 @@ const csvColumns: Column<TokenBenchRow>[] = [
 
 export const benchCommand: CommandModule<object, BenchArgs> = {
   command: "bench",
-  describe: "Measure prompt processing (pp) and generation (tg) in tokens/s over a grid, like llama-bench; `bench cache` for the cache stack",
+  describe: "Measure prompt processing (pp) and generation (tg) in tokens/s over a grid, like llama-bench; `bench cache|search|serve` for the other parts",
   builder: (y) =>
     y
       .command(benchCacheCommand)
+      .command(benchSearchCommand)
+      .command(benchServeCommand)
       .option("model", { global: false, alias: "m", type: "string", default: "small-200m", describe: "catalog names or .gguf paths, comma-separated; catalog models are written first if missing" })
       .option("quant", { global: false, alias: "q", type: "string", default: "Q4_0", describe: "file types of catalog models, comma-separated" })
       .option("threads", { global: false, alias: "t", type: "string", describe: "thread counts, comma-separated (default: the physical cores)" })

@@ -298,6 +298,11 @@ export class TieredCache {
     while (this.pending.size > 0) await Promise.allSettled([...this.pending]);
   }
 
+  /** Each tier's state, without computing statistics (cheap: for health checks). */
+  tierStates(): Partial<Record<TierName, TierState>> {
+    return Object.fromEntries(this.tiers.map((t) => [t.name, t.state()]));
+  }
+
   stats(): TieredStats {
     const tiers: TieredStats["tiers"] = {};
     for (const t of this.tiers) tiers[t.name] = { ...t.stats.snapshot(), state: t.state() };

@@ -8,6 +8,8 @@ export const CompletionRequest = z.looseObject({
   temperature: z.number().min(0).max(2).optional(),
   seed: z.number().int().optional(),
   stream: z.boolean().optional(),
+  /** llama.cpp server's extension: keep generating through end-of-sequence (exactly max_tokens tokens). */
+  ignore_eos: z.boolean().optional(),
 });
 export type CompletionRequest = z.output<typeof CompletionRequest>;
 

@@ -90,6 +90,10 @@ export class RuntimeService {
     return `http://${host.includes(":") ? `[${host}]` : host}:${this.port}`;
   }
 
+  get engine(): InferenceEngine {
+    return this.parts.engine;
+  }
+
   /** Requests being answered right now. */
   get activeRequests(): number {
     return this.active;
@@ -147,8 +151,7 @@ export class RuntimeService {
   }
 
   private health(res: ServerResponse, readinessOnly: boolean): Promise<void> {
-    const cache = this.parts.cache?.stats();
-    const tiers = Object.fromEntries(Object.entries(cache?.tiers ?? {}).map(([t, s]) => [t, s?.state]));
+    const tiers = this.parts.cache?.tierStates() ?? {};
     const ready = !this.stopping;
     const body = {
       status: this.stopping ? "stopping" : "ok",
@@ -223,7 +226,14 @@ export class RuntimeService {
   }
 
   /** Shared by completions and chat: checks, admission, generation with streaming callbacks. */
-  private async generate(prompt: string, maxTokens: number, temperature: number | undefined, seed: number | undefined, ctx: RequestContext, onText?: (t: string) => void) {
+  private async generate(
+    prompt: string,
+    maxTokens: number,
+    sampling: { temperature?: number | undefined; seed?: number | undefined; ignore_eos?: boolean | undefined },
+    ctx: RequestContext,
+    onText?: (t: string) => void,
+  ) {
+    const { temperature, seed } = sampling;
     const { engine, config } = this.parts;
     if (maxTokens > config.server.maxTokens) {
       throw new ApiError(400, `max_tokens: at most ${config.server.maxTokens}`, "invalid_request_error", "max_tokens");
@@ -245,6 +255,7 @@ export class RuntimeService {
         maxTokens,
         ...(temperature !== undefined ? { temperature } : {}),
         ...(seed !== undefined ? { seed } : {}),
+        ignoreEos: sampling.ignore_eos === true,
         signal: ctx.signal,
         ...(onText ? { onToken: (_t: unknown, text: string) => onText(text) } : {}),
       });
@@ -269,13 +280,13 @@ export class RuntimeService {
     const model = b.model ?? this.modelName;
     const chunk = (text: string, finish: string | null) => ({ id, object: "text_completion", created, model, choices: [{ text, index: 0, logprobs: null, finish_reason: finish }] });
     if (b.stream) {
-      const sse = await this.openStream(res, (stream) => this.generate(prompt, maxTokens, b.temperature, b.seed, ctx, (text) => stream.send(chunk(text, null))));
+      const sse = await this.openStream(res, (stream) => this.generate(prompt, maxTokens, b, ctx, (text) => stream.send(chunk(text, null))));
       if (!sse) return;
       sse.send({ ...chunk("", finishReason(sse.result.stopReason)), usage: usage(sse.result) });
       sse.done();
       return;
     }
-    const r = await this.generate(prompt, maxTokens, b.temperature, b.seed, ctx);
+    const r = await this.generate(prompt, maxTokens, b, ctx);
     sendJson(res, 200, {
       id,
       object: "text_completion",
@@ -302,7 +313,7 @@ export class RuntimeService {
     if (b.stream) {
       let first = true;
       const sse = await this.openStream(res, (stream) =>
-        this.generate(prompt, maxTokens, b.temperature, b.seed, ctx, (text) => {
+        this.generate(prompt, maxTokens, b, ctx, (text) => {
           stream.send(chunk(first ? { role: "assistant", content: text } : { content: text }, null));
           first = false;
         }),
@@ -312,7 +323,7 @@ export class RuntimeService {
       sse.done();
       return;
     }
-    const r = await this.generate(prompt, maxTokens, b.temperature, b.seed, ctx);
+    const r = await this.generate(prompt, maxTokens, b, ctx);
     sendJson(res, 200, {
       id,
       object: "chat.completion",
@@ -368,7 +379,7 @@ export class RuntimeService {
         else {
           const c = parseJsonBody(json, CompletionRequest);
           if (c.stream) throw new ApiError(400, `operations.${i}.body.stream: streaming is not available inside /batch`, "invalid_request_error", "stream");
-          const r = await this.generate(typeof c.prompt === "string" ? c.prompt : c.prompt[0]!, c.max_tokens ?? DEFAULT_COMPLETION_TOKENS, c.temperature, c.seed, ctx);
+          const r = await this.generate(typeof c.prompt === "string" ? c.prompt : c.prompt[0]!, c.max_tokens ?? DEFAULT_COMPLETION_TOKENS, c, ctx);
           body = { object: "text_completion", choices: [{ text: r.text, index: 0, finish_reason: finishReason(r.stopReason) }], usage: usage(r) };
         }
         results.push({ index: i, status: 200, body });

@@ -1,0 +1,93 @@
+import { Xorshift128 } from "../../runtime/models/gguf-writer.js";
+import { topK } from "../../runtime/search/topk.js";
+import { normalise } from "../../runtime/vector.js";
+
+export interface BandwidthResult {
+  /** Bytes scanned per pass. */
+  bytes: number;
+  /** GB/s (1e9 bytes per second) of each pass. */
+  passes: number[];
+  /** The best pass: what the memory system can deliver to one thread. */
+  bestGBps: number;
+  medianGBps: number;
+}
+
+export interface TopKResult {
+  vectors: number;
+  dims: number;
+  k: number;
+  matrixBytes: number;
+  /** Milliseconds per query, each pass. */
+  msPerQuery: number[];
+  medianMs: number;
+  bestMs: number;
+  /** Matrix bytes read per second at the median, GB/s. */
+  medianGBps: number;
+  bestGBps: number;
+}
+
+export interface SearchBenchResult {
+  bandwidth: BandwidthResult;
+  topk: TopKResult;
+  /** Top-k's read rate over the memory bandwidth, both at their median. */
+  fractionOfBandwidth: number;
+  target: { bound: number; met: boolean };
+}
+
+function median(v: number[]): number {
+  const s = [...v].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+/**
+ * Read bandwidth of one thread: a native scan (memchr through Buffer.indexOf) of
+ * a buffer much larger than the CPU caches, for a byte that is not there.
+ */
+export function measureReadBandwidth(bytes = 512 * 1024 * 1024, passes = 7): BandwidthResult {
+  // a byte that is not 1 everywhere, written: every page is real memory (untouched zero pages would all map to one page and measure the cache)
+  const buf = Buffer.allocUnsafe(bytes).fill(2);
+  const results: number[] = [];
+  buf.indexOf(1); // warm
+  for (let i = 0; i < passes; i++) {
+    const t0 = performance.now();
+    const at = buf.indexOf(1);
+    const ms = performance.now() - t0;
+    if (at !== -1) throw new Error("internal: bandwidth probe found its byte");
+    results.push(bytes / 1e6 / ms);
+  }
+  return { bytes, passes: results, bestGBps: Math.max(...results), medianGBps: median(results) };
+}
+
+/** Exact top-k over `vectors` random unit vectors of `dims` floats, `queries` timed queries. */
+export function measureTopK(vectors = 100_000, dims = 384, k = 10, queries = 25): TopKResult {
+  const rng = new Xorshift128(1234);
+  const matrix = new Float32Array(vectors * dims);
+  for (let i = 0; i < matrix.length; i++) matrix[i] = rng.nextU32() / 4294967296 - 0.5;
+  for (let r = 0; r < vectors; r++) normalise(matrix.subarray(r * dims, (r + 1) * dims));
+  const qs = Array.from({ length: queries + 3 }, () => {
+    const q = new Float32Array(dims);
+    for (let i = 0; i < dims; i++) q[i] = rng.nextU32() / 4294967296 - 0.5;
+    return normalise(q);
+  });
+  // three untimed queries: the JIT compiles the loop
+  for (const q of qs.slice(0, 3)) topK(matrix, dims, q, k);
+  const ms: number[] = [];
+  for (const q of qs.slice(3)) {
+    const t0 = performance.now();
+    topK(matrix, dims, q, k);
+    ms.push(performance.now() - t0);
+  }
+  const bytes = matrix.byteLength;
+  const medianMs = median(ms);
+  const bestMs = Math.min(...ms);
+  return { vectors, dims, k, matrixBytes: bytes, msPerQuery: ms, medianMs, bestMs, medianGBps: bytes / 1e6 / medianMs, bestGBps: bytes / 1e6 / bestMs };
+}
+
+/** Top-k's read rate against this machine's single-thread memory bandwidth, measured in the same run. */
+export function runSearchBench(options: { vectors?: number; dims?: number; k?: number } = {}): SearchBenchResult {
+  const bandwidth = measureReadBandwidth();
+  const topk = measureTopK(options.vectors, options.dims, options.k);
+  const fraction = topk.medianGBps / bandwidth.medianGBps;
+  return { bandwidth, topk, fractionOfBandwidth: fraction, target: { bound: 0.5, met: fraction >= 0.5 } };
+}

@@ -1,0 +1,182 @@
+import { Agent, request } from "undici";
+import { RuntimeConfigSchema, type BackendName } from "../../runtime/config.js";
+import type { FileTypeName } from "../../runtime/models/ftypes.js";
+import { startRuntime } from "../../runtime/server/start.js";
+
+export interface LatencyFigures {
+  requests: number;
+  p50Ms: number;
+  p90Ms: number;
+  p99Ms: number;
+  maxMs: number;
+}
+
+export interface ServeBenchResult {
+  model: string;
+  backend: string;
+  health: {
+    sequential: LatencyFigures;
+    /** Requests per second with `concurrency` requests in flight. */
+    concurrency: number;
+    requestsPerSecond: number;
+    errors: number;
+  };
+  completions: {
+    tokens: number;
+    rounds: number;
+    /** Tokens per second of each round, generating through HTTP. */
+    httpTokensPerSecond: number[];
+    /** Tokens per second of each round, calling the engine directly. */
+    directTokensPerSecond: number[];
+    httpMedian: number;
+    directMedian: number;
+    /** 1 - http / direct, at the medians. */
+    overhead: number;
+    target: { bound: number; met: boolean };
+  };
+}
+
+export interface ServeBenchOptions {
+  model?: string;
+  quant?: FileTypeName;
+  backend?: BackendName;
+  threads?: number;
+  healthRequests?: number;
+  concurrency?: number;
+  /** How long the concurrent /health phase runs, ms. Default 3000. */
+  loadMs?: number;
+  tokens?: number;
+  rounds?: number;
+  onPhase?: (text: string) => void;
+  signal?: AbortSignal;
+}
+
+function figures(ms: number[]): LatencyFigures {
+  const s = [...ms].sort((a, b) => a - b);
+  const at = (p: number): number => s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!;
+  return { requests: s.length, p50Ms: at(50), p90Ms: at(90), p99Ms: at(99), maxMs: s.at(-1)! };
+}
+
+function median(v: number[]): number {
+  const s = [...v].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+/**
+ * The service's own cost: /health latency and throughput on loopback (undici,
+ * keep-alive), and /v1/completions tokens/s against the same engine called
+ * directly, in alternating rounds of the same run.
+ */
+export async function runServeBench(options: ServeBenchOptions = {}): Promise<ServeBenchResult> {
+  const phase = options.onPhase ?? (() => undefined);
+  const tokens = options.tokens ?? 64;
+  const rounds = options.rounds ?? 7;
+  const config = RuntimeConfigSchema.parse({
+    inference: {
+      model: options.model ?? "small-200m",
+      quant: options.quant ?? "Q4_0",
+      backend: options.backend ?? "auto",
+      ...(options.threads !== undefined ? { threads: options.threads } : {}),
+      contextSize: Math.max(512, tokens + 64),
+      parallelSequences: 1,
+    },
+    cache: { profile: "memory" },
+    server: { port: 0 },
+  });
+  phase("starting the service");
+  const service = await startRuntime(config, { withoutSearch: true, ...(options.signal ? { signal: options.signal } : {}) });
+  const agent = new Agent({ connections: 64, keepAliveTimeout: 10_000 });
+  try {
+    const base = service.url;
+    const health = async (): Promise<boolean> => {
+      const res = await request(`${base}/health`, { dispatcher: agent });
+      await res.body.dump();
+      return res.statusCode === 200;
+    };
+    phase("/health, one request at a time");
+    for (let i = 0; i < 200; i++) await health();
+    const seq: number[] = [];
+    for (let i = 0; i < (options.healthRequests ?? 3000); i++) {
+      const t0 = performance.now();
+      await health();
+      seq.push(performance.now() - t0);
+    }
+    const concurrency = options.concurrency ?? 32;
+    phase(`/health, ${concurrency} in flight`);
+    let done = 0;
+    let errors = 0;
+    const until = performance.now() + (options.loadMs ?? 3000);
+    const t0 = performance.now();
+    await Promise.all(
+      Array.from({ length: concurrency }, async () => {
+        while (performance.now() < until) {
+          try {
+            if (await health()) done++;
+            else errors++;
+          } catch {
+            errors++;
+          }
+        }
+      }),
+    );
+    const rps = (done * 1000) / (performance.now() - t0);
+
+    const engine = service.engine;
+    const prompt = engine.tokenize("The quick brown fox jumps over the lazy dog");
+    const body = JSON.stringify({ prompt: "The quick brown fox jumps over the lazy dog", max_tokens: tokens, ignore_eos: true });
+    const viaHttp = async (): Promise<number> => {
+      const t = performance.now();
+      const res = await request(`${base}/v1/completions`, { method: "POST", body, headers: { "content-type": "application/json" }, dispatcher: agent });
+      const json = (await res.body.json()) as { usage?: { completion_tokens: number } };
+      const ms = performance.now() - t;
+      if (json.usage?.completion_tokens !== tokens) throw new Error(`internal: the service generated ${json.usage?.completion_tokens} tokens, not ${tokens}`);
+      return (tokens * 1000) / ms;
+    };
+    const direct = async (): Promise<number> => {
+      const t = performance.now();
+      const r = await engine.generate(prompt, { maxTokens: tokens, ignoreEos: true });
+      const ms = performance.now() - t;
+      if (r.tokens.length !== tokens) throw new Error("internal: short generation");
+      return (tokens * 1000) / ms;
+    };
+    phase("warm-up generation");
+    await direct();
+    await viaHttp();
+    const httpTps: number[] = [];
+    const directTps: number[] = [];
+    for (let r = 0; r < rounds; r++) {
+      if (options.signal?.aborted) throw options.signal.reason;
+      phase(`/v1/completions vs the engine, round ${r + 1}/${rounds}`);
+      // alternate which goes first, so drift hits both
+      if (r % 2 === 0) {
+        directTps.push(await direct());
+        httpTps.push(await viaHttp());
+      } else {
+        httpTps.push(await viaHttp());
+        directTps.push(await direct());
+      }
+    }
+    const httpMedian = median(httpTps);
+    const directMedian = median(directTps);
+    const overhead = 1 - httpMedian / directMedian;
+    return {
+      model: engine.file.name ?? engine.file.path,
+      backend: engine.backend.label,
+      health: { sequential: figures(seq), concurrency, requestsPerSecond: rps, errors },
+      completions: {
+        tokens,
+        rounds,
+        httpTokensPerSecond: httpTps,
+        directTokensPerSecond: directTps,
+        httpMedian,
+        directMedian,
+        overhead,
+        target: { bound: 0.05, met: overhead <= 0.05 },
+      },
+    };
+  } finally {
+    await agent.close();
+    await service.stop(2000);
+  }
+}

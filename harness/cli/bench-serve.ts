@@ -1,0 +1,66 @@
+import type { CommandModule } from "yargs";
+import { runServeBench } from "../bench/serve.js";
+import { BACKENDS, type BackendName } from "../../runtime/config.js";
+import { InputError } from "../../runtime/errors.js";
+import { parseFileType } from "../../runtime/models/make.js";
+import { interruptSignal, writeJson } from "./common.js";
+import { statusLine } from "./progress.js";
+
+interface BenchServeArgs {
+  model: string;
+  quant: string;
+  backend: string;
+  threads?: number;
+  tokens: number;
+  rounds: number;
+  concurrency: number;
+  json: boolean;
+}
+
+export const benchServeCommand: CommandModule<object, BenchServeArgs> = {
+  command: "serve",
+  describe: "The HTTP service's own cost: /health latency and req/s on loopback, /v1/completions tokens/s against the engine called directly",
+  builder: (y) =>
+    y
+      .option("model", { alias: "m", type: "string", default: "small-200m", describe: "catalog name or .gguf path" })
+      .option("quant", { alias: "q", type: "string", default: "Q4_0", describe: "file type of a catalog model" })
+      .option("backend", { type: "string", default: "auto", choices: BACKENDS as unknown as string[], describe: "llama.cpp binary" })
+      .option("threads", { alias: "t", type: "number", describe: "inference threads" })
+      .option("tokens", { alias: "n", type: "number", default: 64, describe: "tokens per completion" })
+      .option("rounds", { type: "number", default: 7, describe: "alternating HTTP / direct rounds" })
+      .option("concurrency", { type: "number", default: 32, describe: "/health requests in flight for req/s" })
+      .option("json", { type: "boolean", default: false, describe: "print JSON" }),
+  handler: async (args) => {
+    if (!Number.isInteger(args.tokens) || args.tokens < 2 || args.tokens > 4096) throw new InputError(`--tokens=${args.tokens}: valid: 2 to 4096`);
+    if (!Number.isInteger(args.rounds) || args.rounds < 1 || args.rounds > 100) throw new InputError(`--rounds=${args.rounds}: valid: 1 to 100`);
+    if (!Number.isInteger(args.concurrency) || args.concurrency < 1 || args.concurrency > 1024) throw new InputError(`--concurrency=${args.concurrency}: valid: 1 to 1024`);
+    const status = statusLine();
+    const r = await runServeBench({
+      model: args.model,
+      quant: parseFileType(args.quant),
+      backend: args.backend as BackendName,
+      ...(args.threads !== undefined ? { threads: args.threads } : {}),
+      tokens: args.tokens,
+      rounds: args.rounds,
+      concurrency: args.concurrency,
+      signal: interruptSignal,
+      onPhase: (t) => status.set(t),
+    }).finally(() => status.clear());
+    if (args.json) {
+      writeJson(r);
+      return;
+    }
+    const h = r.health;
+    const c = r.completions;
+    const lines = [
+      `| measurement | value |`,
+      `| --- | ---: |`,
+      `| /health latency, sequential (${h.sequential.requests} requests) | p50 ${h.sequential.p50Ms.toFixed(3)} ms, p99 ${h.sequential.p99Ms.toFixed(3)} ms |`,
+      `| /health throughput, ${h.concurrency} in flight | ${Math.round(h.requestsPerSecond).toLocaleString("en-US")} req/s (${h.errors} errors) |`,
+      `| /v1/completions, ${c.tokens} tokens, via HTTP | ${c.httpMedian.toFixed(2)} tokens/s (median of ${c.rounds}) |`,
+      `| the engine called directly | ${c.directMedian.toFixed(2)} tokens/s (median of ${c.rounds}) |`,
+      `| server overhead | ${(c.overhead * 100).toFixed(2)} % |`,
+    ];
+    process.stdout.write(`${lines.join("\n")}\n\nmodel ${r.model}, backend ${r.backend}; target: overhead <= 5 %: ${c.target.met ? "met" : "NOT met"}\n`);
+  },
+};

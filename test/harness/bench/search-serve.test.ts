@@ -1,0 +1,33 @@
+import path from "node:path";
+import { describe, expect, it } from "vitest";
+import { measureReadBandwidth, measureTopK } from "../../../harness/bench/search.js";
+import { runServeBench } from "../../../harness/bench/serve.js";
+import { catalogRequest, makeModel } from "../../../runtime/models/make.js";
+import { tempDir } from "../../helpers/tmp.js";
+
+describe("search benchmark", () => {
+  it("measures bandwidth and top-k over the sizes asked for", () => {
+    const bw = measureReadBandwidth(16 * 1024 * 1024, 3);
+    expect(bw.passes).toHaveLength(3);
+    expect(bw.bestGBps).toBeGreaterThanOrEqual(bw.medianGBps);
+    const t = measureTopK(2000, 64, 5, 4);
+    expect(t).toMatchObject({ vectors: 2000, dims: 64, k: 5, matrixBytes: 2000 * 64 * 4 });
+    expect(t.msPerQuery).toHaveLength(4);
+    expect(t.medianGBps).toBeCloseTo(t.matrixBytes / 1e6 / t.medianMs, 6);
+  });
+});
+
+describe("serve benchmark", () => {
+  it("compares HTTP and direct generation over exactly the same tokens, and loads /health", async () => {
+    const dir = tempDir();
+    const model = (await makeModel(catalogRequest("tiny", "Q4_0"), { dir })).path;
+    const r = await runServeBench({ model, backend: "cpu", threads: 1, healthRequests: 100, loadMs: 200, concurrency: 4, tokens: 16, rounds: 2 });
+    expect(r.health.sequential.requests).toBe(100);
+    expect(r.health.errors).toBe(0);
+    expect(r.health.requestsPerSecond).toBeGreaterThan(0);
+    expect(r.completions.httpTokensPerSecond).toHaveLength(2);
+    expect(r.completions.directTokensPerSecond).toHaveLength(2);
+    expect(r.completions.overhead).toBeCloseTo(1 - r.completions.httpMedian / r.completions.directMedian, 9);
+    expect(path.basename(r.model)).toBeTruthy();
+  });
+});
