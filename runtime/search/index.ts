@@ -3,7 +3,7 @@ import path from "node:path";
 import { EnvironmentError } from "../errors.js";
 import { ensureDir } from "../fs.js";
 import { chunkText, docHash, type Doc } from "./corpus.js";
-import { topK } from "./topk.js";
+import { VectorStore } from "./store.js";
 import { normalise } from "../vector.js";
 
 /** What turns text into vectors: the inference engine in production. */
@@ -58,7 +58,7 @@ function toBlob(v: Float32Array): Buffer {
  */
 export class EmbeddingIndex {
   private db: Database.Database;
-  private vectors = new Float32Array(0);
+  private store = VectorStore.create(0, 0);
   private rowDoc: string[] = [];
   private rowChunk: Int32Array = new Int32Array(0);
   private titles = new Map<string, string>();
@@ -118,7 +118,12 @@ export class EmbeddingIndex {
 
   /** Bytes of the vector matrix. */
   get matrixBytes(): number {
-    return this.vectors.byteLength;
+    return this.store.data.byteLength;
+  }
+
+  /** How the top-k scan runs: the WebAssembly SIMD kernel or the JavaScript loop. */
+  get kernel(): VectorStore["kernel"] {
+    return this.store.kernel;
   }
 
   /**
@@ -184,7 +189,8 @@ export class EmbeddingIndex {
   load(): void {
     const dims = Number(this.meta("dims") ?? 0);
     const count = this.db.prepare<[], { n: number }>("SELECT COUNT(*) AS n FROM chunks").get()?.n ?? 0;
-    const vectors = new Float32Array(count * dims);
+    const store = VectorStore.create(count, dims);
+    const vectors = store.data;
     const rowDoc: string[] = [];
     const rowChunk = new Int32Array(count);
     let row = 0;
@@ -194,7 +200,7 @@ export class EmbeddingIndex {
       rowChunk[row] = r.ord;
       row++;
     }
-    this.vectors = vectors;
+    this.store = store;
     this.rowDoc = rowDoc;
     this.rowChunk = rowChunk;
     this.dimsLoaded = dims;
@@ -206,7 +212,7 @@ export class EmbeddingIndex {
     if (this.size === 0) return [];
     const q = normalise(Float32Array.from(query));
     const text = this.db.prepare<[string, number], { text: string }>("SELECT text FROM chunks WHERE doc_id = ? AND ord = ?");
-    return topK(this.vectors, this.dimsLoaded, q, k).map((h) => {
+    return this.store.topK(q, k).map((h) => {
       const docId = this.rowDoc[h.row]!;
       const chunk = this.rowChunk[h.row]!;
       return { row: h.row, docId, title: this.titles.get(docId) ?? "", chunk, text: text.get(docId, chunk)?.text ?? "", score: h.score };
@@ -215,7 +221,7 @@ export class EmbeddingIndex {
 
   /** The matrix itself (read-only use): for reference checks and benchmarks. */
   get matrix(): Float32Array {
-    return this.vectors;
+    return this.store.data;
   }
 
   close(): void {

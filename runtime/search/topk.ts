@@ -87,3 +87,44 @@ export function bruteForceTopK(vectors: Float32Array, dims: number, query: Float
   }
   return all.sort((x, y) => y.score - x.score || x.row - y.row).slice(0, k);
 }
+
+/** The `k` best of `scores` (row = index), best first; ties by row. */
+export function selectTopK(scores: Float32Array, k: number): Hit[] {
+  const want = Math.min(k, scores.length);
+  if (want <= 0) return [];
+  const heapScore = new Float64Array(want);
+  const heapRow = new Int32Array(want);
+  let size = 0;
+  for (let row = 0; row < scores.length; row++) {
+    const score = scores[row]!;
+    if (size < want) {
+      let j = size++;
+      while (j > 0) {
+        const parent = (j - 1) >> 1;
+        if (heapScore[parent]! <= score) break;
+        heapScore[j] = heapScore[parent]!;
+        heapRow[j] = heapRow[parent]!;
+        j = parent;
+      }
+      heapScore[j] = score;
+      heapRow[j] = row;
+    } else if (score > heapScore[0]!) {
+      let j = 0;
+      for (;;) {
+        const l = 2 * j + 1;
+        if (l >= want) break;
+        const r = l + 1;
+        const c = r < want && heapScore[r]! < heapScore[l]! ? r : l;
+        if (heapScore[c]! >= score) break;
+        heapScore[j] = heapScore[c]!;
+        heapRow[j] = heapRow[c]!;
+        j = c;
+      }
+      heapScore[j] = score;
+      heapRow[j] = row;
+    }
+  }
+  const hits: Hit[] = [];
+  for (let j = 0; j < size; j++) hits.push({ row: heapRow[j]!, score: heapScore[j]! });
+  return hits.sort((x, y) => y.score - x.score || x.row - y.row);
+}

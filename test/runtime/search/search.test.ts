@@ -6,6 +6,7 @@ import { InferenceEngine } from "../../../runtime/inference/engine.js";
 import { catalogRequest, makeModel } from "../../../runtime/models/make.js";
 import { chunkText, loadCorpus, syntheticCorpus } from "../../../runtime/search/corpus.js";
 import { EmbeddingIndex } from "../../../runtime/search/index.js";
+import { VectorStore } from "../../../runtime/search/store.js";
 import { bruteForceTopK, topK } from "../../../runtime/search/topk.js";
 import { engineEmbedder } from "../../../runtime/server/start.js";
 import { Xorshift128 } from "../../../runtime/models/gguf-writer.js";
@@ -37,6 +38,27 @@ describe("top-k", () => {
     expect(topK(randomMatrix(3, 8, 1), 8, normalise(randomMatrix(1, 8, 2)), 10)).toHaveLength(3);
     expect(topK(new Float32Array(0), 8, new Float32Array(8), 5)).toEqual([]);
     expect(() => topK(randomMatrix(3, 8, 1), 8, new Float32Array(4), 1)).toThrow(/4 dimensions, the index 8/);
+  });
+});
+
+describe("vector store", () => {
+  it.each([
+    [384, "wasm-simd"],
+    [64, "wasm-simd"],
+    [67, "js"],
+  ] as const)("top-k over %i dims (%s) equals the brute-force reference, and so does the forced JavaScript scan", (dims, kernel) => {
+    const rows = 700;
+    const m = randomMatrix(rows, dims, dims);
+    const q = normalise(randomMatrix(1, dims, 5000 + dims));
+    const ref = bruteForceTopK(m, dims, q, 12);
+    for (const forced of ["auto", "js"] as const) {
+      const store = VectorStore.create(rows, dims, { kernel: forced });
+      expect(store.kernel).toBe(forced === "js" ? "js" : kernel);
+      store.data.set(m);
+      const hits = store.topK(q, 12);
+      expect(hits.map((h) => h.row)).toEqual(ref.map((h) => h.row));
+      hits.forEach((h, i) => expect(h.score).toBeCloseTo(ref[i]!.score, 4));
+    }
   });
 });
 

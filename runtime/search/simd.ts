@@ -1,0 +1,178 @@
+/**
+ * A WebAssembly SIMD kernel for the scan in top-k: the dot product of one query
+ * with every row of a float32 matrix, four lanes at a time with four independent
+ * accumulators (16 floats per step). The module is assembled here, byte by byte:
+ * it is one small function, and carrying it as code keeps the build free of
+ * tools and binaries.
+ *
+ *   (func (export "scores") (param $m i32) (param $q i32) (param $out i32) (param $rows i32) (param $dims i32)
+ *     rows of `dims` floats at $m, the query at $q, one f32 score per row to $out;
+ *     `dims` must be a multiple of 16)
+ */
+
+// The WebAssembly global of the JS engine, typed for what is used here (the project's libs carry no DOM types).
+declare namespace WebAssembly {
+  class Memory {
+    constructor(descriptor: { initial: number; maximum?: number });
+    readonly buffer: ArrayBuffer;
+  }
+  class Module {
+    constructor(bytes: Uint8Array);
+  }
+  class Instance {
+    constructor(module: Module, imports: Record<string, Record<string, unknown>>);
+    readonly exports: Record<string, unknown>;
+  }
+}
+
+const leb = (n: number): number[] => {
+  const out: number[] = [];
+  do {
+    let byte = n & 0x7f;
+    n >>>= 7;
+    if (n !== 0) byte |= 0x80;
+    out.push(byte);
+  } while (n !== 0);
+  return out;
+};
+const sleb = (n: number): number[] => {
+  const out: number[] = [];
+  for (;;) {
+    const byte = n & 0x7f;
+    n >>= 7;
+    if ((n === 0 && (byte & 0x40) === 0) || (n === -1 && (byte & 0x40) !== 0)) {
+      out.push(byte);
+      return out;
+    }
+    out.push(byte | 0x80);
+  }
+};
+const str = (s: string): number[] => [...leb(s.length), ...Buffer.from(s, "utf8")];
+const section = (id: number, body: number[]): number[] => [id, ...leb(body.length), ...body];
+
+// opcodes
+const LOCAL_GET = 0x20;
+const LOCAL_SET = 0x21;
+const I32_CONST = 0x41;
+const I32_ADD = 0x6a;
+const I32_MUL = 0x6c;
+const I32_LT_U = 0x49;
+const F32_ADD = 0x92;
+const F32_STORE = 0x38;
+const LOOP = 0x03;
+const BR_IF = 0x0d;
+const END = 0x0b;
+const VOID = 0x40;
+const SIMD = 0xfd;
+const v128Load = (offset: number): number[] => [SIMD, 0x00, 0x04, ...leb(offset)]; // align 2^4
+const F32X4_ADD = [SIMD, ...leb(228)];
+const F32X4_MUL = [SIMD, ...leb(230)];
+const extractLane = (lane: number): number[] => [SIMD, ...leb(31), lane];
+const v128Zero = [SIMD, ...leb(12), ...new Array<number>(16).fill(0)];
+
+// locals: params 0..4 ($m $q $out $rows $dims), then i32 $r(5) $p(6) $qp(7) $end(8), v128 $a0..$a3 (9..12)
+const M = 0;
+const Q = 1;
+const OUT = 2;
+const ROWS = 3;
+const DIMS = 4;
+const R = 5;
+const P = 6;
+const QP = 7;
+const END_P = 8;
+const A = [9, 10, 11, 12] as const;
+
+function body(): number[] {
+  const code: number[] = [];
+  const emit = (...b: (number | number[])[]): void => {
+    for (const x of b) Array.isArray(x) ? code.push(...x) : code.push(x);
+  };
+  // $r = 0
+  emit(I32_CONST, 0, LOCAL_SET, R);
+  emit(LOOP, VOID); // rows
+  for (const a of A) emit(v128Zero, LOCAL_SET, a);
+  // $p = $m; $qp = $q; $end = $m + $dims * 4
+  emit(LOCAL_GET, M, LOCAL_SET, P);
+  emit(LOCAL_GET, Q, LOCAL_SET, QP);
+  emit(LOCAL_GET, M, LOCAL_GET, DIMS, I32_CONST, 4, I32_MUL, I32_ADD, LOCAL_SET, END_P);
+  emit(LOOP, VOID); // 16 floats per step
+  A.forEach((a, i) => {
+    emit(LOCAL_GET, a, LOCAL_GET, P, v128Load(16 * i), LOCAL_GET, QP, v128Load(16 * i), F32X4_MUL, F32X4_ADD, LOCAL_SET, a);
+  });
+  emit(LOCAL_GET, P, I32_CONST, ...sleb(64), I32_ADD, LOCAL_SET, P);
+  emit(LOCAL_GET, QP, I32_CONST, ...sleb(64), I32_ADD, LOCAL_SET, QP);
+  emit(LOCAL_GET, P, LOCAL_GET, END_P, I32_LT_U, BR_IF, 0);
+  emit(END);
+  // out[r] = horizontal sum of a0 + a1 + a2 + a3
+  emit(LOCAL_GET, OUT, LOCAL_GET, R, I32_CONST, 4, I32_MUL, I32_ADD);
+  emit(LOCAL_GET, A[0], LOCAL_GET, A[1], F32X4_ADD, LOCAL_GET, A[2], F32X4_ADD, LOCAL_GET, A[3], F32X4_ADD, LOCAL_SET, A[0]);
+  emit(LOCAL_GET, A[0], extractLane(0), LOCAL_GET, A[0], extractLane(1), F32_ADD, LOCAL_GET, A[0], extractLane(2), F32_ADD, LOCAL_GET, A[0], extractLane(3), F32_ADD);
+  emit(F32_STORE, 0x02, 0x00);
+  // $m = $end; $r++; loop while $r < $rows
+  emit(LOCAL_GET, END_P, LOCAL_SET, M);
+  emit(LOCAL_GET, R, I32_CONST, 1, I32_ADD, LOCAL_SET, R);
+  emit(LOCAL_GET, R, LOCAL_GET, ROWS, I32_LT_U, BR_IF, 0);
+  emit(END);
+  emit(END); // function
+  const locals = [2, ...leb(4), 0x7f, ...leb(4), 0x7b]; // 4 x i32, 4 x v128
+  const fn = [...locals, ...code];
+  return [...leb(fn.length), ...fn];
+}
+
+function moduleBytes(): Uint8Array {
+  const I32 = 0x7f;
+  const type = section(1, [1, 0x60, 5, I32, I32, I32, I32, I32, 0]);
+  const imports = section(2, [1, ...str("env"), ...str("memory"), 0x02, 0x00, 1]);
+  const funcs = section(3, [1, 0]);
+  const exports = section(7, [1, ...str("scores"), 0x00, 0]);
+  const code = section(10, [1, ...body()]);
+  return Uint8Array.from([0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, ...type, ...imports, ...funcs, ...exports, ...code]);
+}
+
+const PAGE = 65536;
+
+/**
+ * A float32 matrix in WebAssembly memory, scored against queries by the SIMD
+ * kernel. Undefined where this runtime has no WebAssembly SIMD.
+ */
+export class SimdMatrix {
+  readonly matrix: Float32Array;
+  private readonly query: Float32Array;
+  private readonly out: Float32Array;
+  private readonly scoresFn: (m: number, q: number, out: number, rows: number, dims: number) => void;
+
+  private constructor(
+    readonly rows: number,
+    readonly dims: number,
+    memory: WebAssembly.Memory,
+    instance: WebAssembly.Instance,
+  ) {
+    const matrixBytes = rows * dims * 4;
+    this.matrix = new Float32Array(memory.buffer, 0, rows * dims);
+    this.query = new Float32Array(memory.buffer, matrixBytes, dims);
+    this.out = new Float32Array(memory.buffer, matrixBytes + dims * 4, rows);
+    this.scoresFn = instance.exports.scores as SimdMatrix["scoresFn"];
+  }
+
+  /** A zeroed rows x dims matrix, or undefined when SIMD is unavailable or dims is not a multiple of 16. */
+  static create(rows: number, dims: number): SimdMatrix | undefined {
+    if (dims % 16 !== 0 || rows === 0) return undefined;
+    const bytes = rows * dims * 4 + dims * 4 + rows * 4;
+    if (bytes > 2 ** 32 - PAGE) return undefined;
+    try {
+      const memory = new WebAssembly.Memory({ initial: Math.ceil(bytes / PAGE) });
+      const module = new WebAssembly.Module(moduleBytes());
+      const instance = new WebAssembly.Instance(module, { env: { memory } });
+      return new SimdMatrix(rows, dims, memory, instance);
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** The dot product of `query` with every row (a view, valid until the next call). */
+  scores(query: Float32Array): Float32Array {
+    this.query.set(query);
+    this.scoresFn(0, this.matrix.byteLength, this.matrix.byteLength + this.dims * 4, this.rows, this.dims);
+    return this.out;
+  }
+}
