@@ -1,27 +1,54 @@
 import type { CommandModule } from "yargs";
-import { BACKENDS, CACHE_PROFILES, RuntimeConfigSchema, parseOrThrow } from "../../runtime/config.js";
+import { BACKENDS, CACHE_PROFILES } from "../../runtime/config.js";
 import { startRuntime } from "../../runtime/server/start.js";
+import { loadProfile, mergeConfig, parseSet } from "../scenario/profile.js";
 import { interruptSignal, writeJson } from "./common.js";
 import { formatBytes } from "./format.js";
 import { statusLine } from "./progress.js";
 
 interface ServeArgs {
-  model: string;
-  quant: string;
+  profile: string;
+  set?: string[];
+  model?: string;
+  quant?: string;
   threads?: number;
-  ctx: number;
-  parallel: number;
-  backend: string;
-  host: string;
-  port: number;
-  cache: string;
-  namespace: string;
+  ctx?: number;
+  parallel?: number;
+  backend?: string;
+  host?: string;
+  port?: number;
+  cache?: string;
+  namespace?: string;
   corpus?: string;
-  docs: number;
-  "max-queue": number;
-  timeout: number;
+  docs?: number;
+  "max-queue"?: number;
+  timeout?: number;
   search: boolean;
   json: boolean;
+}
+
+/** The flags given on the command line, as a RuntimeConfig fragment (flags not given leave the profile's value). */
+function flagOverrides(a: ServeArgs): Record<string, unknown> {
+  const pick = (o: Record<string, unknown>): Record<string, unknown> => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
+  const env = process.env;
+  return {
+    inference: pick({
+      model: a.model,
+      quant: a.quant?.toUpperCase(),
+      threads: a.threads,
+      contextSize: a.ctx,
+      parallelSequences: a.parallel,
+      backend: a.backend,
+    }),
+    cache: pick({ profile: a.cache, namespace: a.namespace }),
+    server: pick({
+      host: a.host ?? env.TUNEBENCH_HOST,
+      port: a.port ?? (env.TUNEBENCH_PORT ? Number(env.TUNEBENCH_PORT) : undefined),
+      maxQueue: a["max-queue"],
+      requestTimeoutMs: a.timeout,
+    }),
+    search: pick({ corpus: a.corpus, syntheticDocuments: a.docs }),
+  };
 }
 
 export const serveCommand: CommandModule<object, ServeArgs> = {
@@ -29,42 +56,30 @@ export const serveCommand: CommandModule<object, ServeArgs> = {
   describe: "Run the runtime service: OpenAI-compatible completions, chat, embeddings, semantic search, /health and /metrics",
   builder: (y) =>
     y
-      .option("model", { alias: "m", type: "string", default: "small-200m", describe: "catalog name or .gguf path" })
-      .option("quant", { alias: "q", type: "string", default: "Q4_0", describe: "file type of a catalog model" })
+      .option("profile", { type: "string", default: "base", describe: "a profile (base, individual, team, enterprise, development, staging, production) or a .yaml path" })
+      .option("set", { type: "string", array: true, describe: "override a profile field: --set inference.threads=1 (repeatable)" })
+      .option("model", { alias: "m", type: "string", describe: "catalog name or .gguf path" })
+      .option("quant", { alias: "q", type: "string", describe: "file type of a catalog model" })
       .option("threads", { alias: "t", type: "number", describe: "inference threads (default: physical cores)" })
-      .option("ctx", { alias: "c", type: "number", default: 2048, describe: "context size per sequence, tokens" })
-      .option("parallel", { type: "number", default: 2, describe: "sequences generating at once" })
-      .option("backend", { type: "string", default: "auto", choices: BACKENDS as unknown as string[], describe: "llama.cpp binary" })
-      .option("host", { type: "string", default: process.env.TUNEBENCH_HOST ?? "127.0.0.1", describe: "interface to bind (env TUNEBENCH_HOST)" })
-      .option("port", { alias: "p", type: "number", default: Number(process.env.TUNEBENCH_PORT ?? 8080), describe: "port, 0 for any free one (env TUNEBENCH_PORT)" })
-      .option("cache", { type: "string", default: "full", choices: Object.keys(CACHE_PROFILES), describe: "cache tiers" })
-      .option("namespace", { type: "string", default: "tunebench", describe: "cache key namespace (L2 and L3 touch only keys under it)" })
+      .option("ctx", { alias: "c", type: "number", describe: "context size per sequence, tokens" })
+      .option("parallel", { type: "number", describe: "sequences generating at once" })
+      .option("backend", { type: "string", choices: BACKENDS as unknown as string[], describe: "llama.cpp binary" })
+      .option("host", { type: "string", describe: "interface to bind (env TUNEBENCH_HOST; default 127.0.0.1)" })
+      .option("port", { alias: "p", type: "number", describe: "port, 0 for any free one (env TUNEBENCH_PORT; default 8080)" })
+      .option("cache", { type: "string", choices: Object.keys(CACHE_PROFILES), describe: "cache tiers" })
+      .option("namespace", { type: "string", describe: "cache key namespace (L2 and L3 touch only keys under it)" })
       .option("corpus", { type: "string", describe: "folder of .txt/.md files or a .jsonl file to search (default: a synthetic corpus)" })
-      .option("docs", { type: "number", default: 200, describe: "documents of the synthetic corpus" })
-      .option("max-queue", { type: "number", default: 32, describe: "inference requests that may wait; beyond, 429" })
-      .option("timeout", { type: "number", default: 60_000, describe: "request deadline, ms; beyond, 504" })
+      .option("docs", { type: "number", describe: "documents of the synthetic corpus" })
+      .option("max-queue", { type: "number", describe: "inference requests that may wait; beyond, 429" })
+      .option("timeout", { type: "number", describe: "request deadline, ms; beyond, 504" })
       .option("search", { type: "boolean", default: true, describe: "index a corpus and serve /search (--no-search to skip)" })
       .option("json", { type: "boolean", default: false, describe: "print the ready line as JSON" })
-      .example("$0 serve", "small-200m, a 200-document synthetic corpus, full cache, on 127.0.0.1:8080")
+      .example("$0 serve", "the base profile: small-200m, a 200-document synthetic corpus, full cache, on 127.0.0.1:8080")
+      .example("$0 serve --profile individual --port 9000", "a profile, one field overridden")
       .example("curl -s localhost:8080/v1/completions -H 'content-type: application/json' -d '{\"prompt\":\"Hello\",\"max_tokens\":8}'", "a completion"),
   handler: async (args) => {
-    const config = parseOrThrow(
-      RuntimeConfigSchema,
-      {
-        inference: {
-          model: args.model,
-          quant: args.quant.toUpperCase(),
-          ...(args.threads !== undefined ? { threads: args.threads } : {}),
-          contextSize: args.ctx,
-          parallelSequences: args.parallel,
-          backend: args.backend,
-        },
-        cache: { profile: args.cache, namespace: args.namespace },
-        server: { host: args.host, port: args.port, maxQueue: args["max-queue"], requestTimeoutMs: args.timeout },
-        search: { ...(args.corpus ? { corpus: args.corpus } : {}), syntheticDocuments: args.docs },
-      },
-      "serve",
-    );
+    const profile = await loadProfile(args.profile, mergeConfig(flagOverrides(args), parseSet(args.set ?? [])));
+    const config = profile.config;
     const status = statusLine();
     const service = await startRuntime(config, {
       signal: interruptSignal,
@@ -85,8 +100,8 @@ export const serveCommand: CommandModule<object, ServeArgs> = {
         }
       },
     }).finally(() => status.clear());
-    if (args.json) writeJson({ url: service.url, pid: process.pid });
-    else process.stdout.write(`tunebench serve: listening on ${service.url} (Ctrl-C to stop)\n`);
+    if (args.json) writeJson({ url: service.url, pid: process.pid, profile: profile.name, chain: profile.chain });
+    else process.stdout.write(`tunebench serve: profile ${profile.name}, listening on ${service.url} (Ctrl-C to stop)\n`);
     await new Promise<void>((resolve) => {
       if (interruptSignal.aborted) resolve();
       else interruptSignal.addEventListener("abort", () => resolve(), { once: true });
