@@ -146,8 +146,8 @@ export const SearchConfigSchema = z
   .object({
     /** A folder of .txt/.md files or a .jsonl file; unset: a synthetic corpus. */
     corpus: z.string().min(1).optional(),
-    /** Documents of the synthetic corpus. Default 200. */
-    syntheticDocuments: z.number().int().min(1).max(10_000_000).default(200),
+    /** Documents of the synthetic corpus. Default 60. */
+    syntheticDocuments: z.number().int().min(1).max(10_000_000).default(60),
     /** The SQLite index file. Default `$TUNEBENCH_HOME/search/<corpus>-<model>.sqlite`. */
     indexPath: z.string().min(1).optional(),
     /** Words per chunk. Default 128. */

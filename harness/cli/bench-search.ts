@@ -33,7 +33,7 @@ export const benchSearchCommand: CommandModule<object, BenchSearchArgs> = {
     const lines = [
       `| measurement | median | best |`,
       `| --- | ---: | ---: |`,
-      `| memory read bandwidth, one thread (memchr over ${formatBytes(r.bandwidth.bytes)}) | ${r.bandwidth.medianGBps.toFixed(2)} GB/s | ${r.bandwidth.bestGBps.toFixed(2)} GB/s |`,
+      `| memory read bandwidth, one thread (${r.bandwidth.probe} over ${formatBytes(r.bandwidth.bytes)}, the matrix's size) | ${r.bandwidth.medianGBps.toFixed(2)} GB/s | ${r.bandwidth.bestGBps.toFixed(2)} GB/s |`,
       `| top-${t.k} over ${t.vectors.toLocaleString("en-US")} x ${t.dims} float32 (${formatBytes(t.matrixBytes)}), ${t.kernel} | ${t.medianMs.toFixed(2)} ms/query | ${t.bestMs.toFixed(2)} ms/query |`,
       `| top-k read rate, ${t.kernel} | ${t.medianGBps.toFixed(2)} GB/s | ${t.bestGBps.toFixed(2)} GB/s |`,
       `| the same with the JavaScript loop | ${r.topkJs.medianMs.toFixed(2)} ms/query (${r.topkJs.medianGBps.toFixed(2)} GB/s) | ${r.topkJs.bestMs.toFixed(2)} ms/query |`,

@@ -74,7 +74,7 @@ export const serveCommand: CommandModule<object, ServeArgs> = {
       .option("timeout", { type: "number", describe: "request deadline, ms; beyond, 504" })
       .option("search", { type: "boolean", default: true, describe: "index a corpus and serve /search (--no-search to skip)" })
       .option("json", { type: "boolean", default: false, describe: "print the ready line as JSON" })
-      .example("$0 serve", "the base profile: small-200m, a 200-document synthetic corpus, full cache, on 127.0.0.1:8080")
+      .example("$0 serve", "the base profile: small-200m, a 60-document synthetic corpus, full cache, on 127.0.0.1:8080")
       .example("$0 serve --profile individual --port 9000", "a profile, one field overridden")
       .example("curl -s localhost:8080/v1/completions -H 'content-type: application/json' -d '{\"prompt\":\"Hello\",\"max_tokens\":8}'", "a completion"),
   handler: async (args) => {
