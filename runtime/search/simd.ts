@@ -159,30 +159,32 @@ function moduleBytes(): Uint8Array {
 const PAGE = 65536;
 
 /**
- * Read bandwidth of one thread, in GB/s per pass: SIMD loads over `bytes` of
- * written memory (far larger than the caches). Undefined without WebAssembly SIMD.
+ * A probe of one thread's read bandwidth: SIMD loads over `bytes` of written
+ * memory. `pass()` reads it all once and answers GB/s. Undefined without
+ * WebAssembly SIMD.
  */
-export function simdReadBandwidth(bytes: number, passes: number): number[] | undefined {
+export function createReadProbe(bytes: number): { bytes: number; pass(): number } | undefined {
   const size = Math.ceil(bytes / PAGE) * PAGE;
+  let readsum: (p: number, end: number) => number;
   try {
     const memory = new WebAssembly.Memory({ initial: size / PAGE });
     const instance = new WebAssembly.Instance(new WebAssembly.Module(moduleBytes()), { env: { memory } });
-    const readsum = instance.exports.readsum as (p: number, end: number) => number;
+    readsum = instance.exports.readsum as typeof readsum;
     new Uint8Array(memory.buffer).fill(1);
-    readsum(0, size);
-    const out: number[] = [];
-    for (let i = 0; i < passes; i++) {
+  } catch {
+    return undefined;
+  }
+  readsum(0, size);
+  return {
+    bytes: size,
+    pass: () => {
       const t0 = performance.now();
       const sum = readsum(0, size);
       const ms = performance.now() - t0;
       if (sum === 0) throw new Error("internal: the read probe read nothing");
-      out.push(size / 1e6 / ms);
-    }
-    return out;
-  } catch (err) {
-    if ((err as Error).message.startsWith("internal")) throw err;
-    return undefined;
-  }
+      return size / 1e6 / ms;
+    },
+  };
 }
 
 /**

@@ -1,6 +1,6 @@
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { measureReadBandwidth, measureTopK } from "../../../harness/bench/search.js";
+import { measureReadBandwidth, measureTopK, runSearchBench } from "../../../harness/bench/search.js";
 import { runServeBench } from "../../../harness/bench/serve.js";
 import { catalogRequest, makeModel } from "../../../runtime/models/make.js";
 import { tempDir } from "../../helpers/tmp.js";
@@ -14,6 +14,16 @@ describe("search benchmark", () => {
     expect(t).toMatchObject({ vectors: 2000, dims: 64, k: 5, matrixBytes: 2000 * 64 * 4 });
     expect(t.msPerQuery).toHaveLength(4);
     expect(t.medianGBps).toBeCloseTo(t.matrixBytes / 1e6 / t.medianMs, 6);
+  });
+
+  it("interleaves bandwidth passes and queries over the same number of bytes", () => {
+    const r = runSearchBench({ vectors: 4000, dims: 64, k: 3, rounds: 3 });
+    expect(r.bandwidth.passes).toHaveLength(3);
+    expect(r.topk.msPerQuery).toHaveLength(9);
+    expect(r.bandwidth.bytes).toBeGreaterThanOrEqual(r.topk.matrixBytes);
+    expect(r.topk.kernel).toBe("wasm-simd");
+    expect(r.topkJs.kernel).toBe("js");
+    expect(r.target.met).toBe(r.fractionOfBandwidth >= 0.5);
   });
 });
 
