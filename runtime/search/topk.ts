@@ -5,18 +5,11 @@ export interface Hit {
 }
 
 /**
- * Exact top-k by dot product over `count` vectors of `dims` floats stored one
- * after another in `vectors`. One pass over the matrix; a k-slot min-heap keeps
- * the best so far. The inner product is unrolled by 8 with independent
- * accumulators so V8 keeps the loads flowing (memory bandwidth is the limit).
+ * The dot product of `query` with each of `count` vectors of `dims` floats stored
+ * one after another in `vectors`, into `out`. The inner product is unrolled by 8
+ * with independent accumulators so V8 keeps the loads flowing.
  */
-export function topK(vectors: Float32Array, dims: number, query: Float32Array, k: number, count = Math.floor(vectors.length / dims)): Hit[] {
-  if (query.length !== dims) throw new Error(`query has ${query.length} dimensions, the index ${dims}`);
-  const want = Math.min(k, count);
-  if (want <= 0) return [];
-  const heapScore = new Float64Array(want);
-  const heapRow = new Int32Array(want);
-  let size = 0;
+export function dotAll(vectors: Float32Array, dims: number, query: Float32Array, count: number, out = new Float32Array(count)): Float32Array {
   const tail = dims - (dims % 8);
   for (let row = 0, base = 0; row < count; row++, base += dims) {
     let a0 = 0;
@@ -40,40 +33,15 @@ export function topK(vectors: Float32Array, dims: number, query: Float32Array, k
       a7 += vectors[b + 7]! * query[i + 7]!;
     }
     for (; i < dims; i++) a0 += vectors[base + i]! * query[i]!;
-    const score = a0 + a1 + a2 + a3 + a4 + a5 + a6 + a7;
-    if (size < want) {
-      // sift up
-      let j = size++;
-      while (j > 0) {
-        const parent = (j - 1) >> 1;
-        if (heapScore[parent]! <= score) break;
-        heapScore[j] = heapScore[parent]!;
-        heapRow[j] = heapRow[parent]!;
-        j = parent;
-      }
-      heapScore[j] = score;
-      heapRow[j] = row;
-    } else if (score > heapScore[0]!) {
-      // replace the minimum, sift down
-      let j = 0;
-      for (;;) {
-        const l = 2 * j + 1;
-        if (l >= want) break;
-        const r = l + 1;
-        const c = r < want && heapScore[r]! < heapScore[l]! ? r : l;
-        if (heapScore[c]! >= score) break;
-        heapScore[j] = heapScore[c]!;
-        heapRow[j] = heapRow[c]!;
-        j = c;
-      }
-      heapScore[j] = score;
-      heapRow[j] = row;
-    }
+    out[row] = a0 + a1 + a2 + a3 + a4 + a5 + a6 + a7;
   }
-  const hits: Hit[] = [];
-  for (let j = 0; j < size; j++) hits.push({ row: heapRow[j]!, score: heapScore[j]! });
-  // best first; ties by row for a stable order
-  return hits.sort((x, y) => y.score - x.score || x.row - y.row);
+  return out;
+}
+
+/** Exact top-k by dot product (the JavaScript scan): every score, then the k best. */
+export function topK(vectors: Float32Array, dims: number, query: Float32Array, k: number, count = Math.floor(vectors.length / dims)): Hit[] {
+  if (query.length !== dims) throw new Error(`query has ${query.length} dimensions, the index ${dims}`);
+  return selectTopK(dotAll(vectors, dims, query, count), k);
 }
 
 /** The reference: every score, sorted. For tests and checks, not for serving. */
@@ -88,7 +56,7 @@ export function bruteForceTopK(vectors: Float32Array, dims: number, query: Float
   return all.sort((x, y) => y.score - x.score || x.row - y.row).slice(0, k);
 }
 
-/** The `k` best of `scores` (row = index), best first; ties by row. */
+/** The `k` best of `scores` (row = index), best first, ties by row: one pass with a k-slot min-heap. */
 export function selectTopK(scores: Float32Array, k: number): Hit[] {
   const want = Math.min(k, scores.length);
   if (want <= 0) return [];
