@@ -3,6 +3,7 @@ import { InputError, isTunebenchError } from "../../runtime/errors.js";
 import { backendCommand } from "./backend.js";
 import { benchCommand } from "./bench.js";
 import { EXIT, installInterruptHandler, InterruptedError } from "./common.js";
+import { detectCommand } from "./detect.js";
 import { modelsCommand } from "./models.js";
 import { serveCommand } from "./serve.js";
 
@@ -27,6 +28,7 @@ export async function main(argv: string[]): Promise<void> {
   const cli = yargs(argv)
     .scriptName("tunebench")
     .usage("$0 <command> [options]\n\nBenchmark and tune a local-AI stack: llama.cpp inference, embeddings search and a tiered cache.")
+    .command(detectCommand)
     .command(benchCommand)
     .command(modelsCommand)
     .command(backendCommand)

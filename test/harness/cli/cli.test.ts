@@ -137,6 +137,18 @@ describe("bad input: one clear line, exit 2, no stack trace, no file", () => {
   });
 });
 
+describe("tunebench detect", () => {
+  it("prints a short table, and everything with --json", () => {
+    const table = runCli(["detect"], env);
+    expect(table.code, table.stderr).toBe(0);
+    expect(table.stdout).toMatch(/^cpu\s+.+\d+ physical \/ \d+ logical cores/m);
+    expect(table.stdout).toMatch(/^backend\s+CPU prebuilt, llama\.cpp /m);
+    const json = JSON.parse(runCli(["detect", "--json"], env).stdout) as { memory: { totalBytes: number }; cgroup: { version: number | undefined } };
+    expect(json.memory.totalBytes).toBeGreaterThan(0);
+    expect("version" in json.cgroup).toBe(true);
+  });
+});
+
 describe("tunebench serve", () => {
   it("starts with a synthetic model and corpus, answers HTTP, and stops cleanly on SIGTERM", async () => {
     const namespace = redisNamespace("cli-serve");
