@@ -1,0 +1,100 @@
+import { InputError } from "../../runtime/errors.js";
+
+/**
+ * Expectations written as k6-style thresholds: `p(95)<500ms`, `avg<=1.5s`,
+ * `rate(errors)<1%`, `rps>=20`. Parsed before any load starts; a bad one is a
+ * usage error that says what would be valid.
+ */
+export type ThresholdMetric =
+  | { kind: "percentile"; percentile: number }
+  | { kind: "avg" | "med" | "min" | "max" }
+  | { kind: "rate"; of: RateName }
+  | { kind: "count"; of: RateName }
+  | { kind: "rps" };
+
+export const RATE_NAMES = ["errors", "timeouts", "rejected", "cache_hits"] as const;
+export type RateName = (typeof RATE_NAMES)[number];
+
+export type Comparison = "<" | "<=" | ">" | ">=" | "==";
+
+export interface Threshold {
+  /** As written. */
+  source: string;
+  metric: ThresholdMetric;
+  op: Comparison;
+  /** Milliseconds for latency metrics, a fraction (0..1) for rates, a number for counts and rps. */
+  value: number;
+}
+
+const TIME_UNITS: Record<string, number> = { us: 0.001, ms: 1, s: 1000, m: 60_000 };
+const SYNTAX = "valid: p(N), avg, med, min, max (with a time: 500ms, 2s, 150us), rate(errors|timeouts|rejected|cache_hits) (with a % or a fraction), count(...), rps; then <, <=, >, >= or ==";
+
+export function parseThreshold(text: string): Threshold {
+  const source = text.trim();
+  const m = /^([a-z_][a-z_0-9]*(?:\(\s*[a-z_0-9.]+\s*\))?)\s*(<=|>=|==|<|>)\s*([-+]?[0-9]*\.?[0-9]+(?:e[-+]?\d+)?)\s*([a-z%/]*)$/i.exec(source);
+  if (!m) throw new InputError(`threshold "${source}" cannot be read; ${SYNTAX}`);
+  const [, lhs, op, num, unitRaw] = m as unknown as [string, string, Comparison, string, string];
+  const unit = unitRaw.toLowerCase();
+  const n = Number(num);
+  const call = /^([a-z_][a-z_0-9]*)(?:\(\s*([a-z_0-9.]+)\s*\))?$/i.exec(lhs)!;
+  const name = call[1]!.toLowerCase();
+  const arg = call[2];
+  const time = (): number => {
+    if (unit === "") return n; // bare numbers are milliseconds
+    const factor = TIME_UNITS[unit];
+    if (factor === undefined) throw new InputError(`threshold "${source}": "${unitRaw}" is not a time unit; valid: us, ms, s, m`);
+    return n * factor;
+  };
+  let metric: ThresholdMetric;
+  let value: number;
+  if (name === "p") {
+    const p = Number(arg);
+    if (arg === undefined || !Number.isFinite(p) || p <= 0 || p > 100) throw new InputError(`threshold "${source}": p(${arg ?? ""}) needs a percentile above 0 and at most 100`);
+    metric = { kind: "percentile", percentile: p };
+    value = time();
+  } else if (name === "avg" || name === "med" || name === "min" || name === "max") {
+    if (arg !== undefined) throw new InputError(`threshold "${source}": ${name} takes no argument`);
+    metric = { kind: name };
+    value = time();
+  } else if (name === "rate" || name === "count") {
+    const of = arg?.toLowerCase();
+    if (of === undefined || !(RATE_NAMES as readonly string[]).includes(of)) {
+      throw new InputError(`threshold "${source}": ${name}(${arg ?? ""}) counts one of ${RATE_NAMES.join(", ")}`);
+    }
+    metric = { kind: name, of: of as RateName };
+    if (name === "rate") {
+      if (unit === "%") value = n / 100;
+      else if (unit === "") value = n;
+      else throw new InputError(`threshold "${source}": a rate is a percentage (1%) or a fraction (0.01), not "${unitRaw}"`);
+      if (value < 0 || value > 1) throw new InputError(`threshold "${source}": a rate lies between 0% and 100%`);
+    } else {
+      if (unit !== "") throw new InputError(`threshold "${source}": a count takes no unit`);
+      value = n;
+    }
+  } else if (name === "rps") {
+    if (unit !== "" && unit !== "/s") throw new InputError(`threshold "${source}": rps takes no unit other than /s`);
+    metric = { kind: "rps" };
+    value = n;
+  } else {
+    const hint = /^p\d+(\.\d+)?$/.test(name) ? ` (write p(${name.slice(1)}))` : "";
+    throw new InputError(`threshold "${source}": unknown metric "${name}"${hint}; ${SYNTAX}`);
+  }
+  if (value < 0) throw new InputError(`threshold "${source}": the bound cannot be negative`);
+  return { source, metric, op, value };
+}
+
+/** Whether `observed` (in the threshold's units: ms, fraction, count, req/s) meets the threshold. */
+export function meets(t: Threshold, observed: number): boolean {
+  switch (t.op) {
+    case "<":
+      return observed < t.value;
+    case "<=":
+      return observed <= t.value;
+    case ">":
+      return observed > t.value;
+    case ">=":
+      return observed >= t.value;
+    case "==":
+      return observed === t.value;
+  }
+}
