@@ -1,0 +1,124 @@
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { openLoopSchedule } from "../../../harness/load/arrival.js";
+import { measureGeneratorOverhead, runLoad } from "../../../harness/load/driver.js";
+import { LatencyRecorder } from "../../../harness/load/histogram.js";
+
+/** A target with known behaviour: /fast answers at once, /stall holds every answer while a stall is on, /sse streams 5 tokens 20 ms apart, /fail answers 500, /slow never in time. */
+let stallUntil = 0;
+const server = http.createServer((req, res) => {
+  const answer = (): void => {
+    if (req.url === "/fail") {
+      res.writeHead(500).end("no");
+    } else if (req.url === "/sse") {
+      res.writeHead(200, { "content-type": "text/event-stream" });
+      let n = 0;
+      const timer = setInterval(() => {
+        if (n < 5) res.write(`data: {"choices":[{"text":"t${n++}"}]}\n\n`);
+        else {
+          clearInterval(timer);
+          res.end('data: {"choices":[{"text":"","finish_reason":"length"}]}\n\ndata: [DONE]\n\n');
+        }
+      }, 20);
+    } else if (req.url === "/slow") {
+      setTimeout(() => res.writeHead(200).end("late"), 2000);
+    } else res.writeHead(200).end("ok");
+  };
+  const wait = stallUntil - performance.now();
+  if (wait > 0) setTimeout(answer, wait);
+  else answer();
+});
+let base = "";
+beforeAll(async () => {
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+afterAll(async () => {
+  server.closeAllConnections();
+  await new Promise((r) => server.close(r));
+});
+
+describe("open-loop schedule", () => {
+  it("spaces constant arrivals exactly", () => {
+    expect(openLoopSchedule([{ durationMs: 1000, rate: 10 }], "constant").map((t) => Math.round(t))).toEqual([0, 100, 200, 300, 400, 500, 600, 700, 800, 900]);
+  });
+
+  it("draws Poisson arrivals at the rate, the same for the same seed", () => {
+    const a = openLoopSchedule([{ durationMs: 100_000, rate: 20 }], "poisson", 3);
+    expect(a.length).toBeGreaterThan(1800);
+    expect(a.length).toBeLessThan(2200);
+    expect(openLoopSchedule([{ durationMs: 100_000, rate: 20 }], "poisson", 3)).toEqual(a);
+    const gaps = a.slice(1).map((t, i) => t - a[i]!);
+    const mean = gaps.reduce((x, y) => x + y, 0) / gaps.length;
+    const sd = Math.sqrt(gaps.reduce((x, g) => x + (g - mean) ** 2, 0) / gaps.length);
+    expect(sd / mean, "exponential gaps: sd close to the mean").toBeGreaterThan(0.85);
+  });
+
+  it("ramps linearly", () => {
+    const times = openLoopSchedule([{ durationMs: 2000, rate: 0, toRate: 20 }], "constant");
+    const firstHalf = times.filter((t) => t < 1000).length;
+    expect(firstHalf).toBeLessThan(times.length - firstHalf);
+  });
+});
+
+describe("load driver", () => {
+  it("measures an open loop from the scheduled time: a stall shows up in every request it delayed (no coordinated omission)", async () => {
+    const fast = [{ name: "fast", weight: 1, build: () => ({ method: "GET" as const, path: "/fast" }) }];
+    stallUntil = performance.now() + 600 + 1000; // after 600 ms, the server stalls for 1 s
+    setTimeout(() => (stallUntil = performance.now() + 1000), 600);
+    const open = await runLoad({ baseUrl: base, operations: fast, arrival: { kind: "open", stages: [{ durationMs: 2000, rate: 100 }], spacing: "constant" }, durationMs: 0, warmupMs: 0 });
+    const op = open.operations[0]!;
+    expect(op.count).toBe(200);
+    expect(op.latency.p99Ms, "requests scheduled during the stall waited for it").toBeGreaterThan(800);
+    expect(op.latency.p50Ms).toBeGreaterThan(10);
+
+    stallUntil = 0;
+    setTimeout(() => (stallUntil = performance.now() + 1000), 600);
+    const closed = await runLoad({ baseUrl: base, operations: fast, arrival: { kind: "closed", concurrency: 1 }, durationMs: 2000, warmupMs: 0 });
+    const c = closed.operations[0]!;
+    expect(c.count).toBeGreaterThan(200);
+    expect(c.latency.maxMs, "the one request that met the stall").toBeGreaterThan(800);
+    expect(c.latency.p99Ms, "a closed loop hides the stall in its percentiles").toBeLessThan(op.latency.p99Ms / 4);
+  });
+
+  it("counts errors by kind and never throws", async () => {
+    const ops = [
+      { name: "fail", weight: 1, build: () => ({ method: "GET" as const, path: "/fail" }) },
+      { name: "slow", weight: 1, build: () => ({ method: "GET" as const, path: "/slow" }) },
+    ];
+    const r = await runLoad({ baseUrl: base, operations: ops, arrival: { kind: "closed", concurrency: 2 }, durationMs: 500, warmupMs: 0, timeoutMs: 200 });
+    const fail = r.operations.find((o) => o.name === "fail")!;
+    const slow = r.operations.find((o) => o.name === "slow")!;
+    expect(fail.errors.status["500"]).toBe(fail.count);
+    expect(slow.errors.timeout).toBe(slow.count);
+    expect(slow.count).toBeGreaterThan(0);
+    const refused = await runLoad({ baseUrl: "http://127.0.0.1:1", operations: [ops[0]!], arrival: { kind: "closed", concurrency: 1 }, durationMs: 200, warmupMs: 0 });
+    expect(refused.operations[0]!.errors.connection).toBe(refused.operations[0]!.count);
+  });
+
+  it("records time to first token and inter-token gaps of a stream", async () => {
+    const r = await runLoad({
+      baseUrl: base,
+      operations: [{ name: "stream", weight: 1, build: () => ({ method: "POST" as const, path: "/sse", body: {}, stream: true }) }],
+      arrival: { kind: "closed", concurrency: 2 },
+      durationMs: 600,
+      warmupMs: 0,
+    });
+    const op = r.operations[0]!;
+    expect(op.ttft!.minMs).toBeGreaterThanOrEqual(19);
+    expect(op.interToken!.count).toBe(op.count * 4);
+    expect(op.interToken!.p50Ms).toBeGreaterThanOrEqual(15);
+    expect(op.latency.minMs).toBeGreaterThanOrEqual(100);
+  });
+
+  it("keeps warm-up requests out of the results, and encodes histograms that decode to the same counts", async () => {
+    const fast = [{ name: "fast", weight: 1, build: () => ({ method: "GET" as const, path: "/fast" }) }];
+    const r = await runLoad({ baseUrl: base, operations: fast, arrival: { kind: "open", stages: [{ durationMs: 1000, rate: 50 }], spacing: "constant" }, durationMs: 0, warmupMs: 500 });
+    expect(r.operations[0]!.count).toBe(25);
+    expect(LatencyRecorder.decode(r.operations[0]!.histogram).count).toBe(25);
+    const overhead = await measureGeneratorOverhead(base, 100, "/fast");
+    expect(overhead.count).toBe(100);
+    expect(overhead.p50Ms).toBeGreaterThan(0);
+  });
+});
