@@ -1,0 +1,67 @@
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { runtimeMetricsSampler, parsePrometheus } from "../../../harness/monitor/metrics.js";
+import { Monitor } from "../../../harness/monitor/monitor.js";
+import { processSampler } from "../../../harness/monitor/process.js";
+import { systemSampler } from "../../../harness/monitor/system.js";
+import { RuntimeConfigSchema } from "../../../runtime/config.js";
+import { catalogRequest, makeModel } from "../../../runtime/models/make.js";
+import type { RuntimeService } from "../../../runtime/server/service.js";
+import { startRuntime } from "../../../runtime/server/start.js";
+import { sleep } from "../../helpers/redis.js";
+import { tempDir } from "../../helpers/tmp.js";
+
+const dir = tempDir();
+let service: RuntimeService;
+
+beforeAll(async () => {
+  const model = (await makeModel(catalogRequest("tiny", "Q4_0"), { dir })).path;
+  service = await startRuntime(
+    RuntimeConfigSchema.parse({
+      inference: { model, backend: "cpu", threads: 1, contextSize: 512 },
+      cache: { profile: "memory-disk", l2: { path: path.join(dir, "l2.sqlite") } },
+      server: { port: 0 },
+    }),
+    { withoutSearch: true, home: dir },
+  );
+});
+afterAll(async () => {
+  await service?.stop(1000);
+});
+
+describe("monitors", () => {
+  it("sample the system, a process and the runtime's /metrics into aligned series, with their own cost", async () => {
+    const monitor = new Monitor([systemSampler(), processSampler(process.pid, "self"), runtimeMetricsSampler(service.url)], 200);
+    monitor.start();
+    for (let i = 0; i < 5; i++) {
+      await fetch(`${service.url}/v1/completions`, { method: "POST", headers: { "content-type": "application/json" }, body: '{"prompt":"x","max_tokens":8}' });
+      await sleep(150);
+    }
+    const ts = await monitor.stop();
+    expect(ts.t.length).toBeGreaterThanOrEqual(4);
+    for (const [key, values] of Object.entries(ts.series)) expect(values, key).toHaveLength(ts.t.length);
+    expect(ts.series["system.cpu_percent"]!.every((v) => v !== null && v >= 0 && v <= 100)).toBe(true);
+    expect(ts.series["self.rss_bytes"]!.every((v) => v !== null && v > 10e6)).toBe(true);
+    expect(ts.series["self.cpu_percent"]!.slice(1).every((v) => v !== null && v >= 0)).toBe(true);
+    expect(ts.series["runtime.event_loop_p99_seconds"]!.at(-1)).toBeGreaterThan(0);
+    expect(ts.series["runtime.heap_used_bytes"]!.at(-1)).toBeGreaterThan(0);
+    expect(ts.series["cache.L1.misses"]).toBeDefined();
+    expect(ts.overhead.samples).toBe(ts.t.length);
+    expect(ts.overhead.cpuMs).toBeGreaterThan(0);
+    expect(ts.failures).toEqual({});
+  });
+
+  it("records a failing sampler as gaps and a failure, and keeps going", async () => {
+    const monitor = new Monitor([{ name: "broken", sample: () => Promise.reject(new Error("no /proc here")) }, processSampler(process.pid, "self")], 100);
+    monitor.start();
+    await sleep(350);
+    const ts = await monitor.stop();
+    expect(ts.failures).toEqual({ broken: "no /proc here" });
+    expect(ts.series["self.rss_bytes"]!.length).toBe(ts.t.length);
+  });
+
+  it("parses Prometheus text", () => {
+    const m = parsePrometheus('# HELP x y\n# TYPE x gauge\nx 1\ny{a="b c"} 2.5\nz NaN\n');
+    expect([...m]).toEqual([["x", 1], ['y{a="b c"}', 2.5]]);
+  });
+});
