@@ -1,0 +1,29 @@
+import path from "node:path";
+import { InputError } from "../../runtime/errors.js";
+import { ScenarioSchema, type Scenario } from "./schema.js";
+import { lineOf, readYaml } from "./yaml.js";
+
+export interface LoadedScenario {
+  file: string;
+  scenario: Scenario;
+}
+
+/**
+ * Reads and validates a scenario file before anything starts. An error names the
+ * file, the line and the field, and what would be valid (exit 2).
+ */
+export async function loadScenario(file: string): Promise<LoadedScenario> {
+  const resolved = path.resolve(file);
+  const src = await readYaml(resolved);
+  const res = ScenarioSchema.safeParse(src.value);
+  if (!res.success) {
+    const issue = res.error.issues[0]!;
+    const at = issue.code === "unrecognized_keys" ? [...issue.path, issue.keys[0]!] : issue.path;
+    let value: unknown = src.value;
+    for (const k of at) value = value !== null && typeof value === "object" ? (value as Record<PropertyKey, unknown>)[k] : undefined;
+    const shown = issue.code === "unrecognized_keys" || value === undefined || typeof value === "object" ? "" : `=${JSON.stringify(value)}`;
+    const message = issue.code === "unrecognized_keys" ? "unknown field" : issue.message;
+    throw new InputError(`${resolved}:${lineOf(src, at)}: ${at.join(".") || "(file)"}${shown}: ${message}`);
+  }
+  return { file: resolved, scenario: res.data };
+}

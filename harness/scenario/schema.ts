@@ -1,0 +1,125 @@
+import { z } from "zod";
+import { parseThreshold } from "./threshold.js";
+
+/** A duration written as `500ms`, `10s`, `2m` or a number of milliseconds. */
+export const Duration = z.union([
+  z.number().nonnegative(),
+  z
+    .string()
+    .regex(/^\d+(\.\d+)?(ms|s|m)$/, "a duration such as 500ms, 10s or 2m")
+    .transform((s) => {
+      const m = /^(\d+(?:\.\d+)?)(ms|s|m)$/.exec(s)!;
+      return Number(m[1]) * (m[2] === "ms" ? 1 : m[2] === "s" ? 1000 : 60_000);
+    }),
+]);
+
+export const OPERATIONS = ["health", "search", "completion", "chat", "embeddings", "batch"] as const;
+
+export const OperationSchema = z
+  .object({
+    /** What each request does. */
+    op: z.enum(OPERATIONS),
+    /** Share of the mix. Default 1. */
+    weight: z.number().positive().default(1),
+    /** SLA tier its latency is judged against (DOMAIN.md: 1 health ... 5 batch). */
+    tier: z.number().int().min(1).max(5),
+    /** Tokens to generate (completion, chat). Default 32. */
+    maxTokens: z.number().int().min(1).max(100_000).default(32),
+    /** Stream tokens (completion, chat): TTFT and inter-token gaps are recorded. Default false. */
+    stream: z.boolean().default(false),
+    /** Results per search. Default 5. */
+    k: z.number().int().min(1).max(1000).default(5),
+    /** Operations per /batch request. Default 4. */
+    batchSize: z.number().int().min(1).max(1000).default(4),
+  })
+  .strict();
+
+export const StressorSchema = z.discriminatedUnion("kind", [
+  z
+    .object({
+      kind: z.literal("cpu"),
+      start: Duration.default(0),
+      stop: Duration.optional(),
+      workers: z.number().int().min(1).max(1024).optional(),
+      dutyCycle: z.number().gt(0).max(1).default(1),
+    })
+    .strict(),
+  z
+    .object({
+      kind: z.literal("memory"),
+      start: Duration.default(0),
+      stop: Duration.optional(),
+      bytes: z.number().int().positive().optional(),
+      fractionOfAvailable: z.number().gt(0).max(1).optional(),
+    })
+    .strict(),
+  z
+    .object({
+      kind: z.literal("redis-latency"),
+      start: Duration.default(0),
+      stop: Duration.optional(),
+      fixedMs: z.number().min(0).max(60_000),
+      jitterMs: z.number().min(0).max(60_000).default(0),
+    })
+    .strict(),
+  z.object({ kind: z.literal("redis-outage"), start: Duration.default(0), stop: Duration.optional() }).strict(),
+]);
+
+export const ArrivalSchema = z.discriminatedUnion("kind", [
+  z.object({ kind: z.literal("closed"), concurrency: z.number().int().min(1).max(10_000) }).strict(),
+  z
+    .object({
+      kind: z.literal("open"),
+      /** Requests per second (or the first stage's). */
+      rate: z.number().positive().max(1_000_000),
+      spacing: z.enum(["constant", "poisson"]).default("poisson"),
+      /** Ramps: each stage runs `duration` going from its `rate` to `toRate`. */
+      stages: z.array(z.object({ duration: Duration, rate: z.number().min(0), toRate: z.number().min(0).optional() }).strict()).optional(),
+    })
+    .strict(),
+]);
+
+const Threshold = z.string().superRefine((s, ctx) => {
+  try {
+    parseThreshold(s);
+  } catch (err) {
+    ctx.addIssue({ code: "custom", message: (err as Error).message });
+  }
+});
+
+export const ExpectationSchema = z.union([Threshold, z.object({ operation: z.enum(OPERATIONS), threshold: Threshold }).strict()]);
+
+/** A scenario file: what load, on which profile, under which stressors, expecting what. */
+export const ScenarioSchema = z
+  .object({
+    $schema: z.string().optional(),
+    name: z.string().regex(/^[a-z0-9-]+$/, "lowercase letters, digits and dashes"),
+    description: z.string().min(1),
+    /** The SLA tiers its operations belong to. */
+    tiers: z.array(z.number().int().min(1).max(5)).min(1),
+    /** Profile name or path. Default `base`. */
+    profile: z.string().min(1).default("base"),
+    /** RuntimeConfig fields that differ from the profile for this scenario. */
+    overrides: z.record(z.string(), z.unknown()).default({}),
+    workload: z
+      .object({
+        operations: z.array(OperationSchema).min(1),
+        /** Distinct queries/prompts drawn from. Default 100. */
+        distinctQueries: z.number().int().min(1).max(10_000_000).default(100),
+        /** Share of requests that repeat a query already asked (drives cache hit rates). Default 0.5. */
+        repeatRate: z.number().min(0).max(1).default(0.5),
+        /** Words per prompt or query. Default 12. */
+        promptWords: z.number().int().min(1).max(100_000).default(12),
+      })
+      .strict(),
+    arrival: ArrivalSchema,
+    /** Measured time. */
+    duration: Duration,
+    /** Time before the measurement, excluded from results. Default 2s. */
+    warmup: Duration.default(2000),
+    stressors: z.array(StressorSchema).default([]),
+    expectations: z.array(ExpectationSchema).default([]),
+  })
+  .strict();
+
+export type Scenario = z.output<typeof ScenarioSchema>;
