@@ -5,6 +5,7 @@ import { benchCommand } from "./bench.js";
 import { EXIT, installInterruptHandler, InterruptedError } from "./common.js";
 import { detectCommand } from "./detect.js";
 import { modelsCommand } from "./models.js";
+import { runCommand } from "./run.js";
 import { serveCommand } from "./serve.js";
 
 import { TUNEBENCH_VERSION } from "../../runtime/version.js";
@@ -28,6 +29,7 @@ export async function main(argv: string[]): Promise<void> {
   const cli = yargs(argv)
     .scriptName("tunebench")
     .usage("$0 <command> [options]\n\nBenchmark and tune a local-AI stack: llama.cpp inference, embeddings search and a tiered cache.")
+    .command(runCommand)
     .command(detectCommand)
     .command(benchCommand)
     .command(modelsCommand)

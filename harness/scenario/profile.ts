@@ -3,6 +3,8 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { RuntimeConfigSchema, type RuntimeConfig } from "../../runtime/config.js";
 import { InputError } from "../../runtime/errors.js";
+import { z } from "zod";
+import { Duration } from "./schema.js";
 import { lineOf, readYaml, type YamlSource } from "./yaml.js";
 
 /** The profiles that come with tunebench (`profiles/` at the package root). */
@@ -16,10 +18,29 @@ export const BUILTIN_PROFILES_DIR = (() => {
 })();
 
 /** Keys a profile file has besides the RuntimeConfig sections. */
-const PROFILE_KEYS = new Set(["$schema", "extends", "description"]);
+const PROFILE_KEYS = new Set(["$schema", "extends", "description", "sla"]);
+
+const Budget = Duration.refine((v) => v > 0, "a budget above 0");
+
+/** The SLA budgets of DOMAIN.md, per tier, judged on one percentile with an error-rate bound. */
+export const SlaSchema = z
+  .object({
+    /** The percentile budgets are judged on. Default 95. */
+    percentile: z.number().gt(0).max(100).default(95),
+    /** Budget per tier. Defaults: 1: 100ms, 2: 500ms, 3: 2s, 4: 10s, 5: 60s. */
+    tiers: z
+      .object({ "1": Budget.default(100), "2": Budget.default(500), "3": Budget.default(2000), "4": Budget.default(10_000), "5": Budget.default(60_000) })
+      .strict()
+      .default({ "1": 100, "2": 500, "3": 2000, "4": 10_000, "5": 60_000 }),
+    /** Largest share of failed requests that still meets the SLA. Default 0.01. */
+    maxErrorRate: z.number().min(0).max(1).default(0.01),
+  })
+  .strict();
+export type Sla = z.output<typeof SlaSchema>;
 
 export interface LoadedProfile {
   name: string;
+  sla: Sla;
   file: string;
   description: string | undefined;
   /** Files read, the profile first, then what it extends. */
@@ -78,9 +99,18 @@ export async function loadProfile(nameOrPath: string, overrides: Obj = {}): Prom
   }
   // merge from the root of the chain to the profile, then the overrides
   let merged: Obj = {};
+  let slaMerged: Obj = {};
   for (const src of [...sources].reverse()) {
-    const { $schema: _s, extends: _e, description: _d, ...fields } = src.value as Obj;
+    const { $schema: _s, extends: _e, description: _d, sla, ...fields } = src.value as Obj;
     merged = mergeConfig(merged, fields);
+    if (isObj(sla)) slaMerged = mergeConfig(slaMerged, sla);
+  }
+  const slaRes = SlaSchema.safeParse(slaMerged);
+  if (!slaRes.success) {
+    const issue = slaRes.error.issues[0]!;
+    const at = ["sla", ...(issue.code === "unrecognized_keys" ? [...issue.path, issue.keys[0]!] : issue.path)];
+    const owner = sources.find((s) => hasPath(s.value, at)) ?? sources[0]!;
+    throw new InputError(`${owner.file}:${lineOf(owner, at)}: ${at.join(".")}: ${issue.code === "unrecognized_keys" ? "unknown field" : issue.message}`);
   }
   merged = mergeConfig(merged, overrides);
   const res = RuntimeConfigSchema.safeParse(merged);
@@ -103,6 +133,7 @@ export async function loadProfile(nameOrPath: string, overrides: Obj = {}): Prom
   }
   const top = sources[0]!.value as Obj;
   return {
+    sla: slaRes.data,
     name: path.basename(sources[0]!.file).replace(/\.ya?ml$/, ""),
     file: sources[0]!.file,
     description: typeof top.description === "string" ? top.description : undefined,

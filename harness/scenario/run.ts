@@ -1,0 +1,362 @@
+import { randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
+import os from "node:os";
+import { RedisTier, defaultRedisUrl } from "../../runtime/cache/redis.js";
+import { InputError } from "../../runtime/errors.js";
+import { Xorshift128 } from "../../runtime/models/gguf-writer.js";
+import { TUNEBENCH_VERSION } from "../../runtime/version.js";
+import { detectHardware } from "../detect/index.js";
+import { measureGeneratorOverhead, runLoad, type LoadEvent, type LoadOperation, type LoadResult } from "../load/driver.js";
+import { LatencyRecorder } from "../load/histogram.js";
+import { runtimeMetricsSampler } from "../monitor/metrics.js";
+import { Monitor } from "../monitor/monitor.js";
+import { processSampler } from "../monitor/process.js";
+import { systemSampler } from "../monitor/system.js";
+import type { Sampler, TimeSeries } from "../monitor/types.js";
+import { RUN_RESULT_SCHEMA_VERSION, RunResultSchema, type CheckResult, type RunResult } from "../result.js";
+import { FaultProxy } from "../stress/fault-proxy.js";
+import { cpuStressor, memoryStressor, type HostStressor } from "../stress/host.js";
+import { startChildRuntime, externalTarget, type Target } from "../target/child.js";
+import type { LoadedScenario } from "./load.js";
+import { loadProfile, mergeConfig, type LoadedProfile } from "./profile.js";
+import type { Scenario } from "./schema.js";
+import { meets, parseThreshold } from "./threshold.js";
+
+export interface RunOptions {
+  /** Profile instead of the scenario's. */
+  profile?: string;
+  /** `--set` overrides, applied last. */
+  set?: Record<string, unknown>;
+  /** Measured time instead of the scenario's, ms. */
+  durationMs?: number;
+  /** An external OpenAI-compatible URL instead of starting the runtime. */
+  targetUrl?: string;
+  onEvent?: (e: RunEvent) => void;
+  signal?: AbortSignal;
+}
+
+export type RunEvent = { type: "phase"; text: string } | LoadEvent | { type: "runtime-log"; line: string };
+
+/** Memory available to new processes now (MemAvailable on Linux). */
+function memAvailableBytes(): number {
+  try {
+    const kb = /MemAvailable:\s+(\d+)/.exec(readFileSync("/proc/meminfo", "utf8"))?.[1];
+    if (kb !== undefined) return Number(kb) * 1024;
+  } catch {
+    // not Linux
+  }
+  return os.freemem();
+}
+
+function words(rng: Xorshift128, n: number): string {
+  const syllables = ["ba", "ko", "ri", "tu", "me", "sa", "vo", "li", "ne", "du", "ka", "zi"];
+  const out: string[] = [];
+  for (let i = 0; i < n; i++) out.push(syllables[rng.nextU32() % 12]! + syllables[rng.nextU32() % 12]!);
+  return out.join(" ");
+}
+
+/** The scenario's operations as requests, with queries that repeat at the scenario's rate (so cache hits are controlled). */
+export function buildOperations(s: Scenario): LoadOperation[] {
+  const rng = new Xorshift128(11);
+  const pool = Array.from({ length: s.workload.distinctQueries }, () => words(rng, s.workload.promptWords));
+  let fresh = 0;
+  const asked: number[] = [];
+  const nextQuery = (): string => {
+    if (asked.length > 0 && rng.nextU32() / 4294967296 < s.workload.repeatRate) return pool[asked[rng.nextU32() % asked.length]!]!;
+    const i = fresh++ % pool.length;
+    if (asked.length < pool.length) asked.push(i);
+    return pool[i]!;
+  };
+  return s.workload.operations.map((o) => ({
+    name: o.op,
+    weight: o.weight,
+    build: () => {
+      switch (o.op) {
+        case "health":
+          return { method: "GET" as const, path: "/health" };
+        case "search":
+          return { method: "POST" as const, path: "/search", body: { query: nextQuery(), k: o.k } };
+        case "embeddings":
+          return { method: "POST" as const, path: "/v1/embeddings", body: { input: nextQuery(), encoding_format: "base64" } };
+        case "completion":
+          return { method: "POST" as const, path: "/v1/completions", body: { prompt: nextQuery(), max_tokens: o.maxTokens, stream: o.stream }, stream: o.stream };
+        case "chat":
+          return {
+            method: "POST" as const,
+            path: "/v1/chat/completions",
+            body: { messages: [{ role: "user", content: nextQuery() }], max_tokens: o.maxTokens, stream: o.stream },
+            stream: o.stream,
+          };
+        case "batch":
+          return {
+            method: "POST" as const,
+            path: "/batch",
+            body: { operations: Array.from({ length: o.batchSize }, () => ({ op: "search", body: { query: nextQuery(), k: o.k } })) },
+          };
+      }
+    },
+  }));
+}
+
+interface StressorRun {
+  kind: string;
+  params: Record<string, unknown>;
+  start: number;
+  stop: number | undefined;
+  begin(): Promise<void>;
+  end(): Promise<void>;
+  startedAtMs: number | null;
+  stoppedAtMs: number | null;
+  error?: string;
+}
+
+/**
+ * Runs one scenario: loads the profile, starts the runtime (or uses the target
+ * URL), applies stressors on their timeline, drives the load with monitors on,
+ * undoes every stressor, stops the runtime, and returns the RunResult. Ctrl-C
+ * (the signal) stops the load and returns a valid result marked incomplete.
+ */
+export async function runScenario(loaded: LoadedScenario, options: RunOptions = {}): Promise<RunResult> {
+  const s = loaded.scenario;
+  const emit = options.onEvent ?? (() => undefined);
+  const startedAt = new Date().toISOString();
+  const external = options.targetUrl !== undefined;
+  const redisStress = s.stressors.some((x) => x.kind === "redis-latency" || x.kind === "redis-outage");
+  if (external && redisStress) {
+    throw new InputError(`${loaded.file}: stressors redis-latency and redis-outage act inside the runtime; with --target only cpu and memory apply`);
+  }
+  const namespace = `tunebench-run-${randomBytes(3).toString("hex")}`;
+  let proxy: FaultProxy | undefined;
+  if (redisStress) {
+    const redis = new URL(defaultRedisUrl());
+    proxy = await new FaultProxy({ targetHost: redis.hostname, targetPort: Number(redis.port || 6379) }).start();
+  }
+  const overrides = mergeConfig(
+    mergeConfig(s.overrides, { cache: { namespace, ...(proxy ? { l3: { url: proxy.url } } : {}) } }),
+    options.set ?? {},
+  );
+  const profile: LoadedProfile = await loadProfile(options.profile ?? s.profile, overrides);
+  emit({ type: "phase", text: "detecting the hardware" });
+  const hardware = await detectHardware();
+
+  const stressors: StressorRun[] = s.stressors.map((x) => {
+    let host: HostStressor | undefined;
+    const params = Object.fromEntries(Object.entries(x).filter(([k]) => !["kind", "start", "stop"].includes(k)));
+    const base = { kind: x.kind, params, start: x.start, stop: x.stop, startedAtMs: null, stoppedAtMs: null };
+    switch (x.kind) {
+      case "cpu":
+        return { ...base, begin: () => (host = cpuStressor({ ...(x.workers ? { workers: x.workers } : {}), dutyCycle: x.dutyCycle })).start(), end: async () => host?.stop() };
+      case "memory":
+        return {
+          ...base,
+          begin: async () => {
+            const available = memAvailableBytes();
+            host = memoryStressor({ ...(x.bytes ? { bytes: x.bytes } : {}), ...(x.fractionOfAvailable ? { fractionOfAvailable: x.fractionOfAvailable } : {}) }, available);
+            await host.start();
+          },
+          end: async () => host?.stop(),
+        };
+      case "redis-latency":
+        return { ...base, begin: async () => proxy!.setLatency({ fixedMs: x.fixedMs, jitterMs: x.jitterMs }), end: async () => proxy!.setLatency({ fixedMs: 0, jitterMs: 0 }) };
+      case "redis-outage":
+        return {
+          ...base,
+          begin: async () => {
+            proxy!.cut();
+            await proxy!.refuse();
+          },
+          end: async () => proxy!.heal(),
+        };
+    }
+  });
+
+  let target: Target | undefined;
+  let load: LoadResult | undefined;
+  let series: TimeSeries | undefined;
+  let overhead = null as RunResult["generatorOverhead"];
+  let stoppedBecause: string | undefined;
+  const timers: NodeJS.Timeout[] = [];
+  const durationMs = options.durationMs ?? s.duration;
+  try {
+    emit({ type: "phase", text: external ? `using ${options.targetUrl}` : "starting the runtime" });
+    target = external
+      ? externalTarget(options.targetUrl!)
+      : await startChildRuntime({
+          profile: profile.file,
+          overrides,
+          onOutput: (line) => emit({ type: "runtime-log", line }),
+          ...(options.signal ? { signal: options.signal } : {}),
+        });
+    emit({ type: "phase", text: "measuring the load generator's own overhead" });
+    overhead = await measureGeneratorOverhead(target.url, 300).catch(() => null);
+    const samplers: Sampler[] = [systemSampler()];
+    if (target.pid !== undefined) samplers.push(processSampler(target.pid, "runtime"));
+    if (!external) samplers.push(runtimeMetricsSampler(target.url));
+    const monitor = new Monitor(samplers, 1000);
+    const t0 = performance.now();
+    for (const st of stressors) {
+      timers.push(
+        setTimeout(() => {
+          st.begin().then(
+            () => (st.startedAtMs = performance.now() - t0),
+            (err: Error) => (st.error = err.message),
+          );
+        }, st.start),
+      );
+      if (st.stop !== undefined) {
+        timers.push(
+          setTimeout(() => {
+            st.end().then(
+              () => (st.stoppedAtMs = performance.now() - t0),
+              (err: Error) => (st.error ??= err.message),
+            );
+          }, st.stop),
+        );
+      }
+    }
+    monitor.start();
+    const arrival =
+      s.arrival.kind === "closed"
+        ? s.arrival
+        : {
+            kind: "open" as const,
+            spacing: s.arrival.spacing,
+            stages: s.arrival.stages
+              ? s.arrival.stages.map((st) => ({ durationMs: st.duration, rate: st.rate, ...(st.toRate !== undefined ? { toRate: st.toRate } : {}) }))
+              : [{ durationMs: s.warmup + durationMs, rate: s.arrival.rate }],
+          };
+    emit({ type: "phase", text: "running" });
+    load = await runLoad(
+      { baseUrl: target.url, operations: buildOperations(s), arrival, durationMs, warmupMs: s.warmup, seed: 7 },
+      { onEvent: emit, ...(options.signal ? { signal: options.signal } : {}) },
+    );
+    series = await monitor.stop();
+    if (options.signal?.aborted) stoppedBecause = "interrupted";
+  } catch (err) {
+    if (!options.signal?.aborted) throw err;
+    stoppedBecause = "interrupted";
+  } finally {
+    for (const t of timers) clearTimeout(t);
+    for (const st of stressors) {
+      try {
+        await st.end();
+        st.stoppedAtMs ??= st.startedAtMs === null ? null : st.startedAtMs;
+      } catch (err) {
+        st.error ??= (err as Error).message;
+      }
+    }
+    await target?.stop();
+    await proxy?.stop();
+    if (!external) await deleteRunKeys(namespace);
+  }
+  const tierOf = new Map(s.workload.operations.map((o) => [o.op, o.tier]));
+  const operations = (load?.operations ?? []).map((o) => ({ ...o, tier: tierOf.get(o.name as Scenario["workload"]["operations"][number]["op"]) ?? 1 }));
+  const checks = judge(s, profile, operations, load);
+  const result = {
+    schemaVersion: RUN_RESULT_SCHEMA_VERSION,
+    tool: { name: "tunebench", version: TUNEBENCH_VERSION },
+    status: stoppedBecause ? "incomplete" : "complete",
+    ...(stoppedBecause ? { stoppedBecause } : {}),
+    startedAt,
+    finishedAt: new Date().toISOString(),
+    hardware: hardware as unknown as Record<string, unknown>,
+    scenario: { name: s.name, file: loaded.file, description: s.description, tiers: s.tiers, spec: s as unknown as Record<string, unknown> },
+    profile: { name: profile.name, chain: profile.chain, sla: profile.sla as unknown as Record<string, unknown> },
+    config: profile.config as unknown as Record<string, unknown>,
+    target: { kind: target?.kind ?? (external ? "external" : "child"), url: target?.url ?? options.targetUrl ?? "" },
+    generatorOverhead: overhead,
+    load: { warmupMs: s.warmup, measuredMs: load?.measuredMs ?? 0, throughput: load?.throughput ?? 0, operations, timeline: load?.timeline ?? [] },
+    series: series ?? { intervalMs: 1000, t: [], series: {}, overhead: { cpuMs: 0, samples: 0, cpuMsPerSample: 0 }, failures: {} },
+    stressors: stressors.map((st) => ({ kind: st.kind, params: st.params, startedAtMs: st.startedAtMs, stoppedAtMs: st.stoppedAtMs, ...(st.error ? { error: st.error } : {}) })),
+    checks,
+  };
+  // JSON's view (NaN becomes null), validated against the contract
+  return RunResultSchema.parse(JSON.parse(JSON.stringify(result)));
+}
+
+/** The run's own Redis keys (its cache namespace), deleted when it ends; nothing else is touched. */
+async function deleteRunKeys(namespace: string): Promise<void> {
+  try {
+    const tier = await RedisTier.connect({ namespace, connectTimeoutMs: 500 });
+    await tier.clear();
+    await tier.close();
+  } catch {
+    // no Redis: nothing was stored there
+  }
+}
+
+type OpResult = LoadResult["operations"][number] & { tier: number };
+
+/** The SLA of each operation's tier and the scenario's expectations, judged on the measured figures. */
+export function judge(s: Scenario, profile: LoadedProfile, operations: OpResult[], load: LoadResult | undefined): CheckResult[] {
+  const checks: CheckResult[] = [];
+  const p = profile.sla.percentile;
+  for (const o of operations) {
+    const budget = profile.sla.tiers[String(o.tier) as keyof typeof profile.sla.tiers];
+    const observed = LatencyRecorder.decode(o.histogram).percentileMs(p);
+    const errorRate = o.count === 0 ? 0 : (o.count - o.ok) / o.count;
+    const met = o.count > 0 && observed <= budget && errorRate <= profile.sla.maxErrorRate;
+    checks.push({
+      id: `sla.${o.name}`,
+      title: `${o.name}: tier ${o.tier} budget ${budget} ms at p${p}`,
+      status: o.count === 0 ? "n/a" : met ? "pass" : "fail",
+      observed: Number.isFinite(observed) ? observed : null,
+      bound: budget,
+      evidence: `p${p} ${observed.toFixed(1)} ms over ${o.count} requests, error rate ${(errorRate * 100).toFixed(2)} % (bound ${(profile.sla.maxErrorRate * 100).toFixed(2)} %)`,
+    });
+  }
+  s.expectations.forEach((e, i) => {
+    const text = typeof e === "string" ? e : e.threshold;
+    const only = typeof e === "string" ? undefined : e.operation;
+    const t = parseThreshold(text);
+    const ops = operations.filter((o) => only === undefined || o.name === only);
+    const merged = new LatencyRecorder();
+    for (const o of ops) merged.add(LatencyRecorder.decode(o.histogram));
+    const count = ops.reduce((a, o) => a + o.count, 0);
+    const failed = ops.reduce((a, o) => a + (o.count - o.ok), 0);
+    let observed: number;
+    switch (t.metric.kind) {
+      case "percentile":
+        observed = merged.percentileMs(t.metric.percentile);
+        break;
+      case "avg":
+        observed = merged.summary().meanMs;
+        break;
+      case "med":
+        observed = merged.percentileMs(50);
+        break;
+      case "min":
+        observed = merged.summary().minMs;
+        break;
+      case "max":
+        observed = merged.summary().maxMs;
+        break;
+      case "rate":
+      case "count": {
+        const n =
+          t.metric.of === "errors"
+            ? failed
+            : t.metric.of === "timeouts"
+              ? ops.reduce((a, o) => a + o.errors.timeout, 0)
+              : t.metric.of === "rejected"
+                ? ops.reduce((a, o) => a + (o.errors.status["429"] ?? 0), 0)
+                : Number.NaN;
+        observed = t.metric.kind === "rate" ? (count === 0 ? 0 : n / count) : n;
+        break;
+      }
+      case "rps":
+        observed = load && load.measuredMs > 0 ? (count * 1000) / load.measuredMs : 0;
+        break;
+    }
+    const known = Number.isFinite(observed);
+    checks.push({
+      id: `expectation.${i}`,
+      title: `${only ? `${only}: ` : ""}${text}`,
+      status: count === 0 || !known ? "n/a" : meets(t, observed) ? "pass" : "fail",
+      observed: known ? observed : null,
+      bound: t.value,
+      evidence: known ? `observed ${observed.toFixed(t.metric.kind === "rate" ? 4 : 2)} over ${count} requests` : "not measured in this run",
+    });
+  });
+  return checks;
+}

@@ -1,0 +1,116 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { existsSync } from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { EnvironmentError, InputError } from "../../runtime/errors.js";
+
+/** The system under test, as the load generator sees it. */
+export interface Target {
+  kind: "child" | "external";
+  url: string;
+  /** The runtime's process (child targets), for the process monitor. */
+  pid: number | undefined;
+  stop(): Promise<void>;
+}
+
+/** bin/tunebench.js, found upward from this file (it runs from source in tests, from dist/ otherwise). */
+function binPath(): string {
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 5; i++) {
+    const candidate = path.join(dir, "bin", "tunebench.js");
+    if (existsSync(candidate)) return candidate;
+    dir = path.dirname(dir);
+  }
+  throw new EnvironmentError("bin/tunebench.js is missing");
+}
+
+/** `{a: {b: 1}}` as `["a.b=1"]` for `--set`. */
+export function toSetArgs(overrides: Record<string, unknown>, prefix = ""): string[] {
+  const out: string[] = [];
+  for (const [k, v] of Object.entries(overrides)) {
+    const key = prefix ? `${prefix}.${k}` : k;
+    if (v !== null && typeof v === "object" && !Array.isArray(v)) out.push(...toSetArgs(v as Record<string, unknown>, key));
+    else out.push(`${key}=${typeof v === "string" ? v : JSON.stringify(v)}`);
+  }
+  return out;
+}
+
+export interface ChildRuntimeOptions {
+  /** Profile name or file. */
+  profile: string;
+  overrides: Record<string, unknown>;
+  /** Node/V8 flags for the runtime process (`--max-semi-space-size=...`). */
+  nodeFlags?: string[];
+  env?: NodeJS.ProcessEnv;
+  /** How long starting may take (writing a model, indexing), ms. Default 600000. */
+  startTimeoutMs?: number;
+  onOutput?: (line: string) => void;
+  signal?: AbortSignal;
+}
+
+/**
+ * The runtime in a child process (`tunebench serve`) with the profile's Node
+ * flags: ready when it prints its URL (after /health answers), stopped with
+ * SIGTERM (graceful drain), SIGKILL if it does not go.
+ */
+export async function startChildRuntime(options: ChildRuntimeOptions): Promise<Target> {
+  const args = [...(options.nodeFlags ?? []), binPath(), "serve", "--profile", options.profile, "--port", "0", "--json"];
+  for (const s of toSetArgs(options.overrides)) args.push("--set", s);
+  const child: ChildProcess = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...options.env } });
+  let stdout = "";
+  let stderrTail = "";
+  child.stderr!.on("data", (b: Buffer) => {
+    const s = b.toString();
+    stderrTail = (stderrTail + s).slice(-2000);
+    for (const line of s.split("\n")) if (line.trim()) options.onOutput?.(line.trim());
+  });
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL");
+      reject(new EnvironmentError(`the runtime did not start within ${(options.startTimeoutMs ?? 600_000) / 1000} s`));
+    }, options.startTimeoutMs ?? 600_000);
+    const onAbort = (): void => {
+      clearTimeout(timer);
+      child.kill("SIGTERM");
+      reject(options.signal?.reason ?? new Error("aborted"));
+    };
+    options.signal?.addEventListener("abort", onAbort, { once: true });
+    child.stdout!.on("data", (b: Buffer) => {
+      stdout += b.toString();
+      const end = stdout.indexOf("}\n");
+      if (end >= 0) {
+        clearTimeout(timer);
+        options.signal?.removeEventListener("abort", onAbort);
+        try {
+          resolve((JSON.parse(stdout.slice(0, end + 1)) as { url: string }).url);
+        } catch (err) {
+          reject(err);
+        }
+      }
+    });
+    child.once("exit", (code) => {
+      clearTimeout(timer);
+      const last = stderrTail.trim().split("\n").at(-1) ?? "";
+      const why = last.replace(/^tunebench: /, "");
+      reject(code === 2 ? new InputError(why) : code === 3 ? new EnvironmentError(why) : new EnvironmentError(`the runtime exited at start (code ${code}): ${why}`));
+    });
+  });
+  return {
+    kind: "child",
+    url,
+    pid: child.pid,
+    stop: async () => {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const gone = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+      child.kill("SIGTERM");
+      const timer = setTimeout(() => child.kill("SIGKILL"), 15_000);
+      await gone;
+      clearTimeout(timer);
+    },
+  };
+}
+
+/** The user's own OpenAI-compatible server: only workload and host stressors apply. */
+export function externalTarget(url: string): Target {
+  return { kind: "external", url: url.replace(/\/+$/, ""), pid: undefined, stop: async () => undefined };
+}

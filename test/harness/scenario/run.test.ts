@@ -1,0 +1,69 @@
+import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { describe, expect, it } from "vitest";
+import { RunResultSchema } from "../../../harness/result.js";
+import { REPO, runCli, startCli } from "../../helpers/cli.js";
+import { tempDir } from "../../helpers/tmp.js";
+
+const home = tempDir();
+const env = { TUNEBENCH_HOME: home };
+
+function runJson(dir: string): unknown {
+  const runs = readdirSync(dir);
+  expect(runs).toHaveLength(1);
+  return JSON.parse(readFileSync(path.join(dir, runs[0]!, "run.json"), "utf8"));
+}
+
+describe("tunebench run", () => {
+  it("runs the smoke scenario into a RunResult that validates against its schema, and a summary", () => {
+    const out = tempDir();
+    const res = runCli(["run", path.join(REPO, "scenarios", "smoke.yaml"), "--duration", "2s", "--out", out], env, 180_000);
+    expect(res.code, res.stderr).toBe(0);
+    expect(res.stdout).toMatch(/^# smoke \(complete\)/);
+    expect(res.stdout).toMatch(/\| health +\| +\d+ \|/);
+    const result = RunResultSchema.parse(runJson(out));
+    expect(result.status).toBe("complete");
+    expect(result.load.operations.map((o) => o.name)).toEqual(["health", "search", "completion"]);
+    expect(result.load.operations.every((o) => o.count > 0)).toBe(true);
+    expect(result.load.operations.find((o) => o.name === "completion")!.ttft!.count).toBeGreaterThan(0);
+    expect(result.load.measuredMs).toBeGreaterThan(1900);
+    expect(result.generatorOverhead!.count).toBe(300);
+    expect(result.series.t.length).toBeGreaterThanOrEqual(2);
+    expect(Object.keys(result.series.series)).toEqual(expect.arrayContaining(["system.cpu_percent", "runtime.rss_bytes", "runtime.event_loop_p99_seconds"]));
+    expect(result.checks.map((c) => c.id)).toEqual(["sla.health", "sla.search", "sla.completion", "expectation.0", "expectation.1"]);
+    expect((result.hardware as { cpu: { logicalCores: number } }).cpu.logicalCores).toBeGreaterThan(0);
+    expect(existsSync(path.join(out, readdirSync(out)[0]!, "summary.md"))).toBe(true);
+  });
+
+  it("exits 1 when an expectation fails", () => {
+    const out = tempDir();
+    const file = path.join(home, "strict.yaml");
+    writeFileSync(file, readFileSync(path.join(REPO, "scenarios", "smoke.yaml"), "utf8").replace('- "rate(errors)<1%"', '- "p(50)<0.001ms"'));
+    const res = runCli(["run", file, "--duration", "1s", "--out", out], env, 180_000);
+    expect(res.code, res.stderr).toBe(1);
+    expect(res.stdout).toMatch(/\| p\(50\)<0\.001ms \| [\d.]+ \| fail \|/);
+  });
+
+  it("refuses a broken scenario before any load starts (exit 2, file:line:field)", () => {
+    const file = path.join(home, "broken.yaml");
+    writeFileSync(file, readFileSync(path.join(REPO, "scenarios", "smoke.yaml"), "utf8").replace("concurrency: 2", "concurrency: 0"));
+    const res = runCli(["run", file, "--out", tempDir()], env);
+    expect(res.code).toBe(2);
+    expect(res.stderr).toMatch(/broken\.yaml:\d+: arrival\.concurrency=0: Too small/);
+  });
+
+  it("Ctrl-C stops the load, undoes everything and writes a valid partial RunResult marked incomplete", async () => {
+    const out = tempDir();
+    const child = startCli(["run", path.join(REPO, "scenarios", "smoke.yaml"), "--duration", "60s", "--out", out], env);
+    let stderr = "";
+    child.stderr.on("data", (b: Buffer) => (stderr += b.toString()));
+    await new Promise((r) => setTimeout(r, 6000));
+    child.kill("SIGINT");
+    const code = await new Promise<number | null>((resolve) => child.on("close", resolve));
+    expect(code, stderr).toBe(130);
+    const result = RunResultSchema.parse(runJson(out));
+    expect(result.status).toBe("incomplete");
+    expect(result.stoppedBecause).toBe("interrupted");
+    expect(result.load.measuredMs).toBeLessThan(60_000);
+  });
+});
