@@ -162,6 +162,14 @@ export const SearchConfigSchema = z
   .strict();
 export type SearchConfig = z.output<typeof SearchConfigSchema>;
 
+/** The runtime process itself. */
+export const ProcessConfigSchema = z
+  .object({
+    /** Node/V8 flags the runtime process starts with under the harness (for example `--max-semi-space-size=64`). Default none. */
+    nodeFlags: z.array(z.string().regex(/^--[a-z0-9-]+(=\S+)?$/, "a Node or V8 flag such as --max-semi-space-size=64")).default([]),
+  })
+  .strict();
+
 /** The configuration of the system under test; later sections (cache, server) join this object. */
 export const RuntimeConfigSchema = z
   .object({
@@ -169,6 +177,7 @@ export const RuntimeConfigSchema = z
     cache: CacheConfigSchema.default(CacheConfigSchema.parse({})),
     server: ServerConfigSchema.default(ServerConfigSchema.parse({})),
     search: SearchConfigSchema.default(SearchConfigSchema.parse({})),
+    process: ProcessConfigSchema.default(ProcessConfigSchema.parse({})),
   })
   .strict();
 

@@ -122,8 +122,9 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions = 
   const startedAt = new Date().toISOString();
   const external = options.targetUrl !== undefined;
   const redisStress = s.stressors.some((x) => x.kind === "redis-latency" || x.kind === "redis-outage");
-  if (external && redisStress) {
-    throw new InputError(`${loaded.file}: stressors redis-latency and redis-outage act inside the runtime; with --target only cpu and memory apply`);
+  const internal = s.stressors.find((x) => x.kind === "redis-latency" || x.kind === "redis-outage" || x.kind === "gc-churn");
+  if (external && internal) {
+    throw new InputError(`${loaded.file}: the ${internal.kind} stressor acts inside the runtime; with --target only cpu and memory apply`);
   }
   const namespace = `tunebench-run-${randomBytes(3).toString("hex")}`;
   let proxy: FaultProxy | undefined;
@@ -158,6 +159,17 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions = 
         };
       case "redis-latency":
         return { ...base, begin: async () => proxy!.setLatency({ fixedMs: x.fixedMs, jitterMs: x.jitterMs }), end: async () => proxy!.setLatency({ fixedMs: 0, jitterMs: 0 }) };
+      case "gc-churn": {
+        const send = async (on: boolean): Promise<void> => {
+          const res = await fetch(`${target!.url}/_harness/gc-churn`, {
+            method: "POST",
+            headers: { "content-type": "application/json" },
+            body: JSON.stringify({ on, allocMbPerSecond: x.allocMbPerSecond, retainMb: x.retainMb }),
+          });
+          if (!res.ok) throw new Error(`the runtime refused gc-churn: HTTP ${res.status}`);
+        };
+        return { ...base, begin: () => send(true), end: () => (target ? send(false).catch(() => undefined) : Promise.resolve()) };
+      }
       case "redis-outage":
         return {
           ...base,
@@ -184,6 +196,8 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions = 
       : await startChildRuntime({
           profile: profile.file,
           overrides,
+          nodeFlags: profile.config.process.nodeFlags,
+          env: { TUNEBENCH_HARNESS: "1" },
           onOutput: (line) => emit({ type: "runtime-log", line }),
           ...(options.signal ? { signal: options.signal } : {}),
         });

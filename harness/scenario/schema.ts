@@ -63,6 +63,17 @@ export const StressorSchema = z.discriminatedUnion("kind", [
     })
     .strict(),
   z.object({ kind: z.literal("redis-outage"), start: Duration.default(0), stop: Duration.optional() }).strict(),
+  z
+    .object({
+      kind: z.literal("gc-churn"),
+      start: Duration.default(0),
+      stop: Duration.optional(),
+      /** Short-lived objects allocated per second inside the runtime, MB. Default 200. */
+      allocMbPerSecond: z.number().positive().max(100_000).default(200),
+      /** The newest part kept alive (promoted to the old generation), MB. Default 64. */
+      retainMb: z.number().min(0).max(100_000).default(64),
+    })
+    .strict(),
 ]);
 
 export const ArrivalSchema = z.discriminatedUnion("kind", [

@@ -66,3 +66,10 @@ export function chatPrompt(messages: ChatRequest["messages"]): string {
 export function completionId(prefix: string): string {
   return `${prefix}-${Date.now().toString(36)}${Math.random().toString(36).slice(2, 10)}`;
 }
+
+/** Harness-only: allocation pressure inside the runtime (the gc-churn stressor). */
+export const GcChurnRequest = z.object({
+  on: z.boolean(),
+  allocMbPerSecond: z.number().positive().max(100_000).default(200),
+  retainMb: z.number().min(0).max(100_000).default(64),
+});

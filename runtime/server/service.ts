@@ -7,9 +7,10 @@ import { InputError, isTunebenchError } from "../errors.js";
 import type { InferenceEngine } from "../inference/engine.js";
 import type { SearchService } from "../search/service.js";
 import { Admission } from "./admission.js";
+import { GcChurn } from "./churn.js";
 import { ApiError, parseJsonBody, readBody, sendError, sendJson, startSse } from "./http.js";
 import { ServiceMetrics } from "./metrics.js";
-import { BatchRequest, ChatRequest, CompletionRequest, EmbeddingsRequest, SearchRequest, chatPrompt, completionId } from "./openai.js";
+import { BatchRequest, ChatRequest, CompletionRequest, EmbeddingsRequest, GcChurnRequest, SearchRequest, chatPrompt, completionId } from "./openai.js";
 
 export interface ServiceParts {
   config: RuntimeConfig;
@@ -46,6 +47,7 @@ export class RuntimeService {
   private stopping = false;
   private readonly routes: Record<string, Route>;
   private readonly modelName: string;
+  readonly churn = new GcChurn();
 
   private constructor(private readonly parts: ServiceParts) {
     const { config, engine } = parts;
@@ -64,6 +66,15 @@ export class RuntimeService {
       "GET /v1/models": async (_q, res) =>
         sendJson(res, 200, { object: "list", data: [{ id: this.modelName, object: "model", created: Math.floor(this.started / 1000), owned_by: "tunebench" }] }),
     };
+    if (process.env.TUNEBENCH_HARNESS === "1") {
+      // stressors that act inside the runtime; only when the harness started it
+      this.routes["POST /_harness/gc-churn"] = async (q, res) => {
+        const b = parseJsonBody(await readBody(q, 4096), GcChurnRequest);
+        if (b.on) this.churn.start(b.allocMbPerSecond, b.retainMb);
+        else this.churn.stop();
+        sendJson(res, 200, { running: this.churn.running, allocatedBytes: this.churn.allocatedBytes });
+      };
+    }
     this.server = http.createServer((req, res) => void this.handle(req, res));
     this.server.keepAliveTimeout = 5000;
   }
@@ -405,6 +416,7 @@ export class RuntimeService {
     while (this.active > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     this.server.closeAllConnections();
     await closed;
+    this.churn.stop();
     await this.parts.cache?.close();
     this.parts.search?.index.close();
     await this.parts.engine.dispose();
