@@ -6,6 +6,7 @@ import { EXIT, installInterruptHandler, InterruptedError } from "./common.js";
 import { detectCommand } from "./detect.js";
 import { modelsCommand } from "./models.js";
 import { runCommand } from "./run.js";
+import { suiteCommand } from "./suite.js";
 import { serveCommand } from "./serve.js";
 
 import { TUNEBENCH_VERSION } from "../../runtime/version.js";
@@ -30,6 +31,7 @@ export async function main(argv: string[]): Promise<void> {
     .scriptName("tunebench")
     .usage("$0 <command> [options]\n\nBenchmark and tune a local-AI stack: llama.cpp inference, embeddings search and a tiered cache.")
     .command(runCommand)
+    .command(suiteCommand)
     .command(detectCommand)
     .command(benchCommand)
     .command(modelsCommand)

@@ -189,6 +189,8 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions = 
   let stoppedBecause: string | undefined;
   const timers: NodeJS.Timeout[] = [];
   const durationMs = options.durationMs ?? s.duration;
+  /** When the load (and the stressor timeline) started. */
+  let t0: number | undefined;
   try {
     emit({ type: "phase", text: external ? `using ${options.targetUrl}` : "starting the runtime" });
     target = external
@@ -207,12 +209,13 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions = 
     if (target.pid !== undefined) samplers.push(processSampler(target.pid, "runtime"));
     if (!external) samplers.push(runtimeMetricsSampler(target.url));
     const monitor = new Monitor(samplers, 1000);
-    const t0 = performance.now();
+    const start = performance.now();
+    t0 = start;
     for (const st of stressors) {
       timers.push(
         setTimeout(() => {
           st.begin().then(
-            () => (st.startedAtMs = performance.now() - t0),
+            () => (st.startedAtMs = performance.now() - start),
             (err: Error) => (st.error = err.message),
           );
         }, st.start),
@@ -221,7 +224,7 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions = 
         timers.push(
           setTimeout(() => {
             st.end().then(
-              () => (st.stoppedAtMs = performance.now() - t0),
+              () => (st.stoppedAtMs = performance.now() - start),
               (err: Error) => (st.error ??= err.message),
             );
           }, st.stop),
@@ -253,8 +256,9 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions = 
     for (const t of timers) clearTimeout(t);
     for (const st of stressors) {
       try {
+        const wasOn = st.startedAtMs !== null && st.stoppedAtMs === null;
         await st.end();
-        st.stoppedAtMs ??= st.startedAtMs === null ? null : st.startedAtMs;
+        if (wasOn && t0 !== undefined) st.stoppedAtMs = performance.now() - t0;
       } catch (err) {
         st.error ??= (err as Error).message;
       }

@@ -67,3 +67,31 @@ describe("tunebench run", () => {
     expect(result.load.measuredMs).toBeLessThan(60_000);
   });
 });
+
+describe("tunebench suite", () => {
+  it("runs every scenario of a folder and writes an index", () => {
+    const folder = tempDir();
+    const smoke = readFileSync(path.join(REPO, "scenarios", "smoke.yaml"), "utf8");
+    writeFileSync(path.join(folder, "a.yaml"), smoke.replace("name: smoke", "name: first").replace("duration: 4s", "duration: 1s"));
+    writeFileSync(path.join(folder, "b.yaml"), smoke.replace("name: smoke", "name: second").replace("duration: 4s", "duration: 1s").replace('- "rate(errors)<1%"', '- "p(50)<0.001ms"'));
+    const out = tempDir();
+    const res = runCli(["suite", folder, "--out", out, "--json"], env, 240_000);
+    expect(res.code, res.stderr).toBe(1);
+    const index = JSON.parse(res.stdout) as { dir: string; runs: Array<{ scenario: string; status: string; passed: number; failed: number }> };
+    expect(index.runs.map((r) => [r.scenario, r.status, r.failed])).toEqual([
+      ["first", "complete", 0],
+      ["second", "complete", 1],
+    ]);
+    expect(readFileSync(path.join(index.dir, "index.md"), "utf8")).toMatch(/\| second \| complete \| 1 \| 1 \|/);
+    expect(RunResultSchema.parse(JSON.parse(readFileSync(path.join(index.dir, "first", "run.json"), "utf8"))).status).toBe("complete");
+  });
+
+  it("validates every file before running any", () => {
+    const folder = tempDir();
+    writeFileSync(path.join(folder, "ok.yaml"), readFileSync(path.join(REPO, "scenarios", "smoke.yaml"), "utf8"));
+    writeFileSync(path.join(folder, "zz-bad.yaml"), "name: x\n");
+    const res = runCli(["suite", folder, "--out", tempDir()], env);
+    expect(res.code).toBe(2);
+    expect(res.stderr).toMatch(/zz-bad\.yaml:1: description: /);
+  });
+});
