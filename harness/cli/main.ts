@@ -6,6 +6,7 @@ import { EXIT, installInterruptHandler, InterruptedError } from "./common.js";
 import { detectCommand } from "./detect.js";
 import { modelsCommand } from "./models.js";
 import { runCommand } from "./run.js";
+import { schemaCommand } from "./schema.js";
 import { suiteCommand } from "./suite.js";
 import { serveCommand } from "./serve.js";
 
@@ -37,6 +38,7 @@ export async function main(argv: string[]): Promise<void> {
     .command(modelsCommand)
     .command(backendCommand)
     .command(serveCommand)
+    .command(schemaCommand)
     .demandCommand(1, "give a command")
     .strict()
     .recommendCommands()
