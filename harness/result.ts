@@ -55,7 +55,7 @@ export const RunResultSchema = z.object({
   profile: z.object({ name: z.string(), chain: z.array(z.string()), sla: z.record(z.string(), z.unknown()) }),
   /** The RuntimeConfig the runtime ran with (profile + scenario overrides + --set). */
   config: z.record(z.string(), z.unknown()),
-  target: z.object({ kind: z.enum(["child", "external"]), url: z.string() }),
+  target: z.object({ kind: z.enum(["child", "in-process", "external"]), url: z.string() }),
   /** What the load generator itself can resolve (a raw loop against /health). */
   generatorOverhead: Percentiles.nullable(),
   load: z.object({

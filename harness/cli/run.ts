@@ -18,6 +18,7 @@ interface RunArgs {
   set?: string[];
   duration?: string;
   target?: string;
+  "in-process": boolean;
   out: string;
   json: boolean;
 }
@@ -75,6 +76,7 @@ export const runCommand: CommandModule<object, RunArgs> = {
       .option("set", { type: "string", array: true, describe: "override a RuntimeConfig field: --set inference.threads=1 (repeatable)" })
       .option("duration", { type: "string", describe: "measured time instead of the scenario's: 30s, 2m" })
       .option("target", { type: "string", describe: "an OpenAI-compatible server to measure instead of starting the runtime" })
+      .option("in-process", { type: "boolean", default: false, describe: "run the runtime inside this process (micro-measurements; the profile's Node flags do not apply)" })
       .option("out", { type: "string", default: "tunebench-out", describe: "folder for run.json and summary.md" })
       .option("json", { type: "boolean", default: false, describe: "print the RunResult as JSON" })
       .example("$0 run scenarios/smoke.yaml", "seconds, on the tiny model")
@@ -88,6 +90,7 @@ export const runCommand: CommandModule<object, RunArgs> = {
       durationMs = d.data;
     }
     if (args.target !== undefined && !/^https?:\/\//.test(args.target)) throw new InputError(`--target=${args.target}: valid: an http:// or https:// URL`);
+    if (args.target !== undefined && args["in-process"]) throw new InputError("give either --target or --in-process, not both");
     const status = statusLine();
     const started = performance.now();
     let phase = "starting";
@@ -96,6 +99,7 @@ export const runCommand: CommandModule<object, RunArgs> = {
       set: parseSet(args.set ?? []),
       ...(durationMs !== undefined ? { durationMs } : {}),
       ...(args.target ? { targetUrl: args.target } : {}),
+      ...(args["in-process"] ? { inProcess: true } : {}),
       signal: interruptSignal,
       onEvent: (e) => {
         const elapsed = ((performance.now() - started) / 1000).toFixed(0);

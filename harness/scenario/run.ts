@@ -16,7 +16,7 @@ import type { Sampler, TimeSeries } from "../monitor/types.js";
 import { RUN_RESULT_SCHEMA_VERSION, RunResultSchema, type CheckResult, type RunResult } from "../result.js";
 import { FaultProxy } from "../stress/fault-proxy.js";
 import { cpuStressor, memoryStressor, type HostStressor } from "../stress/host.js";
-import { startChildRuntime, externalTarget, type Target } from "../target/child.js";
+import { startChildRuntime, startInProcessRuntime, externalTarget, type Target } from "../target/child.js";
 import type { LoadedScenario } from "./load.js";
 import { loadProfile, mergeConfig, type LoadedProfile } from "./profile.js";
 import type { Scenario } from "./schema.js";
@@ -31,6 +31,8 @@ export interface RunOptions {
   durationMs?: number;
   /** An external OpenAI-compatible URL instead of starting the runtime. */
   targetUrl?: string;
+  /** Run the runtime inside this process (no process boundary; the profile's Node flags do not apply). */
+  inProcess?: boolean;
   onEvent?: (e: RunEvent) => void;
   signal?: AbortSignal;
 }
@@ -195,7 +197,9 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions = 
     emit({ type: "phase", text: external ? `using ${options.targetUrl}` : "starting the runtime" });
     target = external
       ? externalTarget(options.targetUrl!)
-      : await startChildRuntime({
+      : options.inProcess
+        ? await startInProcessRuntime(profile.config, options.signal ? { signal: options.signal } : {})
+        : await startChildRuntime({
           profile: profile.file,
           overrides,
           nodeFlags: profile.config.process.nodeFlags,
@@ -206,7 +210,7 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions = 
     emit({ type: "phase", text: "measuring the load generator's own overhead" });
     overhead = await measureGeneratorOverhead(target.url, 300).catch(() => null);
     const samplers: Sampler[] = [systemSampler()];
-    if (target.pid !== undefined) samplers.push(processSampler(target.pid, "runtime"));
+    if (target.pid !== undefined) samplers.push(processSampler(target.pid, target.kind === "in-process" ? "harness+runtime" : "runtime"));
     if (!external) samplers.push(runtimeMetricsSampler(target.url));
     const monitor = new Monitor(samplers, 1000);
     const start = performance.now();
@@ -281,7 +285,7 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions = 
     scenario: { name: s.name, file: loaded.file, description: s.description, tiers: s.tiers, spec: s as unknown as Record<string, unknown> },
     profile: { name: profile.name, chain: profile.chain, sla: profile.sla as unknown as Record<string, unknown> },
     config: profile.config as unknown as Record<string, unknown>,
-    target: { kind: target?.kind ?? (external ? "external" : "child"), url: target?.url ?? options.targetUrl ?? "" },
+    target: { kind: target?.kind ?? (external ? "external" : options.inProcess ? "in-process" : "child"), url: target?.url ?? options.targetUrl ?? "" },
     generatorOverhead: overhead,
     load: { warmupMs: s.warmup, measuredMs: load?.measuredMs ?? 0, throughput: load?.throughput ?? 0, operations, timeline: load?.timeline ?? [] },
     series: series ?? { intervalMs: 1000, t: [], series: {}, overhead: { cpuMs: 0, samples: 0, cpuMsPerSample: 0 }, failures: {} },

@@ -2,11 +2,13 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import type { RuntimeConfig } from "../../runtime/config.js";
 import { EnvironmentError, InputError } from "../../runtime/errors.js";
+import { startRuntime } from "../../runtime/server/start.js";
 
 /** The system under test, as the load generator sees it. */
 export interface Target {
-  kind: "child" | "external";
+  kind: "child" | "in-process" | "external";
   url: string;
   /** The runtime's process (child targets), for the process monitor. */
   pid: number | undefined;
@@ -77,12 +79,14 @@ export async function startChildRuntime(options: ChildRuntimeOptions): Promise<T
     options.signal?.addEventListener("abort", onAbort, { once: true });
     child.stdout!.on("data", (b: Buffer) => {
       stdout += b.toString();
-      const end = stdout.indexOf("}\n");
+      // the ready line is a JSON object; anything a native library printed before it is skipped
+      const start = stdout.search(/^\{$/m);
+      const end = start < 0 ? -1 : stdout.indexOf("\n}\n", start);
       if (end >= 0) {
         clearTimeout(timer);
         options.signal?.removeEventListener("abort", onAbort);
         try {
-          resolve((JSON.parse(stdout.slice(0, end + 1)) as { url: string }).url);
+          resolve((JSON.parse(stdout.slice(start, end + 2)) as { url: string }).url);
         } catch (err) {
           reject(err);
         }
@@ -113,4 +117,15 @@ export async function startChildRuntime(options: ChildRuntimeOptions): Promise<T
 /** The user's own OpenAI-compatible server: only workload and host stressors apply. */
 export function externalTarget(url: string): Target {
   return { kind: "external", url: url.replace(/\/+$/, ""), pid: undefined, stop: async () => undefined };
+}
+
+/**
+ * The runtime inside the harness process, for micro-measurements without a process
+ * boundary. The profile's Node flags cannot apply here (the process is running).
+ */
+export async function startInProcessRuntime(config: RuntimeConfig, options: { home?: string; signal?: AbortSignal } = {}): Promise<Target> {
+  // runtime-internal stressors (gc-churn) answer only under the harness
+  process.env.TUNEBENCH_HARNESS = "1";
+  const service = await startRuntime({ ...config, server: { ...config.server, port: 0 } }, { ...options });
+  return { kind: "in-process", url: service.url, pid: process.pid, stop: () => service.stop() };
 }

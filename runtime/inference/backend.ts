@@ -1,4 +1,4 @@
-import { getLlama, getModuleVersion, LlamaLogLevel, NoBinaryFoundError, type Llama, type LlamaGpuType } from "node-llama-cpp";
+import { getLlama, getLlamaGpuTypes, getModuleVersion, LlamaLogLevel, NoBinaryFoundError, type Llama, type LlamaGpuType } from "node-llama-cpp";
 import type { BackendName } from "../config.js";
 import { EnvironmentError } from "../errors.js";
 
@@ -61,6 +61,14 @@ function describe(llama: Llama, name: BackendInfo["name"], version: string): Bac
  * a missing binary is an EnvironmentError that says which command provides it.
  */
 export async function loadBackend(backend: BackendName, options: LoadBackendOptions = {}): Promise<{ llama: Llama; info: BackendInfo }> {
+  if (backend === "auto") {
+    // with no usable GPU, "auto" is the prebuilt CPU binary: one binding, one instance, one logger
+    const gpus = (await getLlamaGpuTypes("supported").catch(() => [])).filter((g) => g !== false);
+    if (gpus.length === 0) {
+      const cpu = await loadBackend("cpu", options);
+      return { llama: cpu.llama, info: cpu.info };
+    }
+  }
   const logger = (level: LlamaLogLevel, message: string): void => options.onLog?.(level, message);
   const key = backend;
   let pending = cache.get(key);

@@ -60,6 +60,7 @@ export class InferenceEngine {
   private readonly free: LlamaContextSequence[];
   private readonly waiters: Array<(s: LlamaContextSequence) => void> = [];
   private embeddingContext: Promise<LlamaEmbeddingContext> | undefined;
+  private embedChain: Promise<void> = Promise.resolve();
   private disposed = false;
 
   private constructor(
@@ -219,11 +220,22 @@ export class InferenceEngine {
     return this.embeddingContext;
   }
 
-  /** The embedding of `text`, L2-normalised. */
-  async embed(text: string): Promise<Float32Array> {
-    const ctx = await this.embeddings();
-    const e = await ctx.getEmbeddingFor(text);
-    return normalise(Float32Array.from(e.vector));
+  /**
+   * The embedding of `text`, L2-normalised. Embeddings run one at a time: the
+   * embedding context has one sequence, and concurrent decodes on it would be
+   * batched by node-llama-cpp into calls llama.cpp does not expect.
+   */
+  embed(text: string): Promise<Float32Array> {
+    const run = this.embedChain.then(async () => {
+      const ctx = await this.embeddings();
+      const e = await ctx.getEmbeddingFor(text);
+      return normalise(Float32Array.from(e.vector));
+    });
+    this.embedChain = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    return run;
   }
 
   /** Embeddings of several texts, in order (one embedding context, evaluated one text after another). */

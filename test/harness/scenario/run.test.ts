@@ -35,6 +35,15 @@ describe("tunebench run", () => {
     expect(existsSync(path.join(out, readdirSync(out)[0]!, "summary.md"))).toBe(true);
   });
 
+  it("runs the runtime in-process, with nothing but the RunResult on stdout under --json", () => {
+    const out = tempDir();
+    const res = runCli(["run", path.join(REPO, "scenarios", "smoke.yaml"), "--in-process", "--duration", "1s", "--out", out, "--json"], env, 180_000);
+    expect(res.code, res.stderr).toBe(0);
+    const result = RunResultSchema.parse(JSON.parse(res.stdout));
+    expect(result.target.kind).toBe("in-process");
+    expect(result.load.operations.every((o) => o.count > 0)).toBe(true);
+  });
+
   it("exits 1 when an expectation fails", () => {
     const out = tempDir();
     const file = path.join(home, "strict.yaml");
