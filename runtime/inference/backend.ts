@@ -31,11 +31,19 @@ export interface BackendInfo {
 }
 
 export interface LoadBackendOptions {
-  /** Receives llama.cpp's log lines at warn level and above instead of the console. */
+  /** Receives llama.cpp's log lines at warn level and above instead of the console (until removeLogListener). */
   onLog?: (level: LlamaLogLevel, message: string) => void;
 }
 
 const cache = new Map<string, Promise<Llama>>();
+
+/** Who hears llama.cpp's log lines: every engine that asked, not only the one that loaded the binding first. */
+const logListeners = new Set<(level: LlamaLogLevel, message: string) => void>();
+
+/** Stops `listener` hearing llama.cpp's log (an engine does this when disposed). */
+export function removeLogListener(listener: (level: LlamaLogLevel, message: string) => void): void {
+  logListeners.delete(listener);
+}
 
 function describe(llama: Llama, name: BackendInfo["name"], version: string): BackendInfo {
   const systemInfo = llama.systemInfo;
@@ -69,7 +77,10 @@ export async function loadBackend(backend: BackendName, options: LoadBackendOpti
       return { llama: cpu.llama, info: cpu.info };
     }
   }
-  const logger = (level: LlamaLogLevel, message: string): void => options.onLog?.(level, message);
+  if (options.onLog) logListeners.add(options.onLog);
+  const logger = (level: LlamaLogLevel, message: string): void => {
+    for (const l of logListeners) l(level, message);
+  };
   const key = backend;
   let pending = cache.get(key);
   if (pending === undefined) {

@@ -10,7 +10,7 @@ import {
 import type { InferenceConfig } from "../config.js";
 import { EnvironmentError, InputError } from "../errors.js";
 import { inspectGguf, type GgufSummary } from "../models/inspect.js";
-import { loadBackend, type BackendInfo } from "./backend.js";
+import { loadBackend, removeLogListener, type BackendInfo } from "./backend.js";
 import { normalise } from "../vector.js";
 
 export interface GenerateOptions {
@@ -56,7 +56,6 @@ export interface EngineLogLine {
  * node-llama-cpp.
  */
 export class InferenceEngine {
-  readonly log: EngineLogLine[] = [];
   private readonly free: LlamaContextSequence[];
   private readonly waiters: Array<(s: LlamaContextSequence) => void> = [];
   private embeddingContext: Promise<LlamaEmbeddingContext> | undefined;
@@ -72,6 +71,9 @@ export class InferenceEngine {
     readonly file: GgufSummary,
     /** Threads the context uses. */
     readonly threads: number,
+    /** llama.cpp's warnings and errors while this engine lives (the first 1,000). */
+    readonly log: EngineLogLine[],
+    private readonly onLog: (level: LlamaLogLevel, message: string) => void,
   ) {
     this.free = [];
     for (let i = 0; i < config.parallelSequences; i++) this.free.push(context.getSequence());
@@ -80,47 +82,51 @@ export class InferenceEngine {
   static async load(config: InferenceConfig, options: EngineLoadOptions): Promise<InferenceEngine> {
     const file = await inspectGguf(options.modelPath);
     const log: EngineLogLine[] = [];
-    const { llama, info } = await loadBackend(config.backend, {
-      onLog: (level, message) => {
-        if (level === LlamaLogLevel.error || level === LlamaLogLevel.fatal) log.push({ level: "error", message });
-        else if (level === LlamaLogLevel.warn) log.push({ level: "warn", message });
-      },
-    });
-    if (config.gpuLayers !== 0 && !llama.supportsGpuOffloading) {
-      throw new InputError(`gpuLayers=${String(config.gpuLayers)}: the ${info.label} backend cannot offload layers to a GPU; use gpuLayers=0 or a GPU backend`);
-    }
-    const trainCtx = file.shape.contextLength;
-    if (trainCtx !== undefined && config.contextSize > trainCtx * 8) {
-      throw new InputError(`contextSize=${config.contextSize} is far beyond the model's training context of ${trainCtx} tokens`);
-    }
-    let model: LlamaModel;
+    const onLog = (level: LlamaLogLevel, message: string): void => {
+      // bounded: a long-running service must not grow this without limit
+      if (log.length >= 1000) return;
+      if (level === LlamaLogLevel.error || level === LlamaLogLevel.fatal) log.push({ level: "error", message });
+      else if (level === LlamaLogLevel.warn) log.push({ level: "warn", message });
+    };
+    const { llama, info } = await loadBackend(config.backend, { onLog });
     try {
-      model = await llama.loadModel({
-        modelPath: options.modelPath,
-        gpuLayers: config.gpuLayers,
-        useMmap: config.useMmap,
-        ...(options.onLoadProgress ? { onLoadProgress: options.onLoadProgress } : {}),
-      });
+      if (config.gpuLayers !== 0 && !llama.supportsGpuOffloading) {
+        throw new InputError(`gpuLayers=${String(config.gpuLayers)}: the ${info.label} backend cannot offload layers to a GPU; use gpuLayers=0 or a GPU backend`);
+      }
+      const trainCtx = file.shape.contextLength;
+      if (trainCtx !== undefined && config.contextSize > trainCtx * 8) {
+        throw new InputError(`contextSize=${config.contextSize} is far beyond the model's training context of ${trainCtx} tokens`);
+      }
+      let model: LlamaModel;
+      try {
+        model = await llama.loadModel({
+          modelPath: options.modelPath,
+          gpuLayers: config.gpuLayers,
+          useMmap: config.useMmap,
+          ...(options.onLoadProgress ? { onLoadProgress: options.onLoadProgress } : {}),
+        });
+      } catch (err) {
+        throw new EnvironmentError(`cannot load ${options.modelPath}: ${(err as Error).message}`);
+      }
+      const threads = config.threads ?? info.cpuMathCores;
+      let context: LlamaContext;
+      try {
+        context = await model.createContext({
+          contextSize: config.contextSize,
+          batchSize: config.batchSize,
+          sequences: config.parallelSequences,
+          threads,
+          flashAttention: config.flashAttention,
+        });
+      } catch (err) {
+        await model.dispose();
+        throw new EnvironmentError(`cannot create a context of ${config.contextSize} tokens: ${(err as Error).message}`);
+      }
+      return new InferenceEngine(config, llama, info, model, context, file, threads, log, onLog);
     } catch (err) {
-      throw new EnvironmentError(`cannot load ${options.modelPath}: ${(err as Error).message}`);
+      removeLogListener(onLog);
+      throw err;
     }
-    const threads = config.threads ?? info.cpuMathCores;
-    let context: LlamaContext;
-    try {
-      context = await model.createContext({
-        contextSize: config.contextSize,
-        batchSize: config.batchSize,
-        sequences: config.parallelSequences,
-        threads,
-        flashAttention: config.flashAttention,
-      });
-    } catch (err) {
-      await model.dispose();
-      throw new EnvironmentError(`cannot create a context of ${config.contextSize} tokens: ${(err as Error).message}`);
-    }
-    const engine = new InferenceEngine(config, llama, info, model, context, file, threads);
-    engine.log.push(...log);
-    return engine;
   }
 
   /** Tokens in the model's vocabulary. */
@@ -252,6 +258,7 @@ export class InferenceEngine {
   async dispose(): Promise<void> {
     if (this.disposed) return;
     this.disposed = true;
+    removeLogListener(this.onLog);
     if (this.embeddingContext) await (await this.embeddingContext).dispose();
     await this.context.dispose();
     await this.model.dispose();
