@@ -16,6 +16,7 @@ import type { TieredCache } from "../../runtime/cache/tiered.js";
 import { CacheConfigSchema } from "../../runtime/config.js";
 import { FaultProxy } from "../stress/fault-proxy.js";
 import { EnvironmentError, InputError } from "../../runtime/errors.js";
+import { median } from "./stats.js";
 
 /** Latency of one benchmark task, from tinybench. */
 export interface TaskStats {
@@ -93,11 +94,6 @@ const collectGarbage: () => void = (() => {
   return () => gc?.();
 })();
 
-function median(values: number[]): number {
-  const v = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(v.length / 2);
-  return v.length % 2 === 1 ? v[mid]! : (v[mid - 1]! + v[mid]!) / 2;
-}
 
 /** Rounds of one task as one figure: median of the rounds' percentiles, samples and throughput summed up. */
 function mergeRounds(rounds: TaskStats[]): TaskStats {

@@ -2,6 +2,7 @@ import { Xorshift128 } from "../../runtime/models/gguf-writer.js";
 import { createReadProbe } from "../../runtime/search/simd.js";
 import { VectorStore } from "../../runtime/search/store.js";
 import { normalise } from "../../runtime/vector.js";
+import { median } from "./stats.js";
 
 export interface BandwidthResult {
   /** Bytes scanned per pass. */
@@ -41,11 +42,6 @@ export interface SearchBenchResult {
   target: { bound: number; met: boolean };
 }
 
-function median(v: number[]): number {
-  const s = [...v].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
 
 /**
  * Read bandwidth of one thread over a buffer much larger than the CPU caches:

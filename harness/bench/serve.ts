@@ -2,6 +2,7 @@ import { Agent, request } from "undici";
 import { RuntimeConfigSchema, type BackendName } from "../../runtime/config.js";
 import type { FileTypeName } from "../../runtime/models/ftypes.js";
 import { startRuntime } from "../../runtime/server/start.js";
+import { median } from "./stats.js";
 
 export interface LatencyFigures {
   requests: number;
@@ -57,11 +58,6 @@ function figures(ms: number[]): LatencyFigures {
   return { requests: s.length, p50Ms: at(50), p90Ms: at(90), p99Ms: at(99), maxMs: s.at(-1)! };
 }
 
-function median(v: number[]): number {
-  const s = [...v].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
 
 /**
  * The service's own cost: /health latency and throughput on loopback (undici,

@@ -1,7 +1,7 @@
 import path from "node:path";
 import { InputError } from "../../runtime/errors.js";
 import { ScenarioSchema, type Scenario } from "./schema.js";
-import { lineOf, readYaml } from "./yaml.js";
+import { issuePath, lineOf, readYaml } from "./yaml.js";
 
 export interface LoadedScenario {
   file: string;
@@ -18,7 +18,7 @@ export async function loadScenario(file: string): Promise<LoadedScenario> {
   const res = ScenarioSchema.safeParse(src.value);
   if (!res.success) {
     const issue = res.error.issues[0]!;
-    const at = issue.code === "unrecognized_keys" ? [...issue.path, issue.keys[0]!] : issue.path;
+    const at = issuePath(issue);
     let value: unknown = src.value;
     for (const k of at) value = value !== null && typeof value === "object" ? (value as Record<PropertyKey, unknown>)[k] : undefined;
     const shown = issue.code === "unrecognized_keys" || value === undefined || typeof value === "object" ? "" : `=${JSON.stringify(value)}`;

@@ -5,7 +5,7 @@ import { RuntimeConfigSchema, type RuntimeConfig } from "../../runtime/config.js
 import { InputError } from "../../runtime/errors.js";
 import { z } from "zod";
 import { Duration } from "./schema.js";
-import { lineOf, readYaml, type YamlSource } from "./yaml.js";
+import { issuePath, lineOf, readYaml, type YamlSource } from "./yaml.js";
 
 /** The profiles that come with tunebench (`profiles/` at the package root). */
 export const BUILTIN_PROFILES_DIR = (() => {
@@ -108,7 +108,7 @@ export async function loadProfile(nameOrPath: string, overrides: Obj = {}): Prom
   const slaRes = SlaSchema.safeParse(slaMerged);
   if (!slaRes.success) {
     const issue = slaRes.error.issues[0]!;
-    const at = ["sla", ...(issue.code === "unrecognized_keys" ? [...issue.path, issue.keys[0]!] : issue.path)];
+    const at = ["sla", ...issuePath(issue)];
     const owner = sources.find((s) => hasPath(s.value, at)) ?? sources[0]!;
     throw new InputError(`${owner.file}:${lineOf(owner, at)}: ${at.join(".")}: ${issue.code === "unrecognized_keys" ? "unknown field" : issue.message}`);
   }
@@ -117,7 +117,7 @@ export async function loadProfile(nameOrPath: string, overrides: Obj = {}): Prom
   if (!res.success) {
     const issue = res.error.issues[0]!;
     if (issue.code === "unrecognized_keys") {
-      const at = [...issue.path, issue.keys[0]!];
+      const at = issuePath(issue);
       const owner = sources.find((s) => hasPath(s.value, at)) ?? sources[0]!;
       const where = hasPath(overrides, at) ? "--set" : `${owner.file}:${lineOf(owner, at)}`;
       throw new InputError(`${where}: ${at.join(".")}: unknown field; valid: ${knownKeys(issue.path).join(", ")}`);

@@ -1,5 +1,6 @@
 import { readFile } from "node:fs/promises";
 import { LineCounter, isMap, isScalar, isSeq, parseDocument, type Document, type Node } from "yaml";
+import type { z } from "zod";
 import { InputError } from "../../runtime/errors.js";
 
 /** A YAML file read with its positions, so an error can name the line of a field. */
@@ -53,4 +54,9 @@ export function lineOf(src: YamlSource, path: readonly PropertyKey[]): number {
     } else break;
   }
   return line;
+}
+
+/** The field a validation issue is about: for an unknown key, the key itself. */
+export function issuePath(issue: z.core.$ZodIssue): PropertyKey[] {
+  return issue.code === "unrecognized_keys" ? [...issue.path, issue.keys[0]!] : [...issue.path];
 }
