@@ -35,6 +35,8 @@ const Check = z.object({
   status: z.enum(["pass", "fail", "n/a"]),
   observed: z.number().nullable(),
   bound: z.number().nullable(),
+  /** What observed and bound are in: milliseconds, a fraction (0..1), a count, requests per second, bytes. */
+  unit: z.enum(["ms", "fraction", "count", "rps", "bytes"]).optional(),
   evidence: z.string(),
 });
 

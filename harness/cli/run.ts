@@ -9,7 +9,7 @@ import { parseSet } from "../scenario/profile.js";
 import { runScenario } from "../scenario/run.js";
 import { Duration } from "../scenario/schema.js";
 import { EXIT, interruptSignal, writeJson } from "./common.js";
-import { markdownTable } from "./format.js";
+import { formatBytes, markdownTable } from "./format.js";
 import { statusLine } from "./progress.js";
 
 interface RunArgs {
@@ -30,6 +30,32 @@ async function writeAtomic(file: string, text: string): Promise<void> {
 }
 
 const ms = (v: number | null): string => (v === null ? "-" : v < 10 ? v.toFixed(2) : v.toFixed(1));
+
+/** A check's observed figure in its unit. */
+function figure(c: RunResult["checks"][number]): string {
+  const v = c.observed;
+  if (v === null) return "-";
+  switch (c.unit) {
+    case "fraction":
+      return `${(v * 100).toFixed(v < 0.1 ? 2 : 1)} %`;
+    case "count":
+      return String(Math.round(v));
+    case "rps":
+      return `${v.toFixed(1)} req/s`;
+    case "bytes":
+      return formatBytes(v);
+    case "ms":
+      return `${ms(v)} ms`;
+    default:
+      return v.toFixed(3);
+  }
+}
+
+/** When a stressor came on or went off, relative to the load's start. */
+function when(v: number | null): string {
+  if (v === null) return "-";
+  return v < 0 ? `${(-v / 1000).toFixed(1)} s before the load (before the runtime started)` : `${ms(v)} ms`;
+}
 
 /** The per-operation table and the checks, as Markdown (printed, and saved as summary.md). */
 export function summaryMarkdown(r: RunResult): string {
@@ -60,8 +86,8 @@ export function summaryMarkdown(r: RunResult): string {
     "",
     ops,
     "",
-    ...(exp.length > 0 ? ["| expectation | observed | result |", "| --- | ---: | --- |", ...exp.map((c) => `| ${c.title} | ${c.observed === null ? "-" : c.observed.toFixed(3)} | ${c.status} |`), ""] : []),
-    ...(r.stressors.length > 0 ? r.stressors.map((s) => `stressor ${s.kind} ${JSON.stringify(s.params)}: on at ${ms(s.startedAtMs)} ms, off at ${ms(s.stoppedAtMs)} ms${s.error ? `, error: ${s.error}` : ""}`) : []),
+    ...(exp.length > 0 ? ["| expectation | observed | result |", "| --- | ---: | --- |", ...exp.map((c) => `| ${c.title} | ${figure(c)} | ${c.status} |`), ""] : []),
+    ...(r.stressors.length > 0 ? r.stressors.map((s) => `stressor ${s.kind} ${JSON.stringify(s.params)}: on at ${when(s.startedAtMs)}, off at ${when(s.stoppedAtMs)}${s.error ? `, error: ${s.error}` : ""}`) : []),
   ];
   return lines.filter((l, i, a) => !(l === "" && a[i - 1] === "")).join("\n") + "\n";
 }

@@ -13,6 +13,7 @@ import { Monitor } from "../monitor/monitor.js";
 import { processSampler } from "../monitor/process.js";
 import { systemSampler } from "../monitor/system.js";
 import type { Sampler, TimeSeries } from "../monitor/types.js";
+import { formatBytes } from "../cli/format.js";
 import { RUN_RESULT_SCHEMA_VERSION, RunResultSchema, type CheckResult, type RunResult } from "../result.js";
 import { FaultProxy } from "../stress/fault-proxy.js";
 import { cpuStressor, memoryStressor, type HostStressor } from "../stress/host.js";
@@ -20,7 +21,7 @@ import { startChildRuntime, startInProcessRuntime, externalTarget, type Target }
 import type { LoadedScenario } from "./load.js";
 import { loadProfile, mergeConfig, type LoadedProfile } from "./profile.js";
 import type { Scenario } from "./schema.js";
-import { meets, parseThreshold } from "./threshold.js";
+import { meets, parseThreshold, thresholdUnit } from "./threshold.js";
 
 export interface RunOptions {
   /** Profile instead of the scenario's. */
@@ -102,6 +103,8 @@ export function buildOperations(s: Scenario): LoadOperation[] {
 
 interface StressorRun {
   kind: string;
+  /** Started before the runtime (a memory ballast that leaves a box for it), not on the load's timeline. */
+  beforeRuntime?: boolean;
   params: Record<string, unknown>;
   start: number;
   stop: number | undefined;
@@ -128,6 +131,11 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions = 
   if (external && internal) {
     throw new InputError(`${loaded.file}: the ${internal.kind} stressor acts inside the runtime; with --target only cpu and memory apply`);
   }
+  s.stressors.forEach((x, i) => {
+    if (x.kind !== "memory" || x.leaveForRuntime === undefined) return;
+    if (external) throw new InputError(`${loaded.file}: stressors[${i}].leaveForRuntime needs a runtime that tunebench starts; with --target use bytes or fractionOfAvailable`);
+    if (x.start !== 0) throw new InputError(`${loaded.file}: stressors[${i}]: a memory ballast with leaveForRuntime starts before the runtime; remove start (${x.start} ms)`);
+  });
   const namespace = `tunebench-run-${randomBytes(3).toString("hex")}`;
   let proxy: FaultProxy | undefined;
   if (redisStress) {
@@ -149,16 +157,33 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions = 
     switch (x.kind) {
       case "cpu":
         return { ...base, begin: () => (host = cpuStressor({ ...(x.workers ? { workers: x.workers } : {}), dutyCycle: x.dutyCycle })).start(), end: async () => host?.stop() };
-      case "memory":
+      case "memory": {
+        let ballast: ReturnType<typeof memoryStressor> | undefined;
         return {
           ...base,
+          ...(x.leaveForRuntime !== undefined ? { beforeRuntime: true } : {}),
           begin: async () => {
             const available = memAvailableBytes();
-            host = memoryStressor({ ...(x.bytes ? { bytes: x.bytes } : {}), ...(x.fractionOfAvailable ? { fractionOfAvailable: x.fractionOfAvailable } : {}) }, available);
-            await host.start();
+            ballast = memoryStressor(
+              {
+                ...(x.bytes ? { bytes: x.bytes } : {}),
+                ...(x.fractionOfAvailable ? { fractionOfAvailable: x.fractionOfAvailable } : {}),
+                ...(x.leaveForRuntime ? { leaveForRuntimeBytes: x.leaveForRuntime, availableBeforeRuntimeBytes: available } : {}),
+              },
+              available,
+            );
+            params.ballastBytes = ballast.bytes;
+            params.floorBytes = ballast.floorBytes;
+            emit({ type: "phase", text: `memory ballast: taking ${formatBytes(ballast.bytes)} of the ${formatBytes(available)} available` });
+            await ballast.start();
           },
-          end: async () => host?.stop(),
+          end: async () => {
+            if (!ballast) return;
+            await ballast.stop();
+            params.releasedBytes = ballast.releasedBytes();
+          },
         };
+      }
       case "redis-latency":
         return { ...base, begin: async () => proxy!.setLatency({ fixedMs: x.fixedMs, jitterMs: x.jitterMs }), end: async () => proxy!.setLatency({ fixedMs: 0, jitterMs: 0 }) };
       case "gc-churn": {
@@ -195,6 +220,11 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions = 
   let t0: number | undefined;
   try {
     emit({ type: "phase", text: external ? `using ${options.targetUrl}` : "starting the runtime" });
+    for (const st of stressors.filter((x) => x.beforeRuntime)) {
+      const at = performance.now();
+      await st.begin();
+      st.startedAtMs = at; // made relative to the load's start below
+    }
     target = external
       ? externalTarget(options.targetUrl!)
       : options.inProcess
@@ -216,6 +246,11 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions = 
     const start = performance.now();
     t0 = start;
     for (const st of stressors) {
+      if (st.beforeRuntime) {
+        st.startedAtMs = st.startedAtMs! - start; // negative: before the load started
+        if (st.stop !== undefined) timers.push(setTimeout(() => void st.end().then(() => (st.stoppedAtMs = performance.now() - start)), st.stop));
+        continue;
+      }
       timers.push(
         setTimeout(() => {
           st.begin().then(
@@ -260,6 +295,7 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions = 
     for (const t of timers) clearTimeout(t);
     for (const st of stressors) {
       try {
+        if (st.beforeRuntime && t0 === undefined) st.startedAtMs = null; // the load never started: no timeline to place it on
         const wasOn = st.startedAtMs !== null && st.stoppedAtMs === null;
         await st.end();
         if (wasOn && t0 !== undefined) st.stoppedAtMs = performance.now() - t0;
@@ -273,7 +309,7 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions = 
   }
   const tierOf = new Map(s.workload.operations.map((o) => [o.op, o.tier]));
   const operations = (load?.operations ?? []).map((o) => ({ ...o, tier: tierOf.get(o.name as Scenario["workload"]["operations"][number]["op"]) ?? 1 }));
-  const checks = judge(s, profile, operations, load);
+  const checks = judge(s, profile, operations, load, series);
   const result = {
     schemaVersion: RUN_RESULT_SCHEMA_VERSION,
     tool: { name: "tunebench", version: TUNEBENCH_VERSION },
@@ -296,6 +332,57 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions = 
   return RunResultSchema.parse(JSON.parse(JSON.stringify(result)));
 }
 
+/** The defined samples of one series. */
+function defined(series: TimeSeries | undefined, key: string): Array<{ t: number; v: number }> {
+  const values = series?.series[key];
+  if (!series || !values) return [];
+  const out: Array<{ t: number; v: number }> = [];
+  values.forEach((v, i) => {
+    if (v !== null && Number.isFinite(v)) out.push({ t: series.t[i]!, v });
+  });
+  return out;
+}
+
+/** min, max or mean of the runtime's RSS or the machine's available memory over the run. */
+export function memoryStat(series: TimeSeries | undefined, of: "rss" | "available", stat: "min" | "max" | "avg"): { value: number; key: string; samples: number } | undefined {
+  const keys = of === "rss" ? ["runtime.rss_bytes", "harness+runtime.rss_bytes"] : ["system.memory_available_bytes"];
+  for (const key of keys) {
+    const v = defined(series, key).map((x) => x.v);
+    if (v.length === 0) continue;
+    const value = stat === "min" ? Math.min(...v) : stat === "max" ? Math.max(...v) : v.reduce((a, b) => a + b, 0) / v.length;
+    return { value, key, samples: v.length };
+  }
+  return undefined;
+}
+
+/** The share of wall time the runtime spent in GC pauses between the first and the last scrape of its /metrics. */
+export function gcShare(series: TimeSeries | undefined): { share: number; gcSeconds: number; wallSeconds: number; collections: number } | undefined {
+  const gc = defined(series, "runtime.gc_seconds_total");
+  const count = defined(series, "runtime.gc_count_total");
+  if (gc.length < 2) return undefined;
+  const first = gc[0]!;
+  const last = gc[gc.length - 1]!;
+  const wallSeconds = (last.t - first.t) / 1000;
+  if (!(wallSeconds > 0)) return undefined;
+  const gcSeconds = last.v - first.v;
+  const collections = count.length >= 2 ? count[count.length - 1]!.v - count[0]!.v : 0;
+  return { share: gcSeconds / wallSeconds, gcSeconds, wallSeconds, collections };
+}
+
+/** Cache hits in every tier over lookups (L1 hits plus L1 misses), between the first and the last scrape. */
+export function cacheHits(series: TimeSeries | undefined): { hits: number; lookups: number; rate: number } | undefined {
+  const delta = (key: string): number | undefined => {
+    const d = defined(series, key);
+    return d.length >= 2 ? d[d.length - 1]!.v - d[0]!.v : undefined;
+  };
+  const l1Hits = delta("cache.L1.hits");
+  const l1Misses = delta("cache.L1.misses");
+  if (l1Hits === undefined || l1Misses === undefined) return undefined;
+  const hits = l1Hits + (delta("cache.L2.hits") ?? 0) + (delta("cache.L3.hits") ?? 0);
+  const lookups = l1Hits + l1Misses;
+  return { hits, lookups, rate: lookups === 0 ? 0 : hits / lookups };
+}
+
 /** The run's own Redis keys (its cache namespace), deleted when it ends; nothing else is touched. */
 async function deleteRunKeys(namespace: string): Promise<void> {
   try {
@@ -310,7 +397,7 @@ async function deleteRunKeys(namespace: string): Promise<void> {
 type OpResult = LoadResult["operations"][number] & { tier: number };
 
 /** The SLA of each operation's tier and the scenario's expectations, judged on the measured figures. */
-export function judge(s: Scenario, profile: LoadedProfile, operations: OpResult[], load: LoadResult | undefined): CheckResult[] {
+export function judge(s: Scenario, profile: LoadedProfile, operations: OpResult[], load: LoadResult | undefined, series?: TimeSeries): CheckResult[] {
   const checks: CheckResult[] = [];
   const p = profile.sla.percentile;
   for (const o of operations) {
@@ -324,6 +411,7 @@ export function judge(s: Scenario, profile: LoadedProfile, operations: OpResult[
       status: o.count === 0 ? "n/a" : met ? "pass" : "fail",
       observed: Number.isFinite(observed) ? observed : null,
       bound: budget,
+      unit: "ms",
       evidence: `p${p} ${observed.toFixed(1)} ms over ${o.count} requests, error rate ${(errorRate * 100).toFixed(2)} % (bound ${(profile.sla.maxErrorRate * 100).toFixed(2)} %)`,
     });
   }
@@ -337,6 +425,7 @@ export function judge(s: Scenario, profile: LoadedProfile, operations: OpResult[
     const count = ops.reduce((a, o) => a + o.count, 0);
     const failed = ops.reduce((a, o) => a + (o.count - o.ok), 0);
     let observed: number;
+    let evidence: string | undefined;
     switch (t.metric.kind) {
       case "percentile":
         observed = merged.percentileMs(t.metric.percentile);
@@ -355,29 +444,47 @@ export function judge(s: Scenario, profile: LoadedProfile, operations: OpResult[
         break;
       case "rate":
       case "count": {
+        if (t.metric.of === "cache_hits") {
+          const hits = cacheHits(series);
+          observed = hits === undefined ? Number.NaN : t.metric.kind === "rate" ? hits.rate : hits.hits;
+          if (hits) evidence = `observed ${hits.hits} hits over ${hits.lookups} cache lookups (every tier, from /metrics)`;
+          break;
+        }
         const n =
           t.metric.of === "errors"
             ? failed
             : t.metric.of === "timeouts"
               ? ops.reduce((a, o) => a + o.errors.timeout, 0)
-              : t.metric.of === "rejected"
-                ? ops.reduce((a, o) => a + (o.errors.status["429"] ?? 0), 0)
-                : Number.NaN;
+              : ops.reduce((a, o) => a + (o.errors.status["429"] ?? 0), 0);
         observed = t.metric.kind === "rate" ? (count === 0 ? 0 : n / count) : n;
         break;
       }
       case "rps":
         observed = load && load.measuredMs > 0 ? (count * 1000) / load.measuredMs : 0;
         break;
+      case "memory": {
+        const m = memoryStat(series, t.metric.of, t.metric.stat);
+        observed = m?.value ?? Number.NaN;
+        if (m) evidence = `observed ${formatBytes(m.value)} (${t.metric.stat} of ${m.key} over ${m.samples} samples)`;
+        break;
+      }
+      case "gc_share": {
+        const g = gcShare(series);
+        observed = g?.share ?? Number.NaN;
+        if (g) evidence = `observed ${(g.share * 100).toFixed(1)} %: ${g.gcSeconds.toFixed(2)} s of GC pauses in ${g.wallSeconds.toFixed(1)} s (${g.collections} collections)`;
+        break;
+      }
     }
     const known = Number.isFinite(observed);
+    const fromSeries = t.metric.kind === "memory" || t.metric.kind === "gc_share" || ((t.metric.kind === "rate" || t.metric.kind === "count") && t.metric.of === "cache_hits");
     checks.push({
       id: `expectation.${i}`,
       title: `${only ? `${only}: ` : ""}${text}`,
-      status: count === 0 || !known ? "n/a" : meets(t, observed) ? "pass" : "fail",
+      status: (!fromSeries && count === 0) || !known ? "n/a" : meets(t, observed) ? "pass" : "fail",
       observed: known ? observed : null,
       bound: t.value,
-      evidence: known ? `observed ${observed.toFixed(t.metric.kind === "rate" ? 4 : 2)} over ${count} requests` : "not measured in this run",
+      unit: thresholdUnit(t.metric),
+      evidence: known ? (evidence ?? `observed ${observed.toFixed(t.metric.kind === "rate" ? 4 : 2)} over ${count} requests`) : "not measured in this run",
     });
   });
   return checks;

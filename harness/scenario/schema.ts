@@ -13,6 +13,20 @@ export const Duration = z.union([
     }),
 ]);
 
+const SIZE_FACTORS: Record<string, number> = { B: 1, kB: 1e3, MB: 1e6, GB: 1e9, KiB: 1024, MiB: 1024 ** 2, GiB: 1024 ** 3 };
+
+/** A size written as `512MiB`, `3GiB`, `2GB` or a number of bytes. */
+export const Size = z.union([
+  z.number().int().positive(),
+  z
+    .string()
+    .regex(/^\d+(\.\d+)?(B|kB|MB|GB|KiB|MiB|GiB)$/, "a size such as 512MiB, 3GiB or 2GB")
+    .transform((s) => {
+      const m = /^(\d+(?:\.\d+)?)([A-Za-z]+)$/.exec(s)!;
+      return Math.round(Number(m[1]) * SIZE_FACTORS[m[2]!]!);
+    }),
+]);
+
 export const OPERATIONS = ["health", "search", "completion", "chat", "embeddings", "batch"] as const;
 
 export const OperationSchema = z
@@ -49,10 +63,20 @@ export const StressorSchema = z.discriminatedUnion("kind", [
       kind: z.literal("memory"),
       start: Duration.default(0),
       stop: Duration.optional(),
-      bytes: z.number().int().positive().optional(),
+      /** Take this much. */
+      bytes: Size.optional(),
+      /** Or this share of the memory available when the stressor starts. */
       fractionOfAvailable: z.number().gt(0).max(1).optional(),
+      /**
+       * Or everything that was available before the runtime started except this much:
+       * the runtime and its headroom then share this amount, like a box of this size.
+       */
+      leaveForRuntime: Size.optional(),
     })
-    .strict(),
+    .strict()
+    .refine((m) => [m.bytes, m.fractionOfAvailable, m.leaveForRuntime].filter((x) => x !== undefined).length === 1, {
+      message: "give exactly one of bytes, fractionOfAvailable, leaveForRuntime",
+    }),
   z
     .object({
       kind: z.literal("redis-latency"),

@@ -10,7 +10,17 @@ export type ThresholdMetric =
   | { kind: "avg" | "med" | "min" | "max" }
   | { kind: "rate"; of: RateName }
   | { kind: "count"; of: RateName }
-  | { kind: "rps" };
+  | { kind: "rps" }
+  /** A monitor series over the run: the runtime's RSS or the machine's available memory, in bytes. */
+  | { kind: "memory"; stat: "min" | "max" | "avg"; of: MemorySeries }
+  /** Share of the run's wall time the runtime spent in GC pauses (from its /metrics). */
+  | { kind: "gc_share" };
+
+export const MEMORY_SERIES = ["rss", "available"] as const;
+export type MemorySeries = (typeof MEMORY_SERIES)[number];
+
+/** Byte units: decimal (kB, MB, GB) and binary (KiB, MiB, GiB). */
+const SIZE_UNITS: Record<string, number> = { b: 1, kb: 1e3, mb: 1e6, gb: 1e9, kib: 1024, mib: 1024 ** 2, gib: 1024 ** 3 };
 
 export const RATE_NAMES = ["errors", "timeouts", "rejected", "cache_hits"] as const;
 export type RateName = (typeof RATE_NAMES)[number];
@@ -27,7 +37,9 @@ export interface Threshold {
 }
 
 const TIME_UNITS: Record<string, number> = { us: 0.001, ms: 1, s: 1000, m: 60_000 };
-const SYNTAX = "valid: p(N), avg, med, min, max (with a time: 500ms, 2s, 150us), rate(errors|timeouts|rejected|cache_hits) (with a % or a fraction), count(...), rps; then <, <=, >, >= or ==";
+const SYNTAX =
+  "valid: p(N), avg, med, min, max (with a time: 500ms, 2s, 150us), rate(errors|timeouts|rejected|cache_hits) (with a % or a fraction), count(...), rps, " +
+  "max|min|avg(rss|available) (with a size: 800MiB, 2GB), rate(gc_time) (the share of time in GC pauses); then <, <=, >, >= or ==";
 
 export function parseThreshold(text: string): Threshold {
   const source = text.trim();
@@ -52,6 +64,21 @@ export function parseThreshold(text: string): Threshold {
     if (arg === undefined || !Number.isFinite(p) || p <= 0 || p > 100) throw new InputError(`threshold "${source}": p(${arg ?? ""}) needs a percentile above 0 and at most 100`);
     metric = { kind: "percentile", percentile: p };
     value = time();
+  } else if ((name === "avg" || name === "min" || name === "max") && arg !== undefined) {
+    const of = arg.toLowerCase();
+    if (!(MEMORY_SERIES as readonly string[]).includes(of)) {
+      throw new InputError(`threshold "${source}": ${name}(${arg}) reads a monitor series, one of ${MEMORY_SERIES.join(", ")} (the runtime's RSS, the machine's available memory)`);
+    }
+    const factor = SIZE_UNITS[unit];
+    if (factor === undefined) throw new InputError(`threshold "${source}": ${name}(${of}) needs a size unit; valid: B, kB, MB, GB, KiB, MiB, GiB`);
+    metric = { kind: "memory", stat: name, of: of as MemorySeries };
+    value = n * factor;
+  } else if (name === "rate" && arg?.toLowerCase() === "gc_time") {
+    metric = { kind: "gc_share" };
+    if (unit === "%") value = n / 100;
+    else if (unit === "") value = n;
+    else throw new InputError(`threshold "${source}": a rate is a percentage (10%) or a fraction (0.1), not "${unitRaw}"`);
+    if (value > 1) throw new InputError(`threshold "${source}": a rate lies between 0% and 100%`);
   } else if (name === "avg" || name === "med" || name === "min" || name === "max") {
     if (arg !== undefined) throw new InputError(`threshold "${source}": ${name} takes no argument`);
     metric = { kind: name };
@@ -81,6 +108,23 @@ export function parseThreshold(text: string): Threshold {
   }
   if (value < 0) throw new InputError(`threshold "${source}": the bound cannot be negative`);
   return { source, metric, op, value };
+}
+
+/** The unit of a threshold's value and of the figure it is compared with. */
+export function thresholdUnit(m: ThresholdMetric): "ms" | "fraction" | "count" | "rps" | "bytes" {
+  switch (m.kind) {
+    case "rate":
+    case "gc_share":
+      return "fraction";
+    case "count":
+      return "count";
+    case "rps":
+      return "rps";
+    case "memory":
+      return "bytes";
+    default:
+      return "ms";
+  }
 }
 
 /** Whether `observed` (in the threshold's units: ms, fraction, count, req/s) meets the threshold. */

@@ -28,10 +28,13 @@ class ChildStressor implements HostStressor {
   private child: ChildProcess | undefined;
   /** What the child said when it was ready. */
   ready: Record<string, unknown> = {};
+  /** The child's latest report after it was ready (the memory ballast: what it gave back). */
+  latest: Record<string, unknown> = {};
 
   constructor(
     readonly name: string,
     private readonly args: string[],
+    private readonly execArgv: string[] = [],
   ) {}
 
   get pid(): number | undefined {
@@ -40,8 +43,12 @@ class ChildStressor implements HostStressor {
 
   async start(): Promise<void> {
     if (this.child) return;
-    const child = fork(childScript(), this.args, { stdio: ["ignore", "ignore", "inherit", "ipc"], execArgv: [] });
+    const child = fork(childScript(), this.args, { stdio: ["ignore", "ignore", "inherit", "ipc"], execArgv: this.execArgv });
     this.child = child;
+    child.on("message", (m) => {
+      if ((m as { ready?: boolean }).ready) return;
+      this.latest = m as Record<string, unknown>;
+    });
     await new Promise<void>((resolve, reject) => {
       child.once("message", (m) => {
         this.ready = m as Record<string, unknown>;
@@ -94,17 +101,35 @@ export interface MemoryStressOptions {
   bytes?: number;
   /** Or a share of the memory available now, 0..1. */
   fractionOfAvailable?: number;
-  /** Memory always left free, bytes. Default: 10 % of total memory, at least 512 MiB. */
+  /**
+   * Or all the memory that was available before the runtime started (`availableBeforeRuntime`)
+   * except this many bytes, which the runtime and its headroom then share.
+   */
+  leaveForRuntimeBytes?: number;
+  availableBeforeRuntimeBytes?: number;
+  /** Memory always left free when the ballast is taken, bytes. Default: 10 % of total memory, at least 512 MiB. */
   safetyMarginBytes?: number;
+  /**
+   * While it runs, the ballast gives memory back whenever the machine's available
+   * memory falls below this, bytes. Default: 2 % of total memory, at least 256 MiB.
+   */
+  floorBytes?: number;
 }
 
 /** Bytes the ballast may take: what was asked, but never into the safety margin. */
 export function ballastBytes(options: MemoryStressOptions, availableBytes: number, totalBytes: number): number {
   const margin = options.safetyMarginBytes ?? Math.max(512 * 1024 * 1024, Math.round(totalBytes * 0.1));
-  const asked =
+  let asked =
     options.bytes ??
     (options.fractionOfAvailable !== undefined ? Math.round(options.fractionOfAvailable * availableBytes) : undefined);
-  if (asked === undefined || !(asked > 0)) throw new InputError("memory stressor: give bytes or fractionOfAvailable (above 0)");
+  if (asked === undefined && options.leaveForRuntimeBytes !== undefined) {
+    const before = options.availableBeforeRuntimeBytes ?? availableBytes;
+    if (!(options.leaveForRuntimeBytes < before)) {
+      throw new InputError(`memory stressor: leaveForRuntime=${options.leaveForRuntimeBytes} bytes is not below the ${before} bytes that were available; valid: less than that`);
+    }
+    asked = before - options.leaveForRuntimeBytes;
+  }
+  if (asked === undefined || !(asked > 0)) throw new InputError("memory stressor: give bytes, fractionOfAvailable or leaveForRuntime (above 0)");
   if (options.fractionOfAvailable !== undefined && !(options.fractionOfAvailable > 0 && options.fractionOfAvailable <= 1)) {
     throw new InputError(`memory stressor: fractionOfAvailable=${options.fractionOfAvailable}: valid: above 0, at most 1`);
   }
@@ -113,10 +138,17 @@ export function ballastBytes(options: MemoryStressOptions, availableBytes: numbe
 
 /**
  * A ballast process that takes memory and touches every page, always leaving the
- * safety margin free so the machine is never pushed into the OOM killer.
+ * safety margin free when it starts, and giving memory back while it runs whenever
+ * the machine gets within the floor of running out (it is also the OOM killer's
+ * first choice), so the machine is never pushed into the OOM killer by the run.
  */
-export function memoryStressor(options: MemoryStressOptions, availableBytes: number, totalBytes = os.totalmem()): HostStressor & { bytes: number } {
+export function memoryStressor(
+  options: MemoryStressOptions,
+  availableBytes: number,
+  totalBytes = os.totalmem(),
+): HostStressor & { bytes: number; floorBytes: number; releasedBytes(): number } {
   const bytes = ballastBytes(options, availableBytes, totalBytes);
-  const s = new ChildStressor("memory", ["memory", String(bytes)]);
-  return Object.assign(s, { bytes });
+  const floorBytes = options.floorBytes ?? Math.max(256 * 1024 * 1024, Math.round(totalBytes * 0.02));
+  const s = new ChildStressor("memory", ["memory", String(bytes), String(floorBytes)], ["--expose-gc"]);
+  return Object.assign(s, { bytes, floorBytes, releasedBytes: () => Number(s.latest.releasedBytes ?? 0) });
 }
