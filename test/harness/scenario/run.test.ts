@@ -30,7 +30,17 @@ describe("tunebench run", () => {
     expect(result.generatorOverhead!.count).toBe(300);
     expect(result.series.t.length).toBeGreaterThanOrEqual(2);
     expect(Object.keys(result.series.series)).toEqual(expect.arrayContaining(["system.cpu_percent", "runtime.rss_bytes", "runtime.event_loop_p99_seconds"]));
-    expect(result.checks.map((c) => c.id)).toEqual(["sla.health", "sla.search", "sla.completion", "expectation.0", "expectation.1"]);
+    expect(result.checks.map((c) => c.id)).toEqual(["sla.health", "sla.search", "sla.completion", "expectation.0", "expectation.1", "expectation.2", "expectation.3"]);
+    // expectations read from the monitors' series: cache hits from /metrics, the runtime's RSS
+    const hits = result.checks.find((c) => c.id === "expectation.2")!;
+    expect(hits.evidence).toMatch(/^observed \d+ hits over \d+ cache lookups/);
+    expect(hits.unit).toBe("fraction");
+    expect(hits.observed).toBeGreaterThan(0);
+    const rss = result.checks.find((c) => c.id === "expectation.3")!;
+    expect(rss.status).toBe("pass");
+    expect(rss.unit).toBe("bytes");
+    expect(rss.observed).toBe(Math.max(...(result.series.series["runtime.rss_bytes"]!.filter((v) => v !== null) as number[])));
+    expect(res.stdout).toMatch(/\| max\(rss\)<2GiB \| [\d.]+ MiB \| pass \|/);
     expect((result.hardware as { cpu: { logicalCores: number } }).cpu.logicalCores).toBeGreaterThan(0);
     expect(existsSync(path.join(out, readdirSync(out)[0]!, "summary.md"))).toBe(true);
   });
@@ -50,7 +60,7 @@ describe("tunebench run", () => {
     writeFileSync(file, readFileSync(path.join(REPO, "scenarios", "smoke.yaml"), "utf8").replace('- "rate(errors)<1%"', '- "p(50)<0.001ms"'));
     const res = runCli(["run", file, "--duration", "1s", "--out", out], env, 180_000);
     expect(res.code, res.stderr).toBe(1);
-    expect(res.stdout).toMatch(/\| p\(50\)<0\.001ms \| [\d.]+ \| fail \|/);
+    expect(res.stdout).toMatch(/\| p\(50\)<0\.001ms \| [\d.]+ ms \| fail \|/);
   });
 
   it("refuses a broken scenario before any load starts (exit 2, file:line:field)", () => {
@@ -91,7 +101,7 @@ describe("tunebench suite", () => {
       ["first", "complete", 0],
       ["second", "complete", 1],
     ]);
-    expect(readFileSync(path.join(index.dir, "index.md"), "utf8")).toMatch(/\| second \| complete \| 1 \| 1 \|/);
+    expect(readFileSync(path.join(index.dir, "index.md"), "utf8")).toMatch(/\| second \| complete \| \d+ \| 1 \|/);
     expect(RunResultSchema.parse(JSON.parse(readFileSync(path.join(index.dir, "first", "run.json"), "utf8"))).status).toBe("complete");
   });
 

@@ -28,7 +28,7 @@ describe("scenario files", () => {
     expect(scenario.duration).toBe(4000);
     expect(scenario.warmup).toBe(1000);
     expect(scenario.workload.operations.map((o) => o.op)).toEqual(["health", "search", "completion"]);
-    expect(scenario.expectations).toHaveLength(2);
+    expect(scenario.expectations).toHaveLength(4);
   });
 
   it("fills defaults: poisson spacing, 2 s warm-up, base profile", async () => {

@@ -13,6 +13,10 @@ describe("thresholds", () => {
     ["rate(cache_hits)>=0.8", { kind: "rate", of: "cache_hits" }, ">=", 0.8],
     ["count(timeouts)==0", { kind: "count", of: "timeouts" }, "==", 0],
     ["rps>20/s", { kind: "rps" }, ">", 20],
+    ["max(rss)<1GiB", { kind: "memory", stat: "max", of: "rss" }, "<", 1024 ** 3],
+    ["min(available) >= 1.5GiB", { kind: "memory", stat: "min", of: "available" }, ">=", 1.5 * 1024 ** 3],
+    ["avg(RSS)<800MB", { kind: "memory", stat: "avg", of: "rss" }, "<", 800e6],
+    ["rate(gc_time)<10%", { kind: "gc_share" }, "<", 0.1],
   ] as const)("reads %s", (text, metric, op, value) => {
     const t = parseThreshold(text);
     expect(t.metric, "metric").toEqual(metric);
@@ -29,7 +33,12 @@ describe("thresholds", () => {
     ["rate(oops)<1%", /rate\(oops\) counts one of errors, timeouts, rejected, cache_hits/],
     ["rate(errors)<150%", /a rate lies between 0% and 100%/],
     ["rate(errors)<1ms", /a rate is a percentage/],
-    ["avg(1)<5ms", /avg takes no argument/],
+    ["avg(1)<5ms", /avg\(1\) reads a monitor series, one of rss, available/],
+    ["med(rss)<1GiB", /med takes no argument/],
+    ["max(rss)<1000", /max\(rss\) needs a size unit; valid: B, kB, MB, GB, KiB, MiB, GiB/],
+    ["max(rss)<1ms", /needs a size unit/],
+    ["rate(gc_time)<2s", /a rate is a percentage/],
+    ["rate(gc_time)<200%", /a rate lies between 0% and 100%/],
     ["p(95) ~ 500ms", /cannot be read; valid: p\(N\)/],
     ["", /cannot be read/],
   ])("refuses %s, saying what is valid", (text, message) => {

@@ -55,13 +55,31 @@ describe("host stressors", () => {
     expect(alive(pid)).toBe(false);
   });
 
+  it("memory: below its floor the ballast gives memory back, and says how much", async () => {
+    // a floor above what the machine has available: it must give everything back
+    const available = Number(/MemAvailable:\s+(\d+)/.exec(readFileSync("/proc/meminfo", "utf8"))![1]) * 1024;
+    const s = memoryStressor({ bytes: 256 * 1024 * 1024, floorBytes: available + 1024 ** 3 }, 8 * 1024 ** 3, 16 * 1024 ** 3);
+    await s.start();
+    const pid = s.pid!;
+    for (let i = 0; i < 50 && s.releasedBytes() < 256 * 1024 * 1024; i++) await sleep(100);
+    expect(s.releasedBytes()).toBe(256 * 1024 * 1024);
+    expect(rssBytes(pid), "the memory really left the process").toBeLessThan(200 * 1024 * 1024);
+    expect(readFileSync(`/proc/${pid}/oom_score_adj`, "utf8").trim(), "the OOM killer's first choice").toBe("1000");
+    await s.stop();
+    expect(alive(pid)).toBe(false);
+  });
+
   it("memory: never takes the safety margin", () => {
     const GiB = 1024 ** 3;
     expect(ballastBytes({ bytes: 10 * GiB }, 8 * GiB, 16 * GiB), "capped at available - 10 % of total").toBe(8 * GiB - Math.round(1.6 * GiB));
     expect(ballastBytes({ fractionOfAvailable: 0.5 }, 8 * GiB, 16 * GiB)).toBe(4 * GiB);
     expect(ballastBytes({ bytes: GiB }, 1.2 * GiB, 2 * GiB), "margin at least 512 MiB").toBe(1.2 * GiB - 512 * 1024 ** 2);
     expect(ballastBytes({ bytes: GiB }, 0.3 * GiB, 2 * GiB)).toBe(0);
-    expect(() => ballastBytes({}, GiB, GiB)).toThrow(/give bytes or fractionOfAvailable/);
+    expect(() => ballastBytes({}, GiB, GiB)).toThrow(/give bytes, fractionOfAvailable or leaveForRuntime/);
+    // a box for the runtime: everything that was available before it started, less the box
+    expect(ballastBytes({ leaveForRuntimeBytes: 3 * GiB, availableBeforeRuntimeBytes: 20 * GiB }, 20 * GiB, 24 * GiB)).toBe(17 * GiB);
+    expect(ballastBytes({ leaveForRuntimeBytes: GiB, availableBeforeRuntimeBytes: 8 * GiB }, 8 * GiB, 16 * GiB), "the margin still wins").toBe(8 * GiB - Math.round(1.6 * GiB));
+    expect(() => ballastBytes({ leaveForRuntimeBytes: 9 * GiB, availableBeforeRuntimeBytes: 8 * GiB }, 8 * GiB, 16 * GiB)).toThrow(/leaveForRuntime=9663676416 bytes is not below/);
     expect(() => ballastBytes({ fractionOfAvailable: 2 }, GiB, GiB)).toThrow(/fractionOfAvailable=2/);
     expect(() => cpuStressor({ dutyCycle: 0 })).toThrow(/dutyCycle=0/);
   });
