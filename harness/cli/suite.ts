@@ -4,6 +4,7 @@ import type { CommandModule } from "yargs";
 import { InputError, isTunebenchError } from "../../runtime/errors.js";
 import { ensureDir } from "../../runtime/fs.js";
 import { loadScenario } from "../scenario/load.js";
+import { BUILTIN_SCENARIOS_DIR } from "../scenario/profile.js";
 import { runScenario } from "../scenario/run.js";
 import { EXIT, interruptSignal, writeJson } from "./common.js";
 import { summaryMarkdown } from "./run.js";
@@ -21,10 +22,10 @@ const QUICK_DURATION_MS = 15_000;
 
 export const suiteCommand: CommandModule<object, SuiteArgs> = {
   command: "suite [dir]",
-  describe: "Run every scenario of a folder (default scenarios/) and write an index of the results",
+  describe: "Run every scenario of a folder (default: the built-in scenarios) and write an index of the results",
   builder: (y) =>
     y
-      .positional("dir", { type: "string", default: "scenarios", describe: "folder of scenario .yaml files" })
+      .positional("dir", { type: "string", default: BUILTIN_SCENARIOS_DIR, defaultDescription: "the built-in scenarios/", describe: "folder of scenario .yaml files" })
       .option("quick", { type: "boolean", default: false, describe: `each scenario measured for ${QUICK_DURATION_MS / 1000} s` })
       .option("out", { type: "string", default: "tunebench-out", describe: "folder for the results" })
       .option("json", { type: "boolean", default: false, describe: "print the index as JSON" }),

@@ -17,6 +17,9 @@ export const BUILTIN_PROFILES_DIR = (() => {
   return path.resolve("profiles");
 })();
 
+/** The scenarios that come with tunebench (`scenarios/` at the package root): the suite's default. */
+export const BUILTIN_SCENARIOS_DIR = path.join(path.dirname(BUILTIN_PROFILES_DIR), "scenarios");
+
 /** Keys a profile file has besides the RuntimeConfig sections. */
 const PROFILE_KEYS = new Set(["$schema", "extends", "description", "sla"]);
 
