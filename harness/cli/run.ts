@@ -51,6 +51,15 @@ function figure(c: RunResult["checks"][number]): string {
   }
 }
 
+/** A stressor's parameters, sizes in bytes written as sizes. */
+function stressorParams(params: Record<string, unknown>): string {
+  const parts = Object.entries(params).map(([k, v]) => {
+    const size = typeof v === "number" && (/bytes$/i.test(k) || k === "leaveForRuntime");
+    return `${k} ${size ? formatBytes(v) : typeof v === "string" ? v : JSON.stringify(v)}`;
+  });
+  return parts.length > 0 ? `(${parts.join(", ")})` : "";
+}
+
 /** When a stressor came on or went off, relative to the load's start. */
 function when(v: number | null): string {
   if (v === null) return "-";
@@ -87,7 +96,7 @@ export function summaryMarkdown(r: RunResult): string {
     ops,
     "",
     ...(exp.length > 0 ? ["| expectation | observed | result |", "| --- | ---: | --- |", ...exp.map((c) => `| ${c.title} | ${figure(c)} | ${c.status} |`), ""] : []),
-    ...(r.stressors.length > 0 ? r.stressors.map((s) => `stressor ${s.kind} ${JSON.stringify(s.params)}: on at ${when(s.startedAtMs)}, off at ${when(s.stoppedAtMs)}${s.error ? `, error: ${s.error}` : ""}`) : []),
+    ...(r.stressors.length > 0 ? r.stressors.map((s) => `stressor ${s.kind} ${stressorParams(s.params)}: on at ${when(s.startedAtMs)}, off at ${when(s.stoppedAtMs)}${s.error ? `, error: ${s.error}` : ""}`) : []),
   ];
   return lines.filter((l, i, a) => !(l === "" && a[i - 1] === "")).join("\n") + "\n";
 }
