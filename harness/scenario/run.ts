@@ -1,6 +1,4 @@
 import { randomBytes } from "node:crypto";
-import { readFileSync } from "node:fs";
-import os from "node:os";
 import { RedisTier, defaultRedisUrl } from "../../runtime/cache/redis.js";
 import { InputError } from "../../runtime/errors.js";
 import { Xorshift128 } from "../../runtime/models/gguf-writer.js";
@@ -17,6 +15,7 @@ import { formatBytes } from "../cli/format.js";
 import { RUN_RESULT_SCHEMA_VERSION, RunResultSchema, type CheckResult, type RunResult } from "../result.js";
 import { FaultProxy } from "../stress/fault-proxy.js";
 import { cpuStressor, memoryStressor, type HostStressor } from "../stress/host.js";
+import { memAvailableBytes } from "../stress/meminfo.js";
 import { startChildRuntime, startInProcessRuntime, externalTarget, type Target } from "../target/child.js";
 import type { LoadedScenario } from "./load.js";
 import { loadProfile, mergeConfig, type LoadedProfile } from "./profile.js";
@@ -39,17 +38,6 @@ export interface RunOptions {
 }
 
 export type RunEvent = { type: "phase"; text: string } | LoadEvent | { type: "runtime-log"; line: string };
-
-/** Memory available to new processes now (MemAvailable on Linux). */
-function memAvailableBytes(): number {
-  try {
-    const kb = /MemAvailable:\s+(\d+)/.exec(readFileSync("/proc/meminfo", "utf8"))?.[1];
-    if (kb !== undefined) return Number(kb) * 1024;
-  } catch {
-    // not Linux
-  }
-  return os.freemem();
-}
 
 function words(rng: Xorshift128, n: number): string {
   const syllables = ["ba", "ko", "ri", "tu", "me", "sa", "vo", "li", "ne", "du", "ka", "zi"];

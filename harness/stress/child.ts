@@ -6,9 +6,10 @@
  *   node child.js cpu <workers> <dutyCycle> <periodMs>
  *   node child.js memory <bytes> [floorBytes]
  */
-import { readFileSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import os from "node:os";
 import { Worker } from "node:worker_threads";
+import { memAvailableBytes } from "./meminfo.js";
 
 const [kind, ...args] = process.argv.slice(2);
 
@@ -52,11 +53,6 @@ parentPort.on("message", (bytes) => {
 });
 `;
 
-function memAvailable(): number {
-  const kb = /MemAvailable:\s+(\d+)/.exec(readFileSync("/proc/meminfo", "utf8"))?.[1];
-  return kb === undefined ? Number.POSITIVE_INFINITY : Number(kb) * 1024;
-}
-
 /**
  * Takes `bytes` with one thread per core (page faults are the cost), and keeps
  * it while the machine has more than `floorBytes` available; below that it gives
@@ -94,7 +90,7 @@ function memoryBallast(bytes: number, floorBytes: number): void {
     let pending = false;
     setInterval(() => {
       if (pending || heldBytes <= 0) return;
-      const short = floorBytes - memAvailable();
+      const short = floorBytes - memAvailableBytes();
       if (short <= 0) return;
       pending = true;
       // give back what is missing plus a chunk, from the worker that holds the most
