@@ -210,7 +210,7 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions = 
     emit({ type: "phase", text: external ? `using ${options.targetUrl}` : "starting the runtime" });
     for (const st of stressors.filter((x) => x.beforeRuntime)) {
       const at = performance.now();
-      await st.begin();
+      await untilAborted(st.begin(), options.signal);
       st.startedAtMs = at; // made relative to the load's start below
     }
     target = external
@@ -318,6 +318,26 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions = 
   };
   // JSON's view (NaN becomes null), validated against the contract
   return RunResultSchema.parse(JSON.parse(JSON.stringify(result)));
+}
+
+/**
+ * Waits for `work`, or rejects as soon as the signal fires (Ctrl-C while a ballast
+ * fills): the caller's cleanup then stops what `work` started.
+ */
+async function untilAborted<T>(work: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return work;
+  signal.throwIfAborted();
+  let onAbort: (() => void) | undefined;
+  const aborted = new Promise<never>((_, reject) => {
+    onAbort = () => reject(signal.reason ?? new Error("interrupted"));
+    signal.addEventListener("abort", onAbort, { once: true });
+  });
+  work.catch(() => undefined); // its failure after an abort is expected
+  try {
+    return await Promise.race([work, aborted]);
+  } finally {
+    signal.removeEventListener("abort", onAbort!);
+  }
 }
 
 /** The defined samples of one series. */
