@@ -1,48 +1,55 @@
+import { readFile } from "node:fs/promises";
 import { z } from "zod";
+import { RuntimeConfigSchema } from "../runtime/config.js";
+import { InputError } from "../runtime/errors.js";
+import { RuntimeHealthSchema } from "../runtime/server/health.js";
+import { PercentilesSchema } from "../runtime/stats.js";
+import { TUNEBENCH_VERSION } from "../runtime/version.js";
+import { CheckResultSchema } from "./checks/types.js";
+import { HardwareInfoSchema } from "./detect/types.js";
+import { OperationResultSchema, TimelinePointSchema } from "./load/driver.js";
+import { TimeSeriesSchema } from "./monitor/types.js";
+import { ChecklistLevelSchema, SlaSchema } from "./profile/sla.js";
+import { OPERATIONS, ScenarioSchema, STRESSOR_KINDS } from "./scenario/schema.js";
 
-/** Bumped on any change a reader of an older RunResult would trip over. */
-export const RUN_RESULT_SCHEMA_VERSION = 1;
+/**
+ * The RunResult's schema version. The rule: bump it when a field is removed or
+ * renamed, or changes its type, unit or meaning, so that a reader of the old
+ * shape would misread the new one. Adding an optional field that older readers
+ * may ignore does not bump it. A reader given another version refuses it in one
+ * line (`readRunResult`), it never guesses.
+ */
+export const RUN_RESULT_SCHEMA_VERSION = 2;
 
-const Percentiles = z.object({
-  count: z.number(),
-  minMs: z.number().nullable(),
-  meanMs: z.number().nullable(),
-  p50Ms: z.number().nullable(),
-  p90Ms: z.number().nullable(),
-  p95Ms: z.number().nullable(),
-  p99Ms: z.number().nullable(),
-  p999Ms: z.number().nullable(),
-  maxMs: z.number().nullable(),
-});
+/** Phases of a run on the run clock: the runtime starting (before the origin), the warm-up, the measured window. */
+export const PHASES = ["start", "warmup", "measure"] as const;
 
-const OperationResult = z.object({
-  name: z.string(),
+/** One operation of the workload: what the load generator measured, with the SLA tier it is judged on. */
+export const RunOperationSchema = OperationResultSchema.extend({
+  name: z.enum(OPERATIONS),
   tier: z.number().int().min(1).max(5),
-  count: z.number().int(),
-  ok: z.number().int(),
-  errors: z.object({ status: z.record(z.string(), z.number()), timeout: z.number(), connection: z.number() }),
-  latency: Percentiles,
-  /** HdrHistogram, compressed base64, microseconds. */
-  histogram: z.string(),
-  serviceTime: Percentiles.optional(),
-  ttft: Percentiles.optional(),
-  interToken: Percentiles.optional(),
 });
+export type RunOperation = z.output<typeof RunOperationSchema>;
 
-const Check = z.object({
-  id: z.string(),
-  title: z.string(),
-  status: z.enum(["pass", "fail", "n/a"]),
-  observed: z.number().nullable(),
-  bound: z.number().nullable(),
-  /** What observed and bound are in: milliseconds, a fraction (0..1), a count, requests per second, bytes. */
-  unit: z.enum(["ms", "fraction", "count", "rps", "bytes"]).optional(),
-  evidence: z.string(),
+export const StressorRecordSchema = z.object({
+  kind: z.enum(STRESSOR_KINDS),
+  /** Its settings as the scenario gave them, and what it measured of itself (bytes taken and given back). */
+  params: z.record(z.string(), z.union([z.number(), z.string(), z.boolean(), z.null()])),
+  /** When it came on and went off, ms on the run clock; null when it never did. */
+  startAtMs: z.number().nullable(),
+  stopAtMs: z.number().nullable(),
+  error: z.string().optional(),
 });
+export type StressorRecord = z.output<typeof StressorRecordSchema>;
 
 /**
  * The one contract between a run and everything after it (checks, reports,
- * recommendations): a report can be rebuilt from this JSON alone.
+ * recommendations, gates): a report can be rebuilt from this JSON alone.
+ *
+ * One clock: every field named `...AtMs` (and every `series.atMs` and
+ * `load.timeline[].atMs`) is milliseconds from `clock.origin`, the moment the
+ * load (its warm-up) started; times before it (the runtime starting, a memory
+ * ballast filled before the runtime) are negative.
  */
 export const RunResultSchema = z.object({
   schemaVersion: z.literal(RUN_RESULT_SCHEMA_VERSION),
@@ -50,35 +57,81 @@ export const RunResultSchema = z.object({
   /** "incomplete" when the run was stopped (Ctrl-C) or failed part-way: what was measured is still here. */
   status: z.enum(["complete", "incomplete"]),
   stoppedBecause: z.string().optional(),
+  /** Wall-clock times (ISO 8601) of the command's start and end. */
   startedAt: z.string(),
   finishedAt: z.string(),
-  hardware: z.record(z.string(), z.unknown()),
-  scenario: z.object({ name: z.string(), file: z.string(), description: z.string(), tiers: z.array(z.number()), spec: z.record(z.string(), z.unknown()) }),
-  profile: z.object({ name: z.string(), chain: z.array(z.string()), sla: z.record(z.string(), z.unknown()) }),
+  clock: z.object({
+    /** The origin of every `...AtMs`, as a wall-clock time (ISO 8601). */
+    origin: z.string(),
+  }),
+  phases: z.array(z.object({ name: z.enum(PHASES), startAtMs: z.number(), endAtMs: z.number() })),
+  hardware: HardwareInfoSchema,
+  scenario: z.object({ name: z.string(), file: z.string(), description: z.string(), tiers: z.array(z.number().int()), spec: ScenarioSchema }),
+  profile: z.object({ name: z.string(), chain: z.array(z.string()), sla: SlaSchema, checklistLevel: ChecklistLevelSchema }),
   /** The RuntimeConfig the runtime ran with (profile + scenario overrides + --set). */
-  config: z.record(z.string(), z.unknown()),
-  target: z.object({ kind: z.enum(["child", "in-process", "external"]), url: z.string() }),
+  config: RuntimeConfigSchema,
+  target: z.object({
+    kind: z.enum(["child", "in-process", "external"]),
+    url: z.string(),
+    /** tunebench's runtime: its /health when the load started (model, threads, memory estimate, cache tiers, warming); null for another server. */
+    runtime: RuntimeHealthSchema.nullable(),
+  }),
   /** What the load generator itself can resolve (a raw loop against /health). */
-  generatorOverhead: Percentiles.nullable(),
+  generatorOverhead: PercentilesSchema.nullable(),
   load: z.object({
     warmupMs: z.number(),
     measuredMs: z.number(),
-    throughput: z.number(),
-    operations: z.array(OperationResult),
-    timeline: z.array(z.object({ t: z.number(), requests: z.number(), errors: z.number(), p95Ms: z.number().nullable() })),
+    /** Requests per second over the measured window, every operation. */
+    throughputRps: z.number(),
+    operations: z.array(RunOperationSchema),
+    timeline: z.array(TimelinePointSchema),
   }),
-  series: z.object({
-    intervalMs: z.number(),
-    t: z.array(z.number()),
-    series: z.record(z.string(), z.array(z.number().nullable())),
-    overhead: z.object({ cpuMs: z.number(), samples: z.number(), cpuMsPerSample: z.number() }),
-    failures: z.record(z.string(), z.string()),
-  }),
-  stressors: z.array(
-    z.object({ kind: z.string(), params: z.record(z.string(), z.unknown()), startedAtMs: z.number().nullable(), stoppedAtMs: z.number().nullable(), error: z.string().optional() }),
-  ),
-  checks: z.array(Check),
+  series: TimeSeriesSchema,
+  stressors: z.array(StressorRecordSchema),
+  /** SLA tiers, expectations, findings (ranked) and checklist items, as judged when the run ended. */
+  checks: z.array(CheckResultSchema),
 });
 
 export type RunResult = z.output<typeof RunResultSchema>;
-export type CheckResult = z.output<typeof Check>;
+
+/**
+ * Reads a saved RunResult. A file that is not one, or one of another schema
+ * version, is an InputError in one line that says what it is and what to do.
+ */
+export async function readRunResult(file: string): Promise<RunResult> {
+  let text: string;
+  try {
+    text = await readFile(file, "utf8");
+  } catch (err) {
+    throw new InputError(`cannot read ${file}: ${(err as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : (err as Error).message}`);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (err) {
+    throw new InputError(`${file}: not JSON (${(err as Error).message})`);
+  }
+  return parseRunResult(json, file);
+}
+
+/** Validates a RunResult read from `file` (see `readRunResult`). */
+export function parseRunResult(json: unknown, file: string): RunResult {
+  const obj = json !== null && typeof json === "object" && !Array.isArray(json) ? (json as Record<string, unknown>) : undefined;
+  const version = obj?.schemaVersion;
+  const tool = obj?.tool as { name?: unknown; version?: unknown } | undefined;
+  if (obj === undefined || tool?.name !== "tunebench" || typeof version !== "number") {
+    throw new InputError(`${file}: not a tunebench RunResult (no tool "tunebench" with a schemaVersion); give the run.json a run or suite wrote`);
+  }
+  if (version !== RUN_RESULT_SCHEMA_VERSION) {
+    const writer = typeof tool.version === "string" ? `tunebench ${tool.version}` : "another tunebench";
+    throw new InputError(
+      `${file}: a RunResult of schema version ${version} (written by ${writer}); this tunebench (${TUNEBENCH_VERSION}) reads version ${RUN_RESULT_SCHEMA_VERSION}: run the scenario again, or read it with the tunebench that wrote it`,
+    );
+  }
+  const res = RunResultSchema.safeParse(json);
+  if (!res.success) {
+    const issue = res.error.issues[0]!;
+    throw new InputError(`${file}: not a valid RunResult: ${issue.path.join(".") || "(root)"}: ${issue.message}`);
+  }
+  return res.data;
+}

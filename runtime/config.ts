@@ -158,6 +158,25 @@ export const SearchConfigSchema = z
     defaultK: z.number().int().min(1).max(1000).default(5),
     /** Most results one request may ask for. Default 100. */
     maxK: z.number().int().min(1).max(10_000).default(100),
+    /**
+     * Queries searched at start, before the service reports ready, so their
+     * embeddings and results are in the cache when traffic comes. Default none.
+     */
+    warm: z
+      .object({
+        /** Queries written out. */
+        queries: z.array(z.string().min(1).max(100_000)).max(1_000_000).default([]),
+        /** A query log: one query per line, or JSON Lines with a `query` (or `key`) field. */
+        queryLog: z.string().min(1).optional(),
+        /** At most this many distinct queries (the first ones). Default 1000. */
+        limit: z.number().int().min(1).max(1_000_000).default(1000),
+        /** Results per query, as the traffic will ask (the result cache key carries k). Default 5. */
+        k: z.number().int().min(1).max(1000).default(5),
+        /** Searches at once while warming. Default 4. */
+        concurrency: z.number().int().min(1).max(256).default(4),
+      })
+      .strict()
+      .optional(),
   })
   .strict();
 export type SearchConfig = z.output<typeof SearchConfigSchema>;

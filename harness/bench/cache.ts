@@ -16,7 +16,7 @@ import type { TieredCache } from "../../runtime/cache/tiered.js";
 import { CacheConfigSchema } from "../../runtime/config.js";
 import { FaultProxy } from "../stress/fault-proxy.js";
 import { EnvironmentError, InputError } from "../../runtime/errors.js";
-import { median } from "./stats.js";
+import { median } from "../../runtime/stats.js";
 
 /** Latency of one benchmark task, from tinybench. */
 export interface TaskStats {
@@ -87,12 +87,19 @@ async function connectRaw(url: string): Promise<Redis> {
   return client;
 }
 
-/** A full garbage collection, where V8 lets us ask for one. */
-const collectGarbage: () => void = (() => {
-  v8.setFlagsFromString("--expose-gc");
-  const gc = vm.runInNewContext("gc") as (() => void) | undefined;
-  return () => gc?.();
-})();
+let gcFunction: (() => void) | undefined;
+
+/**
+ * A full garbage collection, where V8 lets us ask for one. The flag is set on the
+ * first call (inside a benchmark), never when this module is imported.
+ */
+function collectGarbage(): void {
+  if (!gcFunction) {
+    v8.setFlagsFromString("--expose-gc");
+    gcFunction = (vm.runInNewContext("gc") as (() => void) | undefined) ?? (() => undefined);
+  }
+  gcFunction();
+}
 
 
 /** Rounds of one task as one figure: median of the rounds' percentiles, samples and throughput summed up. */

@@ -2,7 +2,7 @@ import { Agent, request } from "undici";
 import { RuntimeConfigSchema, type BackendName } from "../../runtime/config.js";
 import type { FileTypeName } from "../../runtime/models/ftypes.js";
 import { startRuntime } from "../../runtime/server/start.js";
-import { median } from "./stats.js";
+import { median } from "../../runtime/stats.js";
 
 export interface LatencyFigures {
   requests: number;

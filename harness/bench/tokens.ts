@@ -6,7 +6,7 @@ import { measureGeneration, measurePromptProcessing, type ThroughputSample } fro
 import type { FileTypeName } from "../../runtime/models/ftypes.js";
 import type { WriteProgress } from "../../runtime/models/gguf-writer.js";
 import { resolveModelFile, type ResolvedModel } from "../../runtime/models/resolve.js";
-import { meanSd, type MeanSd } from "./stats.js";
+import { meanSd, type MeanSd } from "../../runtime/stats.js";
 
 /** A llama-bench-style grid: every combination of the lists is measured. */
 export interface TokenBenchPlan {

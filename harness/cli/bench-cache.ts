@@ -3,7 +3,7 @@ import { runCacheBench, type CacheBenchRow } from "../bench/cache.js";
 import { InputError } from "../../runtime/errors.js";
 import { defaultRedisUrl } from "../../runtime/cache/redis.js";
 import { interruptSignal, writeJson } from "./common.js";
-import { markdownTable } from "./format.js";
+import { markdownTable } from "../format.js";
 import { statusLine } from "./progress.js";
 
 interface BenchCacheArgs {

@@ -2,7 +2,7 @@ import type { CommandModule } from "yargs";
 import { runSearchBench } from "../bench/search.js";
 import { InputError } from "../../runtime/errors.js";
 import { writeJson } from "./common.js";
-import { formatBytes } from "./format.js";
+import { formatBytes } from "../format.js";
 
 interface BenchSearchArgs {
   vectors: number;

@@ -6,7 +6,7 @@ import { parseFileType } from "../../runtime/models/make.js";
 import { TUNEBENCH_VERSION } from "../../runtime/version.js";
 import { runTokenBench, type TokenBenchPlan, type TokenBenchRow } from "../bench/tokens.js";
 import { interruptSignal, parseNumberList, parseStringList, writeJson } from "./common.js";
-import { csvTable, formatBytes, formatCount, markdownTable, type Column } from "./format.js";
+import { csvTable, formatBytes, formatCount, markdownTable, type Column } from "../format.js";
 import { benchCacheCommand } from "./bench-cache.js";
 import { benchSearchCommand } from "./bench-search.js";
 import { benchServeCommand } from "./bench-serve.js";

@@ -1,7 +1,7 @@
 import type { CommandModule } from "yargs";
 import { detectHardware } from "../detect/index.js";
 import { writeJson } from "./common.js";
-import { formatBytes } from "./format.js";
+import { formatBytes } from "../format.js";
 
 interface DetectArgs {
   json: boolean;

@@ -2,6 +2,7 @@ import yargs from "yargs";
 import { InputError, isTunebenchError } from "../../runtime/errors.js";
 import { backendCommand } from "./backend.js";
 import { benchCommand } from "./bench.js";
+import { checkCommand } from "./check.js";
 import { EXIT, installInterruptHandler, InterruptedError } from "./common.js";
 import { detectCommand } from "./detect.js";
 import { modelsCommand } from "./models.js";
@@ -33,6 +34,7 @@ export async function main(argv: string[]): Promise<void> {
     .usage("$0 <command> [options]\n\nBenchmark and tune a local-AI stack: llama.cpp inference, embeddings search and a tiered cache.")
     .command(runCommand)
     .command(suiteCommand)
+    .command(checkCommand)
     .command(detectCommand)
     .command(benchCommand)
     .command(modelsCommand)

@@ -2,7 +2,7 @@ import path from "node:path";
 import type { CommandModule } from "yargs";
 import { inspectGguf } from "../../runtime/models/inspect.js";
 import { writeJson } from "./common.js";
-import { formatBytes, formatCount, markdownTable } from "./format.js";
+import { formatBytes, formatCount, markdownTable } from "../format.js";
 
 interface InspectArgs {
   file: string;

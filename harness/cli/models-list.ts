@@ -11,7 +11,7 @@ import { catalogRequest, parseFileType } from "../../runtime/models/make.js";
 import { parameterCount } from "../../runtime/models/shape.js";
 import { buildSyntheticModel } from "../../runtime/models/synthetic.js";
 import { parseStringList, writeJson } from "./common.js";
-import { formatBytes, formatCount, markdownTable } from "./format.js";
+import { formatBytes, formatCount, markdownTable } from "../format.js";
 
 interface ListArgs {
   model?: string;

@@ -3,7 +3,7 @@ import { InputError } from "../../runtime/errors.js";
 import { catalogRequest, customRequest, makeModel, parseFileType, parseShape, type MakeResult } from "../../runtime/models/make.js";
 import { modelsDir } from "../../runtime/home.js";
 import { interruptSignal, parseStringList, writeJson } from "./common.js";
-import { formatBytes, formatSeconds } from "./format.js";
+import { formatBytes, formatSeconds } from "../format.js";
 import { progressBar } from "./progress.js";
 
 interface MakeArgs {

@@ -1,15 +1,14 @@
-import { rename, writeFile } from "node:fs/promises";
 import path from "node:path";
 import type { CommandModule } from "yargs";
 import { InputError } from "../../runtime/errors.js";
-import { ensureDir } from "../../runtime/fs.js";
-import type { RunResult } from "../result.js";
+import { ensureDir, writeFileAtomic } from "../../runtime/fs.js";
+import { summaryMarkdown } from "../../reports/markdown.js";
+import { verdictOf } from "../checks/run.js";
 import { loadScenario } from "../scenario/load.js";
-import { parseSet } from "../scenario/profile.js";
+import { parseSet } from "../profile/load.js";
 import { runScenario } from "../scenario/run.js";
 import { Duration } from "../scenario/schema.js";
 import { EXIT, interruptSignal, writeJson } from "./common.js";
-import { formatBytes, markdownTable } from "./format.js";
 import { statusLine } from "./progress.js";
 
 interface RunArgs {
@@ -21,84 +20,7 @@ interface RunArgs {
   "in-process": boolean;
   out: string;
   json: boolean;
-}
-
-async function writeAtomic(file: string, text: string): Promise<void> {
-  const tmp = `${file}.${process.pid}.partial`;
-  await writeFile(tmp, text);
-  await rename(tmp, file);
-}
-
-const ms = (v: number | null): string => (v === null ? "-" : v < 10 ? v.toFixed(2) : v.toFixed(1));
-
-/** A check's observed figure in its unit. */
-function figure(c: RunResult["checks"][number]): string {
-  const v = c.observed;
-  if (v === null) return "-";
-  switch (c.unit) {
-    case "fraction":
-      return `${(v * 100).toFixed(v < 0.1 ? 2 : 1)} %`;
-    case "count":
-      return String(Math.round(v));
-    case "rps":
-      return `${v.toFixed(1)} req/s`;
-    case "bytes":
-      return formatBytes(v);
-    case "ms":
-      return `${ms(v)} ms`;
-    default:
-      return v.toFixed(3);
-  }
-}
-
-/** A stressor's parameters, sizes in bytes written as sizes. */
-function stressorParams(params: Record<string, unknown>): string {
-  const parts = Object.entries(params).map(([k, v]) => {
-    const size = typeof v === "number" && (/bytes$/i.test(k) || k === "leaveForRuntime");
-    return `${k} ${size ? formatBytes(v) : typeof v === "string" ? v : JSON.stringify(v)}`;
-  });
-  return parts.length > 0 ? `(${parts.join(", ")})` : "";
-}
-
-/** When a stressor came on or went off, relative to the load's start. */
-function when(v: number | null): string {
-  if (v === null) return "-";
-  return v < 0 ? `${(-v / 1000).toFixed(1)} s before the load (before the runtime started)` : `${ms(v)} ms`;
-}
-
-/** The per-operation table and the checks, as Markdown (printed, and saved as summary.md). */
-export function summaryMarkdown(r: RunResult): string {
-  const seconds = r.load.measuredMs / 1000;
-  const slaFor = new Map(r.checks.filter((c) => c.id.startsWith("sla.")).map((c) => [c.id.slice(4), c]));
-  const ops = markdownTable(
-    [
-      { header: "operation", value: (o: RunResult["load"]["operations"][number]) => o.name },
-      { header: "count", align: "right", value: (o) => String(o.count) },
-      { header: "req/s", align: "right", value: (o) => (seconds > 0 ? (o.count / seconds).toFixed(1) : "-") },
-      { header: "p50 ms", align: "right", value: (o) => ms(o.latency.p50Ms) },
-      { header: "p95 ms", align: "right", value: (o) => ms(o.latency.p95Ms) },
-      { header: "p99 ms", align: "right", value: (o) => ms(o.latency.p99Ms) },
-      { header: "errors", align: "right", value: (o) => String(o.count - o.ok) },
-      { header: "TTFT p95 ms", align: "right", value: (o) => (o.ttft ? ms(o.ttft.p95Ms) : "") },
-      { header: "tier budget", value: (o) => `T${o.tier} ${slaFor.get(o.name)?.bound ?? "-"} ms: ${slaFor.get(o.name)?.status ?? "-"}` },
-    ],
-    r.load.operations,
-  );
-  const exp = r.checks.filter((c) => c.id.startsWith("expectation."));
-  const lines = [
-    `# ${r.scenario.name} (${r.status})`,
-    "",
-    r.scenario.description,
-    "",
-    `profile ${r.profile.name}; target ${r.target.kind} ${r.target.url}; measured ${seconds.toFixed(1)} s after ${(r.load.warmupMs / 1000).toFixed(1)} s warm-up; ${r.load.throughput.toFixed(1)} req/s`,
-    r.generatorOverhead ? `load generator floor: /health p50 ${ms(r.generatorOverhead.p50Ms)} ms (raw undici loop, same run)` : "",
-    "",
-    ops,
-    "",
-    ...(exp.length > 0 ? ["| expectation | observed | result |", "| --- | ---: | --- |", ...exp.map((c) => `| ${c.title} | ${figure(c)} | ${c.status} |`), ""] : []),
-    ...(r.stressors.length > 0 ? r.stressors.map((s) => `stressor ${s.kind} ${stressorParams(s.params)}: on at ${when(s.startedAtMs)}, off at ${when(s.stoppedAtMs)}${s.error ? `, error: ${s.error}` : ""}`) : []),
-  ];
-  return lines.filter((l, i, a) => !(l === "" && a[i - 1] === "")).join("\n") + "\n";
+  "allow-unevaluated": boolean;
 }
 
 export const runCommand: CommandModule<object, RunArgs> = {
@@ -114,6 +36,7 @@ export const runCommand: CommandModule<object, RunArgs> = {
       .option("in-process", { type: "boolean", default: false, describe: "run the runtime inside this process (micro-measurements; the profile's Node flags do not apply)" })
       .option("out", { type: "string", default: "tunebench-out", describe: "folder for run.json and summary.md" })
       .option("json", { type: "boolean", default: false, describe: "print the RunResult as JSON" })
+      .option("allow-unevaluated", { type: "boolean", default: false, describe: "pass even when an SLA tier, expectation or checklist item could not be evaluated (too few samples, missing data)" })
       .example("$0 run scenarios/smoke.yaml", "seconds, on the tiny model")
       .example("$0 run scenarios/high-cpu.yaml --set inference.threads=1", "the same scenario with one change"),
   handler: async (args) => {
@@ -146,13 +69,13 @@ export const runCommand: CommandModule<object, RunArgs> = {
     }).finally(() => status.clear());
     const dir = path.resolve(args.out, `${loaded.scenario.name}-${result.startedAt.replace(/[:.]/g, "-")}`);
     ensureDir(dir);
-    await writeAtomic(path.join(dir, "run.json"), `${JSON.stringify(result, null, 2)}\n`);
-    const summary = summaryMarkdown(result);
-    await writeAtomic(path.join(dir, "summary.md"), summary);
+    await writeFileAtomic(path.join(dir, "run.json"), `${JSON.stringify(result, null, 2)}\n`);
+    const allow = { allowUnevaluated: args["allow-unevaluated"] };
+    const summary = summaryMarkdown(result, allow);
+    await writeFileAtomic(path.join(dir, "summary.md"), summary);
     if (args.json) writeJson(result);
     else process.stdout.write(`${summary}\nwrote ${path.join(dir, "run.json")} and summary.md\n`);
-    const failed = result.checks.some((c) => c.id.startsWith("expectation.") && c.status === "fail");
     if (result.status === "incomplete") process.exitCode = EXIT.interrupted;
-    else if (failed) process.exitCode = EXIT.failed;
+    else if (verdictOf(result.checks, allow).status === "fail") process.exitCode = EXIT.failed;
   },
 };

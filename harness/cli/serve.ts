@@ -1,9 +1,11 @@
 import type { CommandModule } from "yargs";
-import { BACKENDS, CACHE_PROFILES } from "../../runtime/config.js";
+import { readFile } from "node:fs/promises";
+import { BACKENDS, CACHE_PROFILES, RuntimeConfigSchema, parseOrThrow, type RuntimeConfig } from "../../runtime/config.js";
+import { InputError } from "../../runtime/errors.js";
 import { startRuntime } from "../../runtime/server/start.js";
-import { loadProfile, mergeConfig, parseSet } from "../scenario/profile.js";
+import { loadProfile, mergeConfig, parseSet } from "../profile/load.js";
 import { interruptSignal, writeJson } from "./common.js";
-import { formatBytes } from "./format.js";
+import { formatBytes } from "../format.js";
 import { statusLine } from "./progress.js";
 
 interface ServeArgs {
@@ -25,6 +27,9 @@ interface ServeArgs {
   timeout?: number;
   search: boolean;
   json: boolean;
+  "harness-control": boolean;
+  "probe-threads": boolean;
+  config?: string;
 }
 
 /** The flags given on the command line, as a RuntimeConfig fragment (flags not given leave the profile's value). */
@@ -51,6 +56,17 @@ function flagOverrides(a: ServeArgs): Record<string, unknown> {
   };
 }
 
+/** A RuntimeConfig written out as JSON: taken exactly as it is (validated, nothing merged or re-parsed). */
+async function configFile(file: string): Promise<{ name: string; chain: string[]; config: RuntimeConfig }> {
+  let json: unknown;
+  try {
+    json = JSON.parse(await readFile(file, "utf8"));
+  } catch (err) {
+    throw new InputError(`--config ${file}: ${(err as Error).message}`);
+  }
+  return { name: "config", chain: [file], config: parseOrThrow(RuntimeConfigSchema, json, `--config ${file}`) };
+}
+
 export const serveCommand: CommandModule<object, ServeArgs> = {
   command: "serve",
   describe: "Run the runtime service: OpenAI-compatible completions, chat, embeddings, semantic search, /health and /metrics",
@@ -74,19 +90,28 @@ export const serveCommand: CommandModule<object, ServeArgs> = {
       .option("timeout", { type: "number", describe: "request deadline, ms; beyond, 504" })
       .option("search", { type: "boolean", default: true, describe: "index a corpus and serve /search (--no-search to skip)" })
       .option("json", { type: "boolean", default: false, describe: "print the ready line as JSON" })
+      .option("config", { type: "string", hidden: true, describe: "a JSON RuntimeConfig to run exactly (how the harness starts its runtime)" })
+      .option("probe-threads", { type: "boolean", default: false, describe: "measure generation at 1 thread and at the configured threads before reporting ready (shown in /health)" })
+      .option("harness-control", { type: "boolean", default: false, hidden: true, describe: "routes for the harness's in-runtime stressors" })
       .example("$0 serve", "the base profile: small-200m, a 60-document synthetic corpus, full cache, on 127.0.0.1:8080")
       .example("$0 serve --profile individual --port 9000", "a profile, one field overridden")
       .example("curl -s localhost:8080/v1/completions -H 'content-type: application/json' -d '{\"prompt\":\"Hello\",\"max_tokens\":8}'", "a completion"),
   handler: async (args) => {
-    const profile = await loadProfile(args.profile, mergeConfig(flagOverrides(args), parseSet(args.set ?? [])));
+    const profile = args.config
+      ? await configFile(args.config)
+      : await loadProfile(args.profile, mergeConfig(flagOverrides(args), parseSet(args.set ?? [])));
     const config = profile.config;
     const status = statusLine();
     const service = await startRuntime(config, {
       signal: interruptSignal,
       withoutSearch: !args.search,
+      harnessControl: args["harness-control"],
+      probeThreads: args["probe-threads"],
       onEvent: (e) => {
         if (e.type === "make") status.set(`writing the model: ${formatBytes(e.progress.bytesWritten)} / ${formatBytes(e.progress.totalBytes)}`);
         else if (e.type === "load") status.set(`loading ${e.model}`);
+        else if (e.type === "probe") status.set(`measuring generation at ${e.threads.join(" and ")} threads`);
+        else if (e.type === "warm") status.set(`warming the cache: ${e.progress.done}/${e.progress.total} queries`);
         else if (e.type === "index") status.set(`indexing: ${e.progress.docsDone}/${e.progress.docsTotal} documents, ${e.progress.chunksEmbedded} chunks embedded`);
         else if (e.type === "indexed") {
           status.clear();

@@ -1,13 +1,14 @@
-import { readdir, rename, writeFile } from "node:fs/promises";
+import { readdir } from "node:fs/promises";
 import path from "node:path";
 import type { CommandModule } from "yargs";
 import { InputError, isTunebenchError } from "../../runtime/errors.js";
-import { ensureDir } from "../../runtime/fs.js";
+import { ensureDir, writeFileAtomic } from "../../runtime/fs.js";
+import { summaryMarkdown } from "../../reports/markdown.js";
+import { verdictOf } from "../checks/run.js";
 import { loadScenario } from "../scenario/load.js";
-import { BUILTIN_SCENARIOS_DIR } from "../scenario/profile.js";
+import { BUILTIN_SCENARIOS_DIR } from "../paths.js";
 import { runScenario } from "../scenario/run.js";
 import { EXIT, interruptSignal, writeJson } from "./common.js";
-import { summaryMarkdown } from "./run.js";
 import { statusLine } from "./progress.js";
 
 interface SuiteArgs {
@@ -15,6 +16,21 @@ interface SuiteArgs {
   quick: boolean;
   out: string;
   json: boolean;
+  "allow-unevaluated": boolean;
+}
+
+interface IndexRow {
+  scenario: string;
+  status: string;
+  verdict: "pass" | "fail" | "error";
+  passed: number;
+  failed: number;
+  notEvaluated: number;
+  /** The top finding above pass, if any. */
+  finding?: string;
+  checklist?: string;
+  dir: string;
+  error?: string;
 }
 
 /** Measured time of each scenario in --quick mode: each fits in about a minute with start-up. */
@@ -28,7 +44,8 @@ export const suiteCommand: CommandModule<object, SuiteArgs> = {
       .positional("dir", { type: "string", default: BUILTIN_SCENARIOS_DIR, defaultDescription: "the built-in scenarios/", describe: "folder of scenario .yaml files" })
       .option("quick", { type: "boolean", default: false, describe: `each scenario measured for ${QUICK_DURATION_MS / 1000} s` })
       .option("out", { type: "string", default: "tunebench-out", describe: "folder for the results" })
-      .option("json", { type: "boolean", default: false, describe: "print the index as JSON" }),
+      .option("json", { type: "boolean", default: false, describe: "print the index as JSON" })
+      .option("allow-unevaluated", { type: "boolean", default: false, describe: "a check that could not be evaluated does not fail a scenario" }),
   handler: async (args) => {
     let files: string[];
     try {
@@ -42,12 +59,14 @@ export const suiteCommand: CommandModule<object, SuiteArgs> = {
     const stamp = new Date().toISOString().replace(/[:.]/g, "-");
     const root = path.resolve(args.out, `suite-${stamp}`);
     ensureDir(root);
-    const index: Array<{ scenario: string; status: string; passed: number; failed: number; dir: string; error?: string }> = [];
+    const index: IndexRow[] = [];
+    const allow = { allowUnevaluated: args["allow-unevaluated"] };
     const status = statusLine();
     for (const [i, loaded] of scenarios.entries()) {
       if (interruptSignal.aborted) break;
       const name = loaded.scenario.name;
-      status.set(`[${i + 1}/${scenarios.length}] ${name}`);
+      const label = `[${i + 1}/${scenarios.length}] ${name}`;
+      status.set(label);
       const dir = path.join(root, name);
       ensureDir(dir);
       try {
@@ -55,32 +74,48 @@ export const suiteCommand: CommandModule<object, SuiteArgs> = {
           ...(args.quick ? { durationMs: Math.min(QUICK_DURATION_MS, loaded.scenario.duration) } : {}),
           signal: interruptSignal,
           onEvent: (e) => {
-            if (e.type === "tick") status.set(`[${i + 1}/${scenarios.length}] ${name}: ${e.phase}, ${e.requests} req/s, p95 ${Number.isFinite(e.p95Ms) ? e.p95Ms.toFixed(1) : "-"} ms`);
+            if (e.type === "phase") status.set(`${label}: ${e.text}`);
+            else if (e.type === "tick") status.set(`${label}: ${e.phase}, ${e.requests} req/s, p95 ${Number.isFinite(e.p95Ms) ? e.p95Ms.toFixed(1) : "-"} ms`);
           },
         });
-        await writeFile(path.join(dir, "run.json.partial"), `${JSON.stringify(result, null, 2)}\n`);
-        await rename(path.join(dir, "run.json.partial"), path.join(dir, "run.json"));
-        await writeFile(path.join(dir, "summary.md"), summaryMarkdown(result));
-        const exp = result.checks.filter((c) => c.id.startsWith("expectation."));
-        index.push({ scenario: name, status: result.status, passed: exp.filter((c) => c.status === "pass").length, failed: exp.filter((c) => c.status === "fail").length, dir });
+        await writeFileAtomic(path.join(dir, "run.json"), `${JSON.stringify(result, null, 2)}\n`);
+        await writeFileAtomic(path.join(dir, "summary.md"), summaryMarkdown(result, allow));
+        const deciding = result.checks.filter((c) => c.kind === "sla" || c.kind === "expectation");
+        const top = result.checks.find((c) => c.kind === "diagnosis" && (c.status === "fail" || c.status === "warn"));
+        const items = result.checks.filter((c) => c.kind === "checklist");
+        index.push({
+          scenario: name,
+          status: result.status,
+          verdict: verdictOf(result.checks, allow).status,
+          passed: deciding.filter((c) => c.status === "pass").length,
+          failed: deciding.filter((c) => c.status === "fail" || c.status === "error").length,
+          notEvaluated: deciding.filter((c) => c.status === "not-evaluated").length,
+          ...(top ? { finding: `${top.status}: ${top.cause ?? top.title}` } : {}),
+          checklist: `${result.profile.checklistLevel} ${items.filter((c) => c.status === "pass" || c.status === "warn").length}/${items.length}`,
+          dir,
+        });
       } catch (err) {
         if (!isTunebenchError(err)) throw err;
-        index.push({ scenario: name, status: "error", passed: 0, failed: 0, dir, error: err.message });
+        index.push({ scenario: name, status: "error", verdict: "error", passed: 0, failed: 0, notEvaluated: 0, dir, error: err.message });
       }
     }
     status.clear();
+    const cellText = (t: string): string => t.replaceAll("|", "\\|");
     const lines = [
       `# tunebench suite${args.quick ? " (quick)" : ""}`,
       "",
-      "| scenario | status | expectations met | failed | result |",
-      "| --- | --- | ---: | ---: | --- |",
-      ...index.map((r) => `| ${r.scenario} | ${r.status}${r.error ? `: ${r.error}` : ""} | ${r.passed} | ${r.failed} | ${path.relative(root, r.dir)}/summary.md |`),
+      "| scenario | verdict | SLA and expectations met | failed | not evaluated | top finding | checklist | result |",
+      "| --- | --- | ---: | ---: | ---: | --- | --- | --- |",
+      ...index.map(
+        (r) =>
+          `| ${r.scenario} | ${r.verdict}${r.status === "incomplete" ? " (incomplete)" : ""}${r.error ? `: ${cellText(r.error)}` : ""} | ${r.passed} | ${r.failed} | ${r.notEvaluated} | ${cellText(r.finding ?? "none")} | ${r.checklist ?? "-"} | ${path.relative(root, r.dir)}/summary.md |`,
+      ),
     ];
-    await writeFile(path.join(root, "index.md"), `${lines.join("\n")}\n`);
-    await writeFile(path.join(root, "index.json"), `${JSON.stringify(index, null, 2)}\n`);
+    await writeFileAtomic(path.join(root, "index.md"), `${lines.join("\n")}\n`);
+    await writeFileAtomic(path.join(root, "index.json"), `${JSON.stringify(index, null, 2)}\n`);
     if (args.json) writeJson({ dir: root, runs: index });
     else process.stdout.write(`${lines.join("\n")}\n\nwrote ${path.join(root, "index.md")}\n`);
     if (interruptSignal.aborted) process.exitCode = EXIT.interrupted;
-    else if (index.some((r) => r.failed > 0 || r.status === "error")) process.exitCode = EXIT.failed;
+    else if (index.some((r) => r.verdict !== "pass")) process.exitCode = EXIT.failed;
   },
 };

@@ -1,16 +1,9 @@
 import { readFileSync } from "node:fs";
 import path from "node:path";
 
-/** CPU and memory limits a container puts on this process (cgroup v2 or v1). */
-export interface CgroupLimits {
-  version: 1 | 2 | undefined;
-  /** CPUs the quota allows (quota / period); undefined when unlimited. */
-  cpuLimit: number | undefined;
-  /** Memory limit, bytes; undefined when unlimited. */
-  memoryLimitBytes: number | undefined;
-  /** Memory in use by the cgroup, bytes, where the kernel reports it. */
-  memoryUsageBytes: number | undefined;
-}
+import type { CgroupLimits } from "./types.js";
+
+export type { CgroupLimits } from "./types.js";
 
 const read = (file: string): string | undefined => {
   try {

@@ -4,42 +4,13 @@ import si from "systeminformation";
 import { loadBackend, type BackendInfo } from "../../runtime/inference/backend.js";
 import { isTunebenchError } from "../../runtime/errors.js";
 import { TUNEBENCH_VERSION } from "../../runtime/version.js";
-import { detectCgroupLimits, type CgroupLimits } from "./cgroup.js";
+import { detectCgroupLimits } from "./cgroup.js";
+import type { HardwareInfo } from "./types.js";
+
+export type { HardwareInfo } from "./types.js";
 
 /** CPU flags that decide which llama.cpp kernels run. */
 export const NOTABLE_CPU_FLAGS = ["avx", "avx2", "fma", "f16c", "avx512f", "avx512bw", "avx512_vnni", "avx512_bf16", "avx_vnni", "amx_tile", "amx_int8", "amx_bf16", "neon", "sve"] as const;
-
-/** The machine a run measured, as stored in every RunResult. */
-export interface HardwareInfo {
-  detectedAt: string;
-  cpu: {
-    manufacturer: string;
-    brand: string;
-    physicalCores: number;
-    logicalCores: number;
-    speedGHz: number | undefined;
-    /** The notable flags this CPU has (AVX2, AVX-512, AMX, F16C...). */
-    flags: string[];
-    cache: { l1dBytes: number | undefined; l2Bytes: number | undefined; l3Bytes: number | undefined };
-  };
-  memory: { totalBytes: number; availableBytes: number; swapTotalBytes: number; swapUsedBytes: number };
-  cgroup: CgroupLimits;
-  gpus: Array<{ vendor: string; model: string; vramBytes: number | undefined }>;
-  /** GPU types node-llama-cpp can use here (cuda, vulkan, metal). */
-  llamaGpuTypes: string[];
-  disks: Array<{ mount: string; fs: string; type: string; sizeBytes: number; availableBytes: number }>;
-  os: { platform: string; distro: string; release: string; kernel: string; arch: string };
-  runtime: {
-    node: string;
-    v8: string;
-    tunebench: string;
-    nodeLlamaCpp: string;
-    /** The prebuilt CPU binary, or why it cannot load. */
-    backend: BackendInfo | { error: string };
-    /** The local OpenMP build, if `tunebench backend build` made one. */
-    localBackend: BackendInfo | { error: string };
-  };
-}
 
 const kib = (v: unknown): number | undefined => (typeof v === "number" && v > 0 ? v : undefined);
 

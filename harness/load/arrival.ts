@@ -1,4 +1,4 @@
-import { Xorshift128 } from "../../runtime/models/gguf-writer.js";
+import { Xorshift128 } from "../../runtime/random.js";
 
 /** One stage of an open-loop arrival: `rate` requests per second for `durationMs` (a ramp when `toRate` is set). */
 export interface RateStage {

@@ -1,7 +1,8 @@
 import { Agent, errors as undiciErrors, request } from "undici";
-import { Xorshift128 } from "../../runtime/models/gguf-writer.js";
+import { z } from "zod";
+import { Xorshift128 } from "../../runtime/random.js";
+import { LatencyRecorder, PercentilesSchema, type LatencyPercentiles } from "../../runtime/stats.js";
 import { openLoopSchedule, type RateStage, type Spacing } from "./arrival.js";
-import { LatencyRecorder, type LatencyPercentiles } from "./histogram.js";
 
 /** One kind of request in the workload mix. */
 export interface LoadOperation {
@@ -29,41 +30,60 @@ export interface LoadPlan {
   /** Connections to the target. Default 256. */
   connections?: number;
   seed?: number;
+  /**
+   * The run clock's origin, a `performance.now()` reading: every time in the
+   * result is milliseconds from it. Default: the moment the load starts.
+   */
+  clockOrigin?: number;
 }
 
-export interface ErrorCounts {
-  /** Non-2xx answers by status code. */
-  status: Record<string, number>;
-  timeout: number;
-  connection: number;
-}
+/** Failed requests by kind: non-2xx answers by status code, timeouts, and connections that failed. */
+export const ErrorCountsSchema = z.object({
+  status: z.record(z.string(), z.number().int()),
+  timeout: z.number().int(),
+  connection: z.number().int(),
+});
+export type ErrorCounts = z.output<typeof ErrorCountsSchema>;
 
-export interface OperationResult {
-  name: string;
-  /** Requests recorded (after warm-up). */
-  count: number;
-  ok: number;
-  errors: ErrorCounts;
-  /** End-to-end latency; for an open loop measured from each request's scheduled time. */
-  latency: LatencyPercentiles;
-  histogram: string;
+/** One operation of the mix over the measured window. */
+export const OperationResultSchema = z.object({
+  name: z.string(),
+  /** Requests recorded (after warm-up): succeeded plus failed. */
+  count: z.number().int(),
+  /** Requests that succeeded (2xx): the only ones in the latency figures. */
+  ok: z.number().int(),
+  errors: ErrorCountsSchema,
+  /** End-to-end latency of the requests that succeeded; for an open loop measured from each request's scheduled time. */
+  latency: PercentilesSchema,
+  /** `latency` as an HdrHistogram (compressed base64, microseconds). */
+  histogram: z.string(),
   /** Open loop only: from the actual send (what a closed-loop tool would report). */
-  serviceTime?: LatencyPercentiles;
+  serviceTime: PercentilesSchema.optional(),
   /** Streamed operations: time to the first token event, and the gaps between token events. */
-  ttft?: LatencyPercentiles;
-  interToken?: LatencyPercentiles;
-}
+  ttft: PercentilesSchema.optional(),
+  interToken: PercentilesSchema.optional(),
+});
+export type OperationResult = z.output<typeof OperationResultSchema>;
 
-export interface TimelinePoint {
-  /** Seconds since the measured start. */
-  t: number;
-  requests: number;
-  errors: number;
-  p95Ms: number;
-}
+/** One second of the load, on the run clock: requests that ended in it, and the latency of those that succeeded. */
+export const TimelinePointSchema = z.object({
+  /** Start of the second, ms on the run clock. */
+  atMs: z.number(),
+  spanMs: z.number(),
+  phase: z.enum(["warmup", "measure"]),
+  requests: z.number().int(),
+  errors: z.number().int(),
+  p50Ms: z.number().nullable(),
+  p95Ms: z.number().nullable(),
+  maxMs: z.number().nullable(),
+});
+export type TimelinePoint = z.output<typeof TimelinePointSchema>;
 
 export interface LoadResult {
-  startedAt: string;
+  /** When the load (its warm-up) started, the measured window began and ended, ms on the run clock. */
+  loadStartAtMs: number;
+  measureStartAtMs: number;
+  measureEndAtMs: number;
   measuredMs: number;
   operations: OperationResult[];
   timeline: TimelinePoint[];
@@ -121,6 +141,7 @@ export async function runLoad(plan: LoadPlan, options: { onEvent?: (e: LoadEvent
   const agent = new Agent({ connections: plan.connections ?? 256, pipelining: 1, keepAliveTimeout: 30_000 });
   const timeoutMs = plan.timeoutMs ?? 60_000;
   const t0 = performance.now();
+  const origin = plan.clockOrigin ?? t0;
   const measureFrom = t0 + plan.warmupMs;
   const buckets = new Map<number, { requests: number; errors: number; latency: LatencyRecorder }>();
   let inWindow = { requests: 0, errors: 0, latency: new LatencyRecorder() };
@@ -133,6 +154,7 @@ export async function runLoad(plan: LoadPlan, options: { onEvent?: (e: LoadEvent
     let kind: string | undefined;
     let firstToken: number | undefined;
     let lastToken: number | undefined;
+    const itl: number[] = [];
     try {
       const res = await request(`${plan.baseUrl}${spec.path}`, {
         method: spec.method,
@@ -154,7 +176,7 @@ export async function runLoad(plan: LoadPlan, options: { onEvent?: (e: LoadEvent
             if (!/"(text|content)":"[^"]/.test(event)) continue;
             const now = performance.now();
             if (firstToken === undefined) firstToken = now;
-            else if (record) state.itl.recordMs(now - lastToken!);
+            else itl.push(now - lastToken!);
             lastToken = now;
           }
         }
@@ -163,28 +185,32 @@ export async function runLoad(plan: LoadPlan, options: { onEvent?: (e: LoadEvent
       }
       ok = res.statusCode >= 200 && res.statusCode < 300;
       if (!ok) kind = String(res.statusCode);
+      if (ok && record) for (const gap of itl) state.itl.recordMs(gap);
     } catch (err) {
       kind = classify(err);
     }
     const end = performance.now();
-    if (!record) return;
-    state.count++;
     const latencyMs = end - scheduledAt;
-    state.latency.recordMs(latencyMs);
-    if (plan.arrival.kind === "open") state.service.recordMs(end - sentAt);
-    if (firstToken !== undefined) state.ttft.recordMs(firstToken - scheduledAt);
-    if (ok) state.ok++;
-    else if (kind === "timeout" || kind === "connection") state.errors[kind]++;
-    else state.errors.status[kind!] = (state.errors.status[kind!] ?? 0) + 1;
+    // every request is on the timeline (warm-up included); only measured ones enter the figures
     const second = Math.floor((end - measureFrom) / 1000);
     const b = buckets.get(second) ?? { requests: 0, errors: 0, latency: new LatencyRecorder() };
     b.requests++;
-    if (!ok) b.errors++;
-    b.latency.recordMs(latencyMs);
+    if (ok) b.latency.recordMs(latencyMs);
+    else b.errors++;
     buckets.set(second, b);
     inWindow.requests++;
-    if (!ok) inWindow.errors++;
-    inWindow.latency.recordMs(latencyMs);
+    if (ok) inWindow.latency.recordMs(latencyMs);
+    else inWindow.errors++;
+    if (!record) return;
+    state.count++;
+    if (ok) {
+      // a failed request's time says nothing about the service's latency: it is counted by kind instead
+      state.ok++;
+      state.latency.recordMs(latencyMs);
+      if (plan.arrival.kind === "open") state.service.recordMs(end - sentAt);
+      if (firstToken !== undefined) state.ttft.recordMs(firstToken - scheduledAt);
+    } else if (kind === "timeout" || kind === "connection") state.errors[kind]++;
+    else state.errors.status[kind!] = (state.errors.status[kind!] ?? 0) + 1;
   };
 
   const ticker = setInterval(() => {
@@ -228,7 +254,8 @@ export async function runLoad(plan: LoadPlan, options: { onEvent?: (e: LoadEvent
     clearInterval(ticker);
     await agent.close();
   }
-  const measuredMs = performance.now() - measureFrom;
+  const measureEnd = performance.now();
+  const measuredMs = Math.max(0, measureEnd - measureFrom);
   const operations: OperationResult[] = states.map((s) => ({
     name: s.op.name,
     count: s.count,
@@ -239,12 +266,30 @@ export async function runLoad(plan: LoadPlan, options: { onEvent?: (e: LoadEvent
     ...(plan.arrival.kind === "open" ? { serviceTime: s.service.summary() } : {}),
     ...(s.ttft.count > 0 ? { ttft: s.ttft.summary(), interToken: s.itl.summary() } : {}),
   }));
-  const timeline = [...buckets.entries()]
-    .filter(([t]) => t >= 0)
+  const nullIfNaN = (v: number): number | null => (Number.isFinite(v) ? v : null);
+  const measureStartAtMs = measureFrom - origin;
+  const timeline: TimelinePoint[] = [...buckets.entries()]
     .sort(([a], [b]) => a - b)
-    .map(([t, b]) => ({ t, requests: b.requests, errors: b.errors, p95Ms: b.latency.percentileMs(95) }));
+    .map(([k, b]) => ({
+      atMs: measureStartAtMs + k * 1000,
+      spanMs: 1000,
+      phase: k < 0 ? ("warmup" as const) : ("measure" as const),
+      requests: b.requests,
+      errors: b.errors,
+      p50Ms: nullIfNaN(b.latency.percentileMs(50)),
+      p95Ms: nullIfNaN(b.latency.percentileMs(95)),
+      maxMs: nullIfNaN(b.latency.percentileMs(100)),
+    }));
   const total = states.reduce((a, s) => a + s.count, 0);
-  return { startedAt: new Date(Date.now() - (performance.now() - t0)).toISOString(), measuredMs, operations, timeline, throughput: (total * 1000) / measuredMs };
+  return {
+    loadStartAtMs: t0 - origin,
+    measureStartAtMs,
+    measureEndAtMs: measureEnd - origin,
+    measuredMs,
+    operations,
+    timeline,
+    throughput: measuredMs > 0 ? (total * 1000) / measuredMs : 0,
+  };
 }
 
 /**

@@ -30,20 +30,53 @@ export function runtimeMetricsSampler(baseUrl: string): Sampler {
         const v = m.get(name);
         if (v !== undefined) out[key] = v;
       };
-      copy("runtime.event_loop_p99_seconds", "nodejs_eventloop_lag_p99_seconds");
-      copy("runtime.event_loop_max_seconds", "nodejs_eventloop_lag_max_seconds");
+      // event-loop delay over the interval since the previous scrape (the runtime resets its histogram on each scrape)
+      copy("runtime.event_loop_p50_seconds", 'tunebench_event_loop_delay_seconds{quantile="0.5"}');
+      copy("runtime.event_loop_p99_seconds", 'tunebench_event_loop_delay_seconds{quantile="0.99"}');
+      copy("runtime.event_loop_max_seconds", 'tunebench_event_loop_delay_seconds{quantile="1"}');
       copy("runtime.heap_used_bytes", "nodejs_heap_size_used_bytes");
+      copy("runtime.heap_total_bytes", "nodejs_heap_size_total_bytes");
       copy("runtime.rss_bytes", "process_resident_memory_bytes");
+      copy("runtime.gc_pause_max_seconds", "tunebench_gc_pause_max_seconds");
       copy("runtime.queue_depth", "tunebench_inference_queue_depth");
       copy("runtime.in_flight", "tunebench_inference_in_flight");
+      copy("runtime.admitted_total", "tunebench_inference_admitted");
+      copy("runtime.rejected_total", "tunebench_inference_rejected");
+      copy("runtime.queue_wait_seconds_total", "tunebench_inference_queue_wait_seconds_total");
       copy("runtime.tokens_per_second", "tunebench_generation_tokens_per_second");
+      copy("runtime.generated_tokens_total", "tunebench_generated_tokens_total");
+      copy("cache.source_loads", "tunebench_cache_source_loads");
+      copy("search.requests", "tunebench_search_requests");
+      copy("search.seconds_total", "tunebench_search_seconds_total");
+      copy("search.embeddings", "tunebench_search_embeddings");
+      copy("search.embed_seconds_total", "tunebench_search_embed_seconds_total");
+      copy("search.scans", "tunebench_search_scans");
+      copy("search.scan_seconds_total", "tunebench_search_scan_seconds_total");
       let gcSum = 0;
       let gcCount = 0;
+      const tierKeys: Record<string, string> = {
+        hits: "hits",
+        misses: "misses",
+        errors: "errors",
+        expired: "expired",
+        gets: "gets",
+        get_seconds_total: "get_seconds_total",
+        skipped_open: "skipped_open",
+        tier_up: "up",
+      };
       for (const [k, v] of m) {
-        if (k.startsWith("nodejs_gc_duration_seconds_sum")) gcSum += v;
-        if (k.startsWith("nodejs_gc_duration_seconds_count")) gcCount += v;
-        const tier = /^tunebench_cache_(hits|misses|errors)\{tier="(L\d)"\}$/.exec(k);
-        if (tier) out[`cache.${tier[2]}.${tier[1]}`] = v;
+        const gc = /^nodejs_gc_duration_seconds_(sum|count)\{kind="(\w+)"\}$/.exec(k);
+        if (gc) {
+          if (gc[1] === "sum") {
+            gcSum += v;
+            out[`runtime.gc_${gc[2]}_seconds_total`] = v;
+          } else gcCount += v;
+        }
+        const tier = /^tunebench_cache_(\w+)\{tier="(L\d)"\}$/.exec(k);
+        const key = tier ? tierKeys[tier[1]!] : undefined;
+        if (tier && key) out[`cache.${tier[2]}.${key}`] = v;
+        const results = /^tunebench_search_results\{source="(\w+)"\}$/.exec(k);
+        if (results) out[`search.results.${results[1]}`] = v;
       }
       out["runtime.gc_seconds_total"] = gcSum;
       out["runtime.gc_count_total"] = gcCount;

@@ -1,7 +1,8 @@
 import type { Sampler, TimeSeries } from "./types.js";
 
 /**
- * Runs samplers at a fixed interval (default 1 s) into aligned time series. A
+ * Runs samplers at a fixed interval (default 1 s) into aligned time series,
+ * stamped in milliseconds from the run clock's origin. A
  * sampler that fails leaves gaps (null) and is reported, never stopping the run.
  * The CPU this process uses while a sample is taken is summed and reported with
  * the series: an upper bound on what monitoring costs.
@@ -11,7 +12,7 @@ export class Monitor {
   private readonly t: number[] = [];
   private readonly series: Record<string, Array<number | null>> = {};
   private readonly failures: Record<string, string> = {};
-  private startedAt = 0;
+  private origin = 0;
   private cpuMicros = 0;
   private samples = 0;
   private running: Promise<void> = Promise.resolve();
@@ -21,8 +22,9 @@ export class Monitor {
     readonly intervalMs = 1000,
   ) {}
 
-  start(): void {
-    this.startedAt = performance.now();
+  /** Starts sampling; `clockOrigin` is the run clock's origin (a `performance.now()` reading; default now). */
+  start(clockOrigin = performance.now()): void {
+    this.origin = clockOrigin;
     void this.tick();
     this.timer = setInterval(() => void this.tick(), this.intervalMs);
   }
@@ -34,7 +36,7 @@ export class Monitor {
 
   private async sampleOnce(): Promise<void> {
     const cpu0 = process.cpuUsage();
-    const at = performance.now() - this.startedAt;
+    const at = performance.now() - this.origin;
     const results = await Promise.all(
       this.samplers.map(async (s) => {
         try {
@@ -65,8 +67,8 @@ export class Monitor {
     const cpuMs = this.cpuMicros / 1000;
     return {
       intervalMs: this.intervalMs,
-      t: [...this.t],
-      series: structuredClone(this.series),
+      atMs: [...this.t],
+      values: structuredClone(this.series),
       overhead: { cpuMs, samples: this.samples, cpuMsPerSample: this.samples === 0 ? 0 : cpuMs / this.samples },
       failures: { ...this.failures },
     };

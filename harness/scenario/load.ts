@@ -1,7 +1,7 @@
 import path from "node:path";
 import { InputError } from "../../runtime/errors.js";
 import { ScenarioSchema, type Scenario } from "./schema.js";
-import { issuePath, lineOf, readYaml } from "./yaml.js";
+import { issuePath, lineOf, readYaml } from "../yaml.js";
 
 export interface LoadedScenario {
   file: string;

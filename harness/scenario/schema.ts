@@ -1,31 +1,10 @@
 import { z } from "zod";
+import { StressorSchema } from "../stress/registry.js";
 import { parseThreshold } from "./threshold.js";
+import { Duration } from "./units.js";
 
-/** A duration written as `500ms`, `10s`, `2m` or a number of milliseconds. */
-export const Duration = z.union([
-  z.number().nonnegative(),
-  z
-    .string()
-    .regex(/^\d+(\.\d+)?(ms|s|m)$/, "a duration such as 500ms, 10s or 2m")
-    .transform((s) => {
-      const m = /^(\d+(?:\.\d+)?)(ms|s|m)$/.exec(s)!;
-      return Number(m[1]) * (m[2] === "ms" ? 1 : m[2] === "s" ? 1000 : 60_000);
-    }),
-]);
-
-const SIZE_FACTORS: Record<string, number> = { B: 1, kB: 1e3, MB: 1e6, GB: 1e9, KiB: 1024, MiB: 1024 ** 2, GiB: 1024 ** 3 };
-
-/** A size written as `512MiB`, `3GiB`, `2GB` or a number of bytes. */
-export const Size = z.union([
-  z.number().int().positive(),
-  z
-    .string()
-    .regex(/^\d+(\.\d+)?(B|kB|MB|GB|KiB|MiB|GiB)$/, "a size such as 512MiB, 3GiB or 2GB")
-    .transform((s) => {
-      const m = /^(\d+(?:\.\d+)?)([A-Za-z]+)$/.exec(s)!;
-      return Math.round(Number(m[1]) * SIZE_FACTORS[m[2]!]!);
-    }),
-]);
+export { Duration, Size } from "./units.js";
+export { STRESSOR_KINDS, StressorSchema } from "../stress/registry.js";
 
 export const OPERATIONS = ["health", "search", "completion", "chat", "embeddings", "batch"] as const;
 
@@ -47,58 +26,6 @@ export const OperationSchema = z
     batchSize: z.number().int().min(1).max(1000).default(4),
   })
   .strict();
-
-export const StressorSchema = z.discriminatedUnion("kind", [
-  z
-    .object({
-      kind: z.literal("cpu"),
-      start: Duration.default(0),
-      stop: Duration.optional(),
-      workers: z.number().int().min(1).max(1024).optional(),
-      dutyCycle: z.number().gt(0).max(1).default(1),
-    })
-    .strict(),
-  z
-    .object({
-      kind: z.literal("memory"),
-      start: Duration.default(0),
-      stop: Duration.optional(),
-      /** Take this much. */
-      bytes: Size.optional(),
-      /** Or this share of the memory available when the stressor starts. */
-      fractionOfAvailable: z.number().gt(0).max(1).optional(),
-      /**
-       * Or everything that was available before the runtime started except this much:
-       * the runtime and its headroom then share this amount, like a box of this size.
-       */
-      leaveForRuntime: Size.optional(),
-    })
-    .strict()
-    .refine((m) => [m.bytes, m.fractionOfAvailable, m.leaveForRuntime].filter((x) => x !== undefined).length === 1, {
-      message: "give exactly one of bytes, fractionOfAvailable, leaveForRuntime",
-    }),
-  z
-    .object({
-      kind: z.literal("redis-latency"),
-      start: Duration.default(0),
-      stop: Duration.optional(),
-      fixedMs: z.number().min(0).max(60_000),
-      jitterMs: z.number().min(0).max(60_000).default(0),
-    })
-    .strict(),
-  z.object({ kind: z.literal("redis-outage"), start: Duration.default(0), stop: Duration.optional() }).strict(),
-  z
-    .object({
-      kind: z.literal("gc-churn"),
-      start: Duration.default(0),
-      stop: Duration.optional(),
-      /** Short-lived objects allocated per second inside the runtime, MB. Default 200. */
-      allocMbPerSecond: z.number().positive().max(100_000).default(200),
-      /** The newest part kept alive (promoted to the old generation), MB. Default 64. */
-      retainMb: z.number().min(0).max(100_000).default(64),
-    })
-    .strict(),
-]);
 
 export const ArrivalSchema = z.discriminatedUnion("kind", [
   z.object({ kind: z.literal("closed"), concurrency: z.number().int().min(1).max(10_000) }).strict(),

@@ -1,9 +1,12 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import type { RuntimeConfig } from "../../runtime/config.js";
 import { EnvironmentError, InputError } from "../../runtime/errors.js";
+import { RuntimeHealthSchema, type RuntimeHealth } from "../../runtime/server/health.js";
 import { startRuntime } from "../../runtime/server/start.js";
 
 /** The system under test, as the load generator sees it. */
@@ -26,21 +29,9 @@ function binPath(): string {
   throw new EnvironmentError("bin/tunebench.js is missing");
 }
 
-/** `{a: {b: 1}}` as `["a.b=1"]` for `--set`. */
-export function toSetArgs(overrides: Record<string, unknown>, prefix = ""): string[] {
-  const out: string[] = [];
-  for (const [k, v] of Object.entries(overrides)) {
-    const key = prefix ? `${prefix}.${k}` : k;
-    if (v !== null && typeof v === "object" && !Array.isArray(v)) out.push(...toSetArgs(v as Record<string, unknown>, key));
-    else out.push(`${key}=${typeof v === "string" ? v : JSON.stringify(v)}`);
-  }
-  return out;
-}
-
 export interface ChildRuntimeOptions {
-  /** Profile name or file. */
-  profile: string;
-  overrides: Record<string, unknown>;
+  /** The exact configuration the runtime runs with (handed over as a JSON file, never re-parsed from text). */
+  config: RuntimeConfig;
   /** Node/V8 flags for the runtime process (`--max-semi-space-size=...`). */
   nodeFlags?: string[];
   env?: NodeJS.ProcessEnv;
@@ -56,8 +47,10 @@ export interface ChildRuntimeOptions {
  * SIGTERM (graceful drain), SIGKILL if it does not go.
  */
 export async function startChildRuntime(options: ChildRuntimeOptions): Promise<Target> {
-  const args = [...(options.nodeFlags ?? []), binPath(), "serve", "--profile", options.profile, "--port", "0", "--json"];
-  for (const s of toSetArgs(options.overrides)) args.push("--set", s);
+  const dir = await mkdtemp(path.join(os.tmpdir(), "tunebench-runtime-"));
+  const configFile = path.join(dir, "config.json");
+  await writeFile(configFile, JSON.stringify({ ...options.config, server: { ...options.config.server, port: 0 } }), { mode: 0o600 });
+  const args = [...(options.nodeFlags ?? []), binPath(), "serve", "--config", configFile, "--json", "--harness-control", "--probe-threads"];
   const child: ChildProcess = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...options.env } });
   let stdout = "";
   let stderrTail = "";
@@ -67,6 +60,12 @@ export async function startChildRuntime(options: ChildRuntimeOptions): Promise<T
     for (const line of s.split("\n")) if (line.trim()) options.onOutput?.(line.trim());
   });
   const url = await new Promise<string>((resolve, reject) => {
+    const settle = <T>(fn: (v: T) => void) => (v: T): void => {
+      void rm(dir, { recursive: true, force: true });
+      fn(v);
+    };
+    resolve = settle(resolve);
+    reject = settle(reject);
     const timer = setTimeout(() => {
       child.kill("SIGKILL");
       reject(new EnvironmentError(`the runtime did not start within ${(options.startTimeoutMs ?? 600_000) / 1000} s`));
@@ -124,8 +123,22 @@ export function externalTarget(url: string): Target {
  * boundary. The profile's Node flags cannot apply here (the process is running).
  */
 export async function startInProcessRuntime(config: RuntimeConfig, options: { home?: string; signal?: AbortSignal } = {}): Promise<Target> {
-  // runtime-internal stressors (gc-churn) answer only under the harness
-  process.env.TUNEBENCH_HARNESS = "1";
-  const service = await startRuntime({ ...config, server: { ...config.server, port: 0 } }, { ...options });
+  const service = await startRuntime({ ...config, server: { ...config.server, port: 0 } }, { ...options, harnessControl: true, probeThreads: true });
   return { kind: "in-process", url: service.url, pid: process.pid, stop: () => service.stop() };
+}
+
+/**
+ * What tunebench's runtime says about itself (GET /health): model, threads,
+ * memory estimate, cache tiers, warming. Null when it does not answer in that
+ * shape (then checks that need it are not evaluated).
+ */
+export async function readRuntimeHealth(url: string): Promise<RuntimeHealth | null> {
+  try {
+    const res = await fetch(`${url}/health`, { signal: AbortSignal.timeout(5000) });
+    if (!res.ok) return null;
+    const parsed = RuntimeHealthSchema.safeParse(await res.json());
+    return parsed.success ? parsed.data : null;
+  } catch {
+    return null;
+  }
 }

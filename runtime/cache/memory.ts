@@ -52,6 +52,8 @@ export class MemoryTier implements CacheTier {
       ttlResolution: 1,
       dispose: (slot, key, reason) => {
         if (reason === "evict") this.evictions++;
+        // lru-cache disposes an expired entry when a get finds it: a miss that a longer TTL would have served
+        else if (reason === "expire") this.stats.expired++;
         if (slot.tags) this.untag(key, slot.tags);
       },
     });

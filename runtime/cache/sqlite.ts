@@ -213,6 +213,7 @@ export class SqliteTier implements CacheTier {
       const now = Date.now();
       if (row.expires_at <= now) {
         this.st.delete.run(full);
+        this.stats.expired++;
         return undefined;
       }
       const value = decodeValue(row.value);

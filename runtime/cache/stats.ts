@@ -1,40 +1,4 @@
-import { build, type Histogram } from "hdr-histogram-js";
-
-/** Latency percentiles in milliseconds. */
-export interface LatencySummary {
-  count: number;
-  p50Ms: number;
-  p90Ms: number;
-  p99Ms: number;
-  maxMs: number;
-  meanMs: number;
-}
-
-/** An HDR histogram of durations, recorded in nanoseconds (1 ns to 60 s, 3 significant digits). */
-export class LatencyHistogram {
-  readonly histogram: Histogram;
-  constructor() {
-    this.histogram = build({ lowestDiscernibleValue: 1, highestTrackableValue: 60_000_000_000, numberOfSignificantValueDigits: 3, autoResize: true });
-  }
-  recordMs(ms: number): void {
-    this.histogram.recordValue(Math.max(1, Math.round(ms * 1e6)));
-  }
-  summary(): LatencySummary {
-    const h = this.histogram;
-    const ms = (ns: number): number => ns / 1e6;
-    return {
-      count: h.totalCount,
-      p50Ms: ms(h.getValueAtPercentile(50)),
-      p90Ms: ms(h.getValueAtPercentile(90)),
-      p99Ms: ms(h.getValueAtPercentile(99)),
-      maxMs: ms(h.maxValue),
-      meanMs: ms(h.mean),
-    };
-  }
-  reset(): void {
-    this.histogram.reset();
-  }
-}
+import { LatencyRecorder, type LatencyPercentiles } from "../stats.js";
 
 /** Counters and latencies of one cache tier. */
 export class TierStats {
@@ -49,8 +13,10 @@ export class TierStats {
   skippedTooLarge = 0;
   /** Operations not sent because the tier's circuit breaker was open. */
   skippedOpen = 0;
-  readonly getLatency = new LatencyHistogram();
-  readonly setLatency = new LatencyHistogram();
+  /** Misses that found the entry expired (its TTL was shorter than the time until it was read again); L1 and L2 only. */
+  expired = 0;
+  readonly getLatency = new LatencyRecorder({ resolution: "ns" });
+  readonly setLatency = new LatencyRecorder({ resolution: "ns" });
 
   snapshot(): TierStatsSnapshot {
     return {
@@ -62,6 +28,7 @@ export class TierStats {
       deletes: this.deletes,
       skippedTooLarge: this.skippedTooLarge,
       skippedOpen: this.skippedOpen,
+      expired: this.expired,
       hitRate: this.hits + this.misses === 0 ? 0 : this.hits / (this.hits + this.misses),
       getLatency: this.getLatency.summary(),
       setLatency: this.setLatency.summary(),
@@ -78,7 +45,8 @@ export interface TierStatsSnapshot {
   deletes: number;
   skippedTooLarge: number;
   skippedOpen: number;
+  expired: number;
   hitRate: number;
-  getLatency: LatencySummary;
-  setLatency: LatencySummary;
+  getLatency: LatencyPercentiles;
+  setLatency: LatencyPercentiles;
 }

@@ -2,7 +2,8 @@ import { encodeValue, type CacheValue } from "./codec.js";
 import type { MemoryTier } from "./memory.js";
 import type { RedisTier } from "./redis.js";
 import type { SqliteTier } from "./sqlite.js";
-import { LatencyHistogram, type TierStatsSnapshot, type LatencySummary } from "./stats.js";
+import { LatencyRecorder, type LatencyPercentiles } from "../stats.js";
+import type { TierStatsSnapshot } from "./stats.js";
 import type { CacheEntry, CacheTier, TierName, TierState } from "./types.js";
 
 /** Where a value came from. */
@@ -46,7 +47,7 @@ export interface TieredStats {
   singleFlightJoins: number;
   /** Writes that threw inside a tier (tiers count their own failures; this catches the unexpected). */
   writeErrors: Partial<Record<TierName, number>>;
-  sourceLatency: LatencySummary;
+  sourceLatency: LatencyPercentiles;
 }
 
 /**
@@ -70,7 +71,7 @@ export class TieredCache {
   private sourceErrors = 0;
   private singleFlightJoins = 0;
   private readonly writeErrors: Partial<Record<TierName, number>> = {};
-  private readonly sourceLatency = new LatencyHistogram();
+  private readonly sourceLatency = new LatencyRecorder({ resolution: "ns" });
   private poll: NodeJS.Timeout | undefined;
 
   private constructor(options: TieredCacheOptions) {

@@ -1,4 +1,5 @@
 import { getLlama, getLlamaGpuTypes, getModuleVersion, LlamaLogLevel, NoBinaryFoundError, type Llama, type LlamaGpuType } from "node-llama-cpp";
+import { z } from "zod";
 import type { BackendName } from "../config.js";
 import { EnvironmentError } from "../errors.js";
 
@@ -11,24 +12,26 @@ import { EnvironmentError } from "../errors.js";
 export const LOCAL_BUILD_CMAKE_OPTIONS: Readonly<Record<string, string>> = { GGML_OPENMP: "ON" };
 
 /** What binary runs inference: reported with every measurement. */
-export interface BackendInfo {
+export const BackendInfoSchema = z.object({
   /** The backend asked for, resolved: `cpu`, `cpu-local`, `cuda`, `vulkan` or `metal`. */
-  name: Exclude<BackendName, "auto"> | "metal";
-  gpu: LlamaGpuType;
+  name: z.enum(["cpu", "cpu-local", "cuda", "vulkan", "metal"]),
+  /** The GPU type of the binary, or false for a CPU binary. */
+  gpu: z.union([z.literal(false), z.enum(["cuda", "vulkan", "metal"])]),
   /** node-llama-cpp's word: a prebuilt binary from npm, or a build made on this machine. */
-  buildType: "prebuilt" | "localBuild";
+  buildType: z.enum(["prebuilt", "localBuild"]),
   /** Short label for tables, e.g. `CPU prebuilt`, `CPU local (OpenMP)`, `CUDA prebuilt`. */
-  label: string;
+  label: z.string(),
   /** OpenMP thread pool compiled in (ggml otherwise starts threads for every graph). */
-  openmp: boolean;
-  llamaCppRelease: string;
-  nodeLlamaCppVersion: string;
+  openmp: z.boolean(),
+  llamaCppRelease: z.string(),
+  nodeLlamaCppVersion: z.string(),
   /** llama.cpp's system info line: the CPU features the binary uses. */
-  systemInfo: string;
+  systemInfo: z.string(),
   /** Cores node-llama-cpp counts as useful for math (physical performance cores). */
-  cpuMathCores: number;
-  cmakeOptions: Readonly<Record<string, string>>;
-}
+  cpuMathCores: z.number().int(),
+  cmakeOptions: z.record(z.string(), z.string()),
+});
+export type BackendInfo = z.output<typeof BackendInfoSchema>;
 
 export interface LoadBackendOptions {
   /** Receives llama.cpp's log lines at warn level and above instead of the console (until removeLogListener). */

@@ -1,4 +1,5 @@
 import {
+  GgufInsights,
   LlamaLogLevel,
   type Llama,
   type LlamaContext,
@@ -249,6 +250,61 @@ export class InferenceEngine {
     const out: Float32Array[] = [];
     for (const t of texts) out.push(await this.embed(t));
     return out;
+  }
+
+  /**
+   * Generation speed with one thread against the configured threads, on this
+   * binary: small contexts of their own, the two counts interleaved `rounds`
+   * times, the median of each. A binary without a thread pool can be slower with
+   * more threads (each decode starts them again); this measures it here.
+   */
+  async threadProbe(tokens = 16, rounds = 3): Promise<Array<{ threads: number; tokensPerSecond: number }>> {
+    const counts = this.threads > 1 ? [1, this.threads] : [1];
+    const contexts = [];
+    try {
+      for (const threads of counts) {
+        contexts.push(await this.model.createContext({ contextSize: 256, batchSize: 64, sequences: 1, threads, flashAttention: this.config.flashAttention }));
+      }
+      const bos = this.model.tokens.bos ?? (1 as Token);
+      const generate = async (ctx: LlamaContext, n: number): Promise<number> => {
+        const sequence = ctx.getSequence();
+        try {
+          let produced = 0;
+          const t0 = performance.now();
+          for await (const _ of sequence.evaluate([bos], { temperature: 0, yieldEogToken: true })) if (++produced >= n) break;
+          return (produced * 1000) / (performance.now() - t0);
+        } finally {
+          sequence.dispose();
+        }
+      };
+      for (const ctx of contexts) await generate(ctx, 4); // warm-up
+      const speeds: number[][] = counts.map(() => []);
+      for (let r = 0; r < rounds; r++) for (const [i, ctx] of contexts.entries()) speeds[i]!.push(await generate(ctx, tokens));
+      return counts.map((threads, i) => {
+        const v = [...speeds[i]!].sort((a, b) => a - b);
+        return { threads, tokensPerSecond: v[Math.floor(v.length / 2)]! };
+      });
+    } finally {
+      for (const ctx of contexts) await ctx.dispose();
+    }
+  }
+
+  /**
+   * node-llama-cpp's estimate of the memory this engine's weights and context
+   * take (from the GGUF header; nothing is allocated), bytes.
+   */
+  async memoryEstimate(): Promise<{ modelBytes: number; contextBytes: number }> {
+    const insights = await GgufInsights.from(this.file.info, this.llama);
+    const gpuLayers = typeof this.config.gpuLayers === "number" ? this.config.gpuLayers : this.model.gpuLayers;
+    const model = await insights.estimateModelResourceRequirementsV2({ gpuLayers, useMmap: this.config.useMmap });
+    const context = await insights.estimateContextResourceRequirementsV2({
+      contextSize: this.context.contextSize,
+      modelGpuLayers: gpuLayers,
+      batchSize: this.config.batchSize,
+      sequences: this.config.parallelSequences,
+      flashAttention: this.config.flashAttention,
+    });
+    return { modelBytes: model.cpuRam + model.gpuVram, contextBytes: context.cpuRam + context.gpuVram };
   }
 
   get embeddingDimensions(): number {

@@ -1,5 +1,5 @@
 import type { Token } from "node-llama-cpp";
-import { Xorshift128 } from "../models/gguf-writer.js";
+import { Xorshift128 } from "../random.js";
 import type { InferenceEngine } from "./engine.js";
 
 /** One timed pass: exactly `tokens` tokens processed in `ms`. */

@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import { readdir, readFile, stat } from "node:fs/promises";
 import path from "node:path";
 import { InputError } from "../errors.js";
-import { Xorshift128 } from "../models/gguf-writer.js";
+import { Xorshift128 } from "../random.js";
 
 /** One document of a corpus. */
 export interface Doc {

@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import type { CacheSource, TieredCache } from "../cache/tiered.js";
 import type { JsonValue } from "../cache/codec.js";
+import { warmCache, type WarmProgress, type WarmResult } from "../cache/warm.js";
 import type { Embedder, EmbeddingIndex, SearchHit } from "./index.js";
 
 /** An embedder that also embeds one query at a time. */
@@ -18,6 +19,20 @@ export interface SearchResponse {
   ms: number;
 }
 
+/** Where search time goes, summed since start: what /metrics exports and a slow search is split into. */
+export class SearchStats {
+  requests = 0;
+  totalMs = 0;
+  /** Result lists by where they came from: a cache tier, the source (computed now), or uncached. */
+  readonly results: Record<string, number> = {};
+  /** Query embeddings computed by the model (cache misses), and the time they took. */
+  embeddings = 0;
+  embedMs = 0;
+  /** Top-k scans over the index, and the time they took. */
+  scans = 0;
+  scanMs = 0;
+}
+
 const sha = (s: string): string => createHash("sha256").update(s).digest("hex").slice(0, 24);
 
 /**
@@ -27,6 +42,8 @@ const sha = (s: string): string => createHash("sha256").update(s).digest("hex").
  * serves a stale answer.
  */
 export class SearchService {
+  readonly stats = new SearchStats();
+
   constructor(
     readonly index: EmbeddingIndex,
     readonly embedder: QueryEmbedder,
@@ -41,20 +58,64 @@ export class SearchService {
     return `qemb:${sha(this.embedder.id)}:${sha(query)}`;
   }
 
+  private async embed(query: string): Promise<Float32Array> {
+    const t0 = performance.now();
+    const v = await this.embedder.embed(query);
+    this.stats.embeddings++;
+    this.stats.embedMs += performance.now() - t0;
+    return v;
+  }
+
+  private scan(vector: Float32Array, k: number): SearchHit[] {
+    const t0 = performance.now();
+    const hits = this.index.search(vector, k);
+    this.stats.scans++;
+    this.stats.scanMs += performance.now() - t0;
+    return hits;
+  }
+
   async search(query: string, k: number): Promise<SearchResponse> {
     const started = performance.now();
     const indexVersion = this.index.version;
+    let out: SearchResponse;
     if (!this.cache) {
-      const hits = this.index.search(await this.embedder.embed(query), k);
-      return { hits, resultSource: "uncached", embeddingSource: "uncached", indexVersion, ms: performance.now() - started };
+      const hits = this.scan(await this.embed(query), k);
+      out = { hits, resultSource: "uncached", embeddingSource: "uncached", indexVersion, ms: performance.now() - started };
+    } else {
+      const cache = this.cache;
+      let embeddingSource: SearchResponse["embeddingSource"];
+      const res = await cache.getOrLoad(this.resultKey(query, k), async () => {
+        const emb = await cache.getOrLoad(this.embeddingKey(query), () => this.embed(query));
+        embeddingSource = emb.source;
+        return this.scan(emb.value as Float32Array, k) as unknown as JsonValue;
+      });
+      out = { hits: res.value as unknown as SearchHit[], resultSource: res.source, embeddingSource, indexVersion, ms: performance.now() - started };
     }
+    this.stats.requests++;
+    this.stats.totalMs += out.ms;
+    this.stats.results[out.resultSource] = (this.stats.results[out.resultSource] ?? 0) + 1;
+    return out;
+  }
+
+  /**
+   * Searches `queries` once each through the cache, so their embeddings and
+   * result lists are stored before traffic comes; queries already cached are
+   * counted, not recomputed. Without a cache there is nothing to warm.
+   */
+  async warm(queries: readonly string[], k: number, options: { concurrency?: number; onProgress?: (p: WarmProgress) => void; signal?: AbortSignal } = {}): Promise<WarmResult> {
     const cache = this.cache;
-    let embeddingSource: SearchResponse["embeddingSource"];
-    const res = await cache.getOrLoad(this.resultKey(query, k), async () => {
-      const emb = await cache.getOrLoad(this.embeddingKey(query), () => this.embedder.embed(query));
-      embeddingSource = emb.source;
-      return this.index.search(emb.value as Float32Array, k) as unknown as JsonValue;
-    });
-    return { hits: res.value as unknown as SearchHit[], resultSource: res.source, embeddingSource, indexVersion, ms: performance.now() - started };
+    const distinct = [...new Set(queries)];
+    if (!cache) return { done: 0, total: distinct.length, loaded: 0, alreadyCached: 0, failed: 0, ms: 0, errors: [] };
+    const byKey = new Map(distinct.map((q) => [this.resultKey(q, k), q]));
+    return warmCache(
+      cache,
+      byKey.keys(),
+      async (key) => {
+        const query = byKey.get(key)!;
+        const emb = await cache.getOrLoad(this.embeddingKey(query), () => this.embed(query));
+        return this.scan(emb.value as Float32Array, k) as unknown as JsonValue;
+      },
+      options,
+    );
   }
 }

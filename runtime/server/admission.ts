@@ -9,6 +9,10 @@ export class Admission {
   private readonly waiting: Array<{ resolve: () => void; reject: (e: Error) => void }> = [];
   /** Requests refused because the queue was full. */
   rejected = 0;
+  /** Requests given a slot, how many of them had to wait for it, and the time they waited in all, ms. */
+  admitted = 0;
+  waited = 0;
+  waitMs = 0;
 
   constructor(
     readonly slots: number,
@@ -27,6 +31,7 @@ export class Admission {
   async acquire(signal?: AbortSignal): Promise<() => void> {
     if (this.running < this.slots) {
       this.running++;
+      this.admitted++;
       return this.releaser();
     }
     if (this.waiting.length >= this.maxQueue) {
@@ -35,6 +40,7 @@ export class Admission {
         "retry-after": "1",
       });
     }
+    const queuedAt = performance.now();
     await new Promise<void>((resolve, reject) => {
       const entry = { resolve, reject };
       this.waiting.push(entry);
@@ -51,6 +57,9 @@ export class Admission {
       );
     });
     this.running++;
+    this.admitted++;
+    this.waited++;
+    this.waitMs += performance.now() - queuedAt;
     return this.releaser();
   }
 

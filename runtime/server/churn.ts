@@ -2,7 +2,7 @@
  * Allocation pressure inside the runtime process, for the GC-jitter scenario:
  * `allocMbPerSecond` of short-lived objects, of which the newest `retainMb` are
  * kept alive long enough to be promoted, so both scavenges and mark-compacts run.
- * Only reachable when the runtime runs under the harness (TUNEBENCH_HARNESS=1).
+ * Only reachable when the harness started the runtime (its harness-control routes).
  */
 export class GcChurn {
   private timer: NodeJS.Timeout | undefined;

@@ -1,5 +1,7 @@
+import { PerformanceObserver, monitorEventLoopDelay, type IntervalHistogram } from "node:perf_hooks";
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 import type { TieredCache } from "../cache/tiered.js";
+import type { SearchService } from "../search/service.js";
 import type { Admission } from "./admission.js";
 
 /**
@@ -13,8 +15,11 @@ export class ServiceMetrics {
   readonly ttftSeconds: Histogram;
   readonly generatedTokens: Counter;
   readonly tokensPerSecond: Gauge;
+  private readonly gcObserver: PerformanceObserver;
+  private gcPauseMaxMs = 0;
+  private readonly loopDelay: IntervalHistogram;
 
-  constructor(cache: TieredCache | undefined, admission: Admission) {
+  constructor(cache: TieredCache | undefined, admission: Admission, search?: SearchService) {
     collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: 10 });
     const registers = [this.registry];
     this.requestSeconds = new Histogram({
@@ -49,6 +54,83 @@ export class ServiceMetrics {
       },
     });
     new Gauge({
+      name: "tunebench_inference_admitted",
+      help: "Inference requests given a slot since start",
+      registers,
+      collect() {
+        this.set(admission.admitted);
+      },
+    });
+    new Gauge({
+      name: "tunebench_inference_queue_wait_seconds_total",
+      help: "Time inference requests waited for a free sequence since start, summed",
+      registers,
+      collect() {
+        this.set(admission.waitMs / 1000);
+      },
+    });
+    // Node's histogram records the time between timer ticks (resolution + delay): the delay is that minus the resolution
+    const resolutionMs = 10;
+    this.loopDelay = monitorEventLoopDelay({ resolution: resolutionMs });
+    this.loopDelay.enable();
+    const loop = this.loopDelay;
+    new Gauge({
+      name: "tunebench_event_loop_delay_seconds",
+      help: "Event-loop delay since the previous scrape (the timer's lateness, its 10 ms resolution taken out), by quantile; 1 is the worst",
+      labelNames: ["quantile"],
+      registers,
+      collect() {
+        const delay = (ns: number): number => (loop.count === 0 ? 0 : Math.max(0, ns / 1e6 - resolutionMs) / 1000);
+        this.set({ quantile: "0.5" }, delay(loop.percentile(50)));
+        this.set({ quantile: "0.99" }, delay(loop.percentile(99)));
+        this.set({ quantile: "1" }, delay(loop.max));
+        loop.reset();
+      },
+    });
+    // the worst single GC pause since the previous scrape: a 1 s window when scraped every second
+    this.gcObserver = new PerformanceObserver((list) => {
+      for (const e of list.getEntries()) if (e.duration > this.gcPauseMaxMs) this.gcPauseMaxMs = e.duration;
+    });
+    this.gcObserver.observe({ entryTypes: ["gc"] });
+    const self = this;
+    new Gauge({
+      name: "tunebench_gc_pause_max_seconds",
+      help: "The longest GC pause since the previous scrape",
+      registers,
+      collect() {
+        this.set(self.gcPauseMaxMs / 1000);
+        self.gcPauseMaxMs = 0;
+      },
+    });
+    if (search) {
+      const st = search.stats;
+      const searchGauge = (name: string, help: string, value: () => number): void => {
+        new Gauge({
+          name,
+          help,
+          registers,
+          collect() {
+            this.set(value());
+          },
+        });
+      };
+      searchGauge("tunebench_search_requests", "Searches answered since start", () => st.requests);
+      searchGauge("tunebench_search_seconds_total", "Time searches took since start, summed", () => st.totalMs / 1000);
+      searchGauge("tunebench_search_embeddings", "Query embeddings computed by the model (not from the cache) since start", () => st.embeddings);
+      searchGauge("tunebench_search_embed_seconds_total", "Time spent embedding queries since start, summed", () => st.embedMs / 1000);
+      searchGauge("tunebench_search_scans", "Top-k scans of the index since start", () => st.scans);
+      searchGauge("tunebench_search_scan_seconds_total", "Time spent scanning the index since start, summed", () => st.scanMs / 1000);
+      new Gauge({
+        name: "tunebench_search_results",
+        help: "Search result lists by where they came from (L1, L2, L3, source, uncached) since start",
+        labelNames: ["source"],
+        registers,
+        collect() {
+          for (const [source, n] of Object.entries(st.results)) this.set({ source }, n);
+        },
+      });
+    }
+    new Gauge({
       name: "tunebench_inference_rejected",
       help: "Inference requests refused with 429 since start",
       registers,
@@ -73,6 +155,10 @@ export class ServiceMetrics {
       tierGauge("tunebench_cache_hits", "Cache hits per tier since start", (s) => s.hits);
       tierGauge("tunebench_cache_misses", "Cache misses per tier since start", (s) => s.misses);
       tierGauge("tunebench_cache_errors", "Cache errors per tier since start", (s) => s.errors);
+      tierGauge("tunebench_cache_expired", "Misses that found the entry expired, per tier (L1, L2) since start", (s) => s.expired);
+      tierGauge("tunebench_cache_skipped_open", "Reads not sent because the tier's breaker was open, since start", (s) => s.skippedOpen);
+      tierGauge("tunebench_cache_gets", "Reads per tier since start", (s) => s.getLatency.count);
+      tierGauge("tunebench_cache_get_seconds_total", "Time reads took per tier since start, summed", (s) => ((s.getLatency.meanMs ?? 0) * s.getLatency.count) / 1000);
       tierGauge("tunebench_cache_backfills", "Entries back-filled into each tier since start", (s) => s.backfills);
       tierGauge("tunebench_cache_tier_up", "1 when the tier serves, 0 when disabled or its breaker is open", (s) => (s.state.state === "ready" ? 1 : 0));
       new Gauge({
@@ -84,5 +170,10 @@ export class ServiceMetrics {
         },
       });
     }
+  }
+
+  close(): void {
+    this.gcObserver.disconnect();
+    this.loopDelay.disable();
   }
 }

@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import http, { type IncomingMessage, type ServerResponse } from "node:http";
+import path from "node:path";
 import type { AddressInfo } from "node:net";
 import type { TieredCache } from "../cache/tiered.js";
 import type { RuntimeConfig } from "../config.js";
@@ -9,6 +10,7 @@ import type { SearchService } from "../search/service.js";
 import { Admission } from "./admission.js";
 import { GcChurn } from "./churn.js";
 import { ApiError, parseJsonBody, readBody, sendError, sendJson, startSse } from "./http.js";
+import type { RuntimeHealth, WarmReport } from "./health.js";
 import { ServiceMetrics } from "./metrics.js";
 import { BatchRequest, ChatRequest, CompletionRequest, EmbeddingsRequest, GcChurnRequest, SearchRequest, chatPrompt, completionId } from "./openai.js";
 
@@ -19,6 +21,17 @@ export interface ServiceParts {
   search?: SearchService;
   /** Called for each line the service wants logged (start, stop, errors). */
   log?: (line: string) => void;
+  /** Memory the model and its context are expected to take (node-llama-cpp's estimate). */
+  estimate?: { modelBytes: number; contextBytes: number };
+  /** What warming the cache at start did. */
+  warm?: WarmReport;
+  /** Generation speed at one thread and at the configured threads, measured at start. */
+  threadProbe?: Array<{ threads: number; tokensPerSecond: number }>;
+  /**
+   * Routes for the harness's stressors that act inside the runtime (gc-churn).
+   * Only a runtime the harness started turns them on.
+   */
+  harnessControl?: boolean;
 }
 
 interface RequestContext {
@@ -52,8 +65,8 @@ export class RuntimeService {
   private constructor(private readonly parts: ServiceParts) {
     const { config, engine } = parts;
     this.admission = new Admission(config.inference.parallelSequences, config.server.maxQueue);
-    this.metrics = new ServiceMetrics(parts.cache, this.admission);
-    this.modelName = engine.file.name ?? engine.file.path;
+    this.metrics = new ServiceMetrics(parts.cache, this.admission, parts.search);
+    this.modelName = engine.file.name ?? path.basename(engine.file.path);
     this.routes = {
       "GET /health": (_q, res) => this.health(res, false),
       "GET /health/ready": (_q, res) => this.health(res, true),
@@ -66,7 +79,7 @@ export class RuntimeService {
       "GET /v1/models": async (_q, res) =>
         sendJson(res, 200, { object: "list", data: [{ id: this.modelName, object: "model", created: Math.floor(this.started / 1000), owned_by: "tunebench" }] }),
     };
-    if (process.env.TUNEBENCH_HARNESS === "1") {
+    if (parts.harnessControl === true) {
       // stressors that act inside the runtime; only when the harness started it
       this.routes["POST /_harness/gc-churn"] = async (q, res) => {
         const b = parseJsonBody(await readBody(q, 4096), GcChurnRequest);
@@ -161,21 +174,40 @@ export class RuntimeService {
     return parseJsonBody(await readBody(req, this.parts.config.server.bodyLimitBytes), schema);
   }
 
-  private health(res: ServerResponse, readinessOnly: boolean): Promise<void> {
-    const tiers = this.parts.cache?.tierStates() ?? {};
-    const ready = !this.stopping;
-    const body = {
+  /** What /health answers: liveness and what the runtime says about itself. */
+  healthReport(): RuntimeHealth {
+    const { engine, config, cache, search } = this.parts;
+    const inf = config.inference;
+    return {
       status: this.stopping ? "stopping" : "ok",
-      ready,
+      ready: !this.stopping,
       uptime_s: (Date.now() - this.started) / 1000,
-      model: { name: this.modelName, file: this.parts.engine.file.path, backend: this.parts.engine.backend.label, state: "loaded" },
-      cache: { enabled: this.parts.cache?.enabledTiers ?? [], tiers },
-      search: this.parts.search
-        ? { documents: this.parts.search.index.documents, chunks: this.parts.search.index.size, index_version: this.parts.search.index.version }
-        : null,
+      model: {
+        name: this.modelName,
+        fileBytes: engine.file.fileBytes,
+        fileType: engine.file.fileType ?? null,
+        parameters: engine.file.parameters,
+        backend: engine.backend.label,
+        openmp: engine.backend.openmp,
+        threads: engine.threads,
+        parallelSequences: inf.parallelSequences,
+        contextSize: inf.contextSize,
+        batchSize: inf.batchSize,
+        flashAttention: inf.flashAttention,
+        gpuLayers: inf.gpuLayers,
+        estimate: this.parts.estimate ?? null,
+        threadProbe: this.parts.threadProbe ?? null,
+        state: "loaded",
+      },
+      cache: { enabled: cache?.enabledTiers ?? [], tiers: cache?.tierStates() ?? {}, warm: this.parts.warm ?? null },
+      search: search ? { documents: search.index.documents, chunks: search.index.size, index_version: search.index.version } : null,
       queue: { in_flight: this.admission.inFlight, queued: this.admission.queued, max_queue: this.admission.maxQueue },
     };
-    sendJson(res, readinessOnly && !ready ? 503 : 200, body);
+  }
+
+  private health(res: ServerResponse, readinessOnly: boolean): Promise<void> {
+    const body = this.healthReport();
+    sendJson(res, readinessOnly && !body.ready ? 503 : 200, body);
     return Promise.resolve();
   }
 
@@ -417,6 +449,7 @@ export class RuntimeService {
     this.server.closeAllConnections();
     await closed;
     this.churn.stop();
+    this.metrics.close();
     await this.parts.cache?.close();
     this.parts.search?.index.close();
     await this.parts.engine.dispose();

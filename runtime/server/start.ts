@@ -10,6 +10,8 @@ import { resolveModelFile } from "../models/resolve.js";
 import { loadCorpus, syntheticCorpus } from "../search/corpus.js";
 import { EmbeddingIndex, type SyncProgress, type SyncResult } from "../search/index.js";
 import { SearchService, type QueryEmbedder } from "../search/service.js";
+import { readQueryLog, type WarmProgress } from "../cache/warm.js";
+import type { WarmReport } from "./health.js";
 import { RuntimeService } from "./service.js";
 
 export type StartEvent =
@@ -17,6 +19,8 @@ export type StartEvent =
   | { type: "load"; model: string }
   | { type: "index"; progress: SyncProgress }
   | { type: "indexed"; result: SyncResult }
+  | { type: "warm"; progress: WarmProgress }
+  | { type: "probe"; threads: number[] }
   | { type: "warning"; message: string };
 
 export interface StartOptions {
@@ -25,6 +29,10 @@ export interface StartOptions {
   signal?: AbortSignal;
   /** Leave search out (no corpus is indexed). */
   withoutSearch?: boolean;
+  /** Turn on the routes of the harness's in-runtime stressors (only a runtime the harness starts). */
+  harnessControl?: boolean;
+  /** Measure generation at one thread against the configured threads before reporting ready (a few seconds on a large model). */
+  probeThreads?: boolean;
 }
 
 /** The engine as the search index sees it: an id that changes with the model file, and embeddings. */
@@ -68,7 +76,34 @@ export async function startRuntime(config: RuntimeConfig, options: StartOptions 
       emit({ type: "indexed", result });
       search = new SearchService(index, embedder, cache);
     }
-    return await RuntimeService.start({ config, engine, cache, ...(search ? { search } : {}) });
+    let warm: WarmReport | undefined;
+    const w = config.search.warm;
+    if (w && search) {
+      const queries = [...w.queries, ...(w.queryLog ? await readQueryLog(w.queryLog) : [])];
+      const r = await search.warm([...new Set(queries)].slice(0, w.limit), w.k, {
+        concurrency: w.concurrency,
+        onProgress: (progress) => emit({ type: "warm", progress }),
+        ...(options.signal ? { signal: options.signal } : {}),
+      });
+      warm = { total: r.total, loaded: r.loaded, alreadyCached: r.alreadyCached, failed: r.failed, ms: r.ms };
+      if (r.failed > 0) emit({ type: "warning", message: `warming: ${r.failed} of ${r.total} queries failed (first: ${r.errors[0]?.message ?? "?"})` });
+    }
+    const estimate = await engine.memoryEstimate().catch(() => undefined);
+    let threadProbe;
+    if (options.probeThreads && engine.threads > 1) {
+      emit({ type: "probe", threads: [1, engine.threads] });
+      threadProbe = await engine.threadProbe();
+    }
+    return await RuntimeService.start({
+      config,
+      engine,
+      cache,
+      ...(search ? { search } : {}),
+      ...(estimate ? { estimate } : {}),
+      ...(warm ? { warm } : {}),
+      ...(threadProbe ? { threadProbe } : {}),
+      ...(options.harnessControl ? { harnessControl: true } : {}),
+    });
   } catch (err) {
     await cache?.close();
     search?.index.close();

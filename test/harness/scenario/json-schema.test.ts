@@ -2,7 +2,7 @@ import { readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { jsonSchemaOf, jsonSchemaPath } from "../../../harness/scenario/json-schema.js";
-import { loadProfile } from "../../../harness/scenario/profile.js";
+import { loadProfile } from "../../../harness/profile/load.js";
 import { loadScenario } from "../../../harness/scenario/load.js";
 import { REPO } from "../../helpers/cli.js";
 

@@ -1,7 +1,7 @@
 import { writeFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { loadProfile, parseSet } from "../../../harness/scenario/profile.js";
+import { loadProfile, parseSet } from "../../../harness/profile/load.js";
 import { InputError } from "../../../runtime/errors.js";
 import { tempDir } from "../../helpers/tmp.js";
 

@@ -9,7 +9,7 @@ import { EmbeddingIndex } from "../../../runtime/search/index.js";
 import { VectorStore } from "../../../runtime/search/store.js";
 import { bruteForceTopK, topK } from "../../../runtime/search/topk.js";
 import { engineEmbedder } from "../../../runtime/server/start.js";
-import { Xorshift128 } from "../../../runtime/models/gguf-writer.js";
+import { Xorshift128 } from "../../../runtime/random.js";
 import { normalise } from "../../../runtime/vector.js";
 import { tempDir } from "../../helpers/tmp.js";
 

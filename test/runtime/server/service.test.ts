@@ -5,7 +5,7 @@ import { RuntimeConfigSchema, type RuntimeConfig } from "../../../runtime/config
 import { catalogRequest, makeModel } from "../../../runtime/models/make.js";
 import type { RuntimeService } from "../../../runtime/server/service.js";
 import { startRuntime } from "../../../runtime/server/start.js";
-import { Xorshift128 } from "../../../runtime/models/gguf-writer.js";
+import { Xorshift128 } from "../../../runtime/random.js";
 import { REDIS_URL, redisNamespace, sleep } from "../../helpers/redis.js";
 import { tempDir } from "../../helpers/tmp.js";
 

@@ -1,49 +1,19 @@
 import { existsSync } from "node:fs";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { RuntimeConfigSchema, type RuntimeConfig } from "../../runtime/config.js";
 import { InputError } from "../../runtime/errors.js";
-import { z } from "zod";
-import { Duration } from "./schema.js";
-import { issuePath, lineOf, readYaml, type YamlSource } from "./yaml.js";
-
-/** The profiles that come with tunebench (`profiles/` at the package root). */
-export const BUILTIN_PROFILES_DIR = (() => {
-  let dir = path.dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 5; i++) {
-    if (existsSync(path.join(dir, "profiles", "base.yaml"))) return path.join(dir, "profiles");
-    dir = path.dirname(dir);
-  }
-  return path.resolve("profiles");
-})();
-
-/** The scenarios that come with tunebench (`scenarios/` at the package root): the suite's default. */
-export const BUILTIN_SCENARIOS_DIR = path.join(path.dirname(BUILTIN_PROFILES_DIR), "scenarios");
+import { BUILTIN_PROFILES_DIR } from "../paths.js";
+import { issuePath, lineOf, readYaml, type YamlSource } from "../yaml.js";
+import { CHECKLIST_LEVELS, ChecklistLevelSchema, SlaSchema, type ChecklistLevel, type Sla } from "./sla.js";
 
 /** Keys a profile file has besides the RuntimeConfig sections. */
-const PROFILE_KEYS = new Set(["$schema", "extends", "description", "sla"]);
-
-const Budget = Duration.refine((v) => v > 0, "a budget above 0");
-
-/** The SLA budgets of DOMAIN.md, per tier, judged on one percentile with an error-rate bound. */
-export const SlaSchema = z
-  .object({
-    /** The percentile budgets are judged on. Default 95. */
-    percentile: z.number().gt(0).max(100).default(95),
-    /** Budget per tier. Defaults: 1: 100ms, 2: 500ms, 3: 2s, 4: 10s, 5: 60s. */
-    tiers: z
-      .object({ "1": Budget.default(100), "2": Budget.default(500), "3": Budget.default(2000), "4": Budget.default(10_000), "5": Budget.default(60_000) })
-      .strict()
-      .default({ "1": 100, "2": 500, "3": 2000, "4": 10_000, "5": 60_000 }),
-    /** Largest share of failed requests that still meets the SLA. Default 0.01. */
-    maxErrorRate: z.number().min(0).max(1).default(0.01),
-  })
-  .strict();
-export type Sla = z.output<typeof SlaSchema>;
+const PROFILE_KEYS = new Set(["$schema", "extends", "description", "sla", "checklist"]);
 
 export interface LoadedProfile {
   name: string;
   sla: Sla;
+  /** The optimization checklist level runs of this profile are judged at. */
+  checklistLevel: ChecklistLevel;
   file: string;
   description: string | undefined;
   /** Files read, the profile first, then what it extends. */
@@ -79,9 +49,9 @@ export function profileFile(nameOrPath: string, relativeTo?: string): string {
  * and validates the result as a RuntimeConfig. An error names the file, the line
  * and the field, and what would be valid.
  */
-export async function loadProfile(nameOrPath: string, overrides: Obj = {}): Promise<LoadedProfile> {
+export async function loadProfile(nameOrPath: string, overrides: Obj = {}, options: { relativeTo?: string } = {}): Promise<LoadedProfile> {
   const sources: YamlSource[] = [];
-  let next: string | undefined = profileFile(nameOrPath);
+  let next: string | undefined = profileFile(nameOrPath, options.relativeTo);
   while (next !== undefined) {
     if (sources.some((s) => s.file === next)) {
       throw new InputError(`${next}: "extends" makes a cycle: ${[...sources.map((s) => path.basename(s.file)), path.basename(next)].join(" -> ")}`);
@@ -103,10 +73,17 @@ export async function loadProfile(nameOrPath: string, overrides: Obj = {}): Prom
   // merge from the root of the chain to the profile, then the overrides
   let merged: Obj = {};
   let slaMerged: Obj = {};
+  let level: { value: unknown; src: YamlSource } | undefined;
   for (const src of [...sources].reverse()) {
-    const { $schema: _s, extends: _e, description: _d, sla, ...fields } = src.value as Obj;
+    const { $schema: _s, extends: _e, description: _d, sla, checklist, ...fields } = src.value as Obj;
     merged = mergeConfig(merged, fields);
+    if (sla !== undefined && !isObj(sla)) throw new InputError(`${src.file}:${lineOf(src, ["sla"])}: sla: give a mapping of percentile, tiers and maxErrorRate`);
     if (isObj(sla)) slaMerged = mergeConfig(slaMerged, sla);
+    if (checklist !== undefined) level = { value: checklist, src };
+  }
+  const levelRes = ChecklistLevelSchema.safeParse(level?.value ?? "development");
+  if (!levelRes.success) {
+    throw new InputError(`${level!.src.file}:${lineOf(level!.src, ["checklist"])}: checklist=${JSON.stringify(level!.value)}: valid: ${CHECKLIST_LEVELS.join(", ")}`);
   }
   const slaRes = SlaSchema.safeParse(slaMerged);
   if (!slaRes.success) {
@@ -137,6 +114,7 @@ export async function loadProfile(nameOrPath: string, overrides: Obj = {}): Prom
   const top = sources[0]!.value as Obj;
   return {
     sla: slaRes.data,
+    checklistLevel: levelRes.data,
     name: path.basename(sources[0]!.file).replace(/\.ya?ml$/, ""),
     file: sources[0]!.file,
     description: typeof top.description === "string" ? top.description : undefined,

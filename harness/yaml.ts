@@ -1,7 +1,7 @@
 import { readFile } from "node:fs/promises";
 import { LineCounter, isMap, isScalar, isSeq, parseDocument, type Document, type Node } from "yaml";
 import type { z } from "zod";
-import { InputError } from "../../runtime/errors.js";
+import { InputError } from "../runtime/errors.js";
 
 /** A YAML file read with its positions, so an error can name the line of a field. */
 export interface YamlSource {

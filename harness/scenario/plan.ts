@@ -1,0 +1,98 @@
+import path from "node:path";
+import type { RuntimeConfig } from "../../runtime/config.js";
+import { InputError } from "../../runtime/errors.js";
+import type { Arrival, LoadOperation } from "../load/driver.js";
+import { loadProfile, mergeConfig, type LoadedProfile } from "../profile/load.js";
+import { actsInsideRuntime, needsFaultProxy, type StressorSpec } from "../stress/registry.js";
+import type { LoadedScenario } from "./load.js";
+import { buildOperations } from "./requests.js";
+import type { Scenario } from "./schema.js";
+
+export type TargetKind = "child" | "in-process" | "external";
+
+export interface PlanOptions {
+  /** Profile instead of the scenario's (a name, or a path relative to the current folder). */
+  profile?: string;
+  /** `--set` overrides, applied last. */
+  set?: Record<string, unknown>;
+  /** Measured time instead of the scenario's, ms. */
+  durationMs?: number;
+  /** An external OpenAI-compatible URL instead of starting the runtime. */
+  targetUrl?: string;
+  /** Run the runtime inside this process (no process boundary; the profile's Node flags do not apply). */
+  inProcess?: boolean;
+}
+
+/**
+ * Everything a run will do, decided and validated before anything starts: the
+ * target, the runtime's exact configuration, the workload, the arrival, the
+ * stressors. `validate` reuses the same checks.
+ */
+export interface Plan {
+  file: string;
+  scenario: Scenario;
+  profile: LoadedProfile;
+  /** The RuntimeConfig the runtime will run with (the run's own cache namespace and Redis route are set when it starts). */
+  config: RuntimeConfig;
+  target: { kind: TargetKind; url: string | undefined };
+  warmupMs: number;
+  durationMs: number;
+  arrival: Arrival;
+  operations: LoadOperation[];
+  stressors: StressorSpec[];
+  /** A fault proxy between the runtime and Redis is needed (redis-latency, redis-outage). */
+  faultProxy: boolean;
+}
+
+/**
+ * The combinations a scenario file cannot express on its own and a target can
+ * refuse: stressors inside the runtime against another server, a ballast that
+ * leaves a box for a runtime tunebench does not start. Each error names the file
+ * and the field.
+ */
+export function checkTargetFit(file: string, scenario: Scenario, target: TargetKind): void {
+  scenario.stressors.forEach((x, i) => {
+    if (target === "external" && actsInsideRuntime(x.kind)) {
+      throw new InputError(`${file}: stressors[${i}]: the ${x.kind} stressor acts inside the runtime; with --target only cpu and memory apply`);
+    }
+    if (x.kind !== "memory" || x.leaveForRuntime === undefined) return;
+    if (target === "external") throw new InputError(`${file}: stressors[${i}].leaveForRuntime needs a runtime that tunebench starts; with --target use bytes or fractionOfAvailable`);
+    if (x.start !== 0) throw new InputError(`${file}: stressors[${i}]: a memory ballast with leaveForRuntime starts before the runtime; remove start (${x.start} ms)`);
+  });
+}
+
+/** The arrival of the load generator for the scenario's arrival, warm-up and measured time. */
+export function arrivalOf(s: Scenario, durationMs: number): Arrival {
+  if (s.arrival.kind === "closed") return s.arrival;
+  return {
+    kind: "open",
+    spacing: s.arrival.spacing,
+    stages: s.arrival.stages
+      ? s.arrival.stages.map((st) => ({ durationMs: st.duration, rate: st.rate, ...(st.toRate !== undefined ? { toRate: st.toRate } : {}) }))
+      : [{ durationMs: s.warmup + durationMs, rate: s.arrival.rate }],
+  };
+}
+
+export async function buildPlan(loaded: LoadedScenario, options: PlanOptions = {}): Promise<Plan> {
+  const s = loaded.scenario;
+  const kind: TargetKind = options.targetUrl !== undefined ? "external" : options.inProcess ? "in-process" : "child";
+  checkTargetFit(loaded.file, s, kind);
+  // a profile named by the scenario resolves beside the scenario file; one given on the command line, from here
+  const profile = await loadProfile(options.profile ?? s.profile, mergeConfig(s.overrides, options.set ?? {}), {
+    ...(options.profile === undefined ? { relativeTo: path.dirname(loaded.file) } : {}),
+  });
+  const durationMs = options.durationMs ?? s.duration;
+  return {
+    file: loaded.file,
+    scenario: s,
+    profile,
+    config: profile.config,
+    target: { kind, url: options.targetUrl?.replace(/\/+$/, "") },
+    warmupMs: s.warmup,
+    durationMs,
+    arrival: arrivalOf(s, durationMs),
+    operations: buildOperations(s),
+    stressors: s.stressors,
+    faultProxy: s.stressors.some((x) => needsFaultProxy(x.kind)),
+  };
+}

@@ -1,0 +1,125 @@
+import type { CheckResult } from "../harness/checks/types.js";
+import { verdictOf } from "../harness/checks/run.js";
+import { formatBytes, markdownTable } from "../harness/format.js";
+import type { RunResult, StressorRecord } from "../harness/result.js";
+
+const ms = (v: number | null): string => (v === null ? "-" : v < 10 ? v.toFixed(2) : v.toFixed(1));
+
+/** A check's observed figure (or its bound) in its unit. */
+export function figure(c: Pick<CheckResult, "unit">, v: number | null): string {
+  if (v === null) return "-";
+  switch (c.unit) {
+    case "fraction":
+      return `${(v * 100).toFixed(Math.abs(v) < 0.1 ? 2 : 1)} %`;
+    case "count":
+      return String(Math.round(v * 100) / 100);
+    case "rps":
+      return `${v.toFixed(1)} req/s`;
+    case "bytes":
+      return formatBytes(v);
+    case "ms":
+      return `${ms(v)} ms`;
+    case "cores":
+      return `${v.toFixed(2)} cores`;
+    case "ratio":
+      return `x${v.toFixed(2)}`;
+    case "tokens/s":
+      return `${v.toFixed(1)} t/s`;
+    default:
+      return String(v);
+  }
+}
+
+/** Markdown table cells must not break the table. */
+const cell = (s: string): string => s.replaceAll("|", "\\|").replaceAll("\n", " ");
+
+/** A stressor's parameters, sizes in bytes written as sizes. */
+function stressorParams(params: StressorRecord["params"]): string {
+  const parts = Object.entries(params).map(([k, v]) => {
+    const size = typeof v === "number" && (/bytes$/i.test(k) || k === "leaveForRuntime" || k === "bytes");
+    return `${k} ${size ? formatBytes(v) : typeof v === "string" ? v : JSON.stringify(v)}`;
+  });
+  return parts.length > 0 ? `(${parts.join(", ")})` : "";
+}
+
+/** When a stressor came on or went off, on the run clock. */
+function when(v: number | null): string {
+  if (v === null) return "-";
+  return v < 0 ? `${(-v / 1000).toFixed(1)} s before the load (before the runtime started)` : `${(v / 1000).toFixed(2)} s`;
+}
+
+/** The findings that did not pass, in rank order, each with its evidence lines. */
+export function findingsMarkdown(checks: readonly CheckResult[], limit = 3): string[] {
+  const findings = checks.filter((c) => c.kind === "diagnosis" && (c.status === "fail" || c.status === "warn" || c.status === "error"));
+  if (findings.length === 0) return ["No finding above pass: nothing in the measurements points at a problem."];
+  const out: string[] = [];
+  findings.slice(0, limit).forEach((f, i) => {
+    out.push(`${i + 1}. **${f.status}** ${cell(f.title)}${f.cause ? `: ${f.cause}` : ""}`);
+    for (const e of f.evidence) out.push(`   - ${e}`);
+  });
+  if (findings.length > limit) out.push(`(${findings.length - limit} more: ${findings.slice(limit).map((f) => `${f.check} ${f.status}`).join(", ")})`);
+  return out;
+}
+
+/** The checklist of the run's level as a table. */
+export function checklistMarkdown(checks: readonly CheckResult[], level: string): string[] {
+  const items = checks.filter((c) => c.kind === "checklist");
+  if (items.length === 0) return [];
+  const passed = items.filter((c) => c.status === "pass" || c.status === "warn").length;
+  return [
+    `Checklist (${level}): ${passed} of ${items.length} pass`,
+    "",
+    "| # | item | level | result | evidence |",
+    "| ---: | --- | --- | --- | --- |",
+    ...items.map((c, i) => `| ${i + 1} | ${cell(c.title)} | ${c.level ?? ""} | ${c.status} | ${cell(c.evidence.join("; "))} |`),
+  ];
+}
+
+/** The run as Markdown: operations, expectations and SLA, the top findings, the checklist, the verdict (printed, and saved as summary.md). */
+export function summaryMarkdown(r: RunResult, options: { allowUnevaluated?: boolean } = {}): string {
+  const seconds = r.load.measuredMs / 1000;
+  const slaFor = new Map(r.checks.filter((c) => c.kind === "sla").map((c) => [c.id.slice(4), c]));
+  const ops = markdownTable(
+    [
+      { header: "operation", value: (o: RunResult["load"]["operations"][number]) => o.name },
+      { header: "count", align: "right", value: (o) => String(o.count) },
+      { header: "req/s", align: "right", value: (o) => (seconds > 0 ? (o.count / seconds).toFixed(1) : "-") },
+      { header: "p50 ms", align: "right", value: (o) => ms(o.latency.p50Ms) },
+      { header: "p95 ms", align: "right", value: (o) => ms(o.latency.p95Ms) },
+      { header: "p99 ms", align: "right", value: (o) => ms(o.latency.p99Ms) },
+      { header: "errors", align: "right", value: (o) => String(o.count - o.ok) },
+      { header: "TTFT p95 ms", align: "right", value: (o) => (o.ttft ? ms(o.ttft.p95Ms) : "") },
+      { header: "tier budget", value: (o) => `T${o.tier} ${slaFor.get(o.name)?.bound ?? "-"} ms: ${slaFor.get(o.name)?.status ?? "-"}` },
+    ],
+    r.load.operations,
+  );
+  const exp = r.checks.filter((c) => c.kind === "expectation");
+  const verdict = verdictOf(r.checks, options);
+  const lines = [
+    `# ${r.scenario.name} (${r.status})`,
+    "",
+    r.scenario.description,
+    "",
+    `profile ${r.profile.name}; target ${r.target.kind} ${r.target.url}; measured ${seconds.toFixed(1)} s after ${(r.load.warmupMs / 1000).toFixed(1)} s warm-up; ${r.load.throughputRps.toFixed(1)} req/s`,
+    r.generatorOverhead ? `load generator floor: /health p50 ${ms(r.generatorOverhead.p50Ms)} ms (raw undici loop, same run)` : "",
+    "",
+    ops,
+    "",
+    "Latency is of the requests that succeeded; failed requests are counted under errors.",
+    "",
+    ...(exp.length > 0 ? ["| expectation | observed | result |", "| --- | ---: | --- |", ...exp.map((c) => `| ${cell(c.title)} | ${figure(c, c.observed)} | ${c.status} |`), ""] : []),
+    ...(r.stressors.length > 0
+      ? [...r.stressors.map((s) => `stressor ${s.kind} ${stressorParams(s.params)}: on at ${when(s.startAtMs)}, off at ${when(s.stopAtMs)}${s.error ? `, error: ${s.error}` : ""}`), ""]
+      : []),
+    "## Findings",
+    "",
+    ...findingsMarkdown(r.checks),
+    "",
+    ...checklistMarkdown(r.checks, r.profile.checklistLevel),
+    "",
+    `**Verdict: ${verdict.status}**${verdict.failing.length > 0 ? `: failed ${verdict.failing.map((c) => c.id).join(", ")}` : ""}${
+      verdict.notEvaluated.length > 0 ? `; not evaluated ${verdict.notEvaluated.map((c) => c.id).join(", ")}${options.allowUnevaluated ? " (allowed)" : ""}` : ""
+    }`,
+  ];
+  return lines.filter((l, i, a) => !(l === "" && a[i - 1] === "")).join("\n") + "\n";
+}
