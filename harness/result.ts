@@ -88,6 +88,8 @@ export const RunResultSchema = z.object({
   }),
   series: TimeSeriesSchema,
   stressors: z.array(StressorRecordSchema),
+  /** What was made before the run's clock started (first use: the model file, the search index), and how long it took. */
+  preparation: z.object({ ms: z.number(), modelWritten: z.boolean(), chunksEmbedded: z.number().int() }).optional(),
   /** SLA tiers, expectations, findings (ranked) and checklist items, as judged when the run ended. */
   checks: z.array(CheckResultSchema),
 });

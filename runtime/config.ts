@@ -144,6 +144,8 @@ export type ServerConfig = z.output<typeof ServerConfigSchema>;
 /** Semantic search over a corpus. */
 export const SearchConfigSchema = z
   .object({
+    /** Index a corpus and serve /search. Default true. */
+    enabled: z.boolean().default(true),
     /** A folder of .txt/.md files or a .jsonl file; unset: a synthetic corpus. */
     corpus: z.string().min(1).optional(),
     /** Documents of the synthetic corpus. Default 60. */

@@ -52,7 +52,7 @@ function flagOverrides(a: ServeArgs): Record<string, unknown> {
       maxQueue: a["max-queue"],
       requestTimeoutMs: a.timeout,
     }),
-    search: pick({ corpus: a.corpus, syntheticDocuments: a.docs }),
+    search: pick({ enabled: a.search ? undefined : false, corpus: a.corpus, syntheticDocuments: a.docs }),
   };
 }
 

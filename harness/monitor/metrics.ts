@@ -46,6 +46,9 @@ export function runtimeMetricsSampler(baseUrl: string): Sampler {
       copy("runtime.tokens_per_second", "tunebench_generation_tokens_per_second");
       copy("runtime.generated_tokens_total", "tunebench_generated_tokens_total");
       copy("cache.source_loads", "tunebench_cache_source_loads");
+      copy("runtime.embeddings_total", "tunebench_embeddings");
+      copy("runtime.embed_compute_seconds_total", "tunebench_embed_compute_seconds_total");
+      copy("runtime.embed_wait_seconds_total", "tunebench_embed_wait_seconds_total");
       copy("search.requests", "tunebench_search_requests");
       copy("search.seconds_total", "tunebench_search_seconds_total");
       copy("search.embeddings", "tunebench_search_embeddings");
@@ -65,9 +68,9 @@ export function runtimeMetricsSampler(baseUrl: string): Sampler {
         tier_up: "up",
       };
       for (const [k, v] of m) {
-        const gc = /^nodejs_gc_duration_seconds_(sum|count)\{kind="(\w+)"\}$/.exec(k);
+        const gc = /^tunebench_gc_(seconds|collections)_total\{kind="(\w+)"\}$/.exec(k);
         if (gc) {
-          if (gc[1] === "sum") {
+          if (gc[1] === "seconds") {
             gcSum += v;
             out[`runtime.gc_${gc[2]}_seconds_total`] = v;
           } else gcCount += v;

@@ -23,6 +23,7 @@ export interface RunPieces {
   load: LoadResult | undefined;
   series: TimeSeries | undefined;
   stressors: StressorRecord[];
+  preparation?: RunResult["preparation"];
 }
 
 const EMPTY_SERIES: TimeSeries = { intervalMs: 1000, atMs: [], values: {}, overhead: { cpuMs: 0, samples: 0, cpuMsPerSample: 0 }, failures: {} };
@@ -67,6 +68,7 @@ export function assembleResult(p: RunPieces): RunResult {
     },
     series: p.series ?? EMPTY_SERIES,
     stressors: p.stressors,
+    ...(p.preparation ? { preparation: p.preparation } : {}),
     checks: [],
   };
   // JSON's view (undefined dropped, NaN becomes null), validated against the contract, then judged

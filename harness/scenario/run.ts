@@ -12,6 +12,8 @@ import type { RunResult } from "../result.js";
 import { FaultProxy } from "../stress/fault-proxy.js";
 import { createStressor } from "../stress/registry.js";
 import { StressorTimeline } from "../stress/timeline.js";
+import { prepareRuntime, type Preparation } from "../../runtime/server/start.js";
+import { formatBytes } from "../format.js";
 import { externalTarget, readRuntimeHealth, startChildRuntime, startInProcessRuntime, type Target } from "../target/child.js";
 import { assembleResult } from "./assemble.js";
 import type { LoadedScenario } from "./load.js";
@@ -59,7 +61,21 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions = 
   let origin: number | undefined;
   let runtimeStart: number | undefined;
   let runtimeReady: number | undefined;
+  let preparation: Preparation | undefined;
   try {
+    if (plan.target.kind !== "external") {
+      // first use writes the model and embeds the corpus: done now, before any stressor and before the clock starts
+      emit({ type: "phase", text: "preparing the runtime (model file, search index)" });
+      preparation = await wait(
+        prepareRuntime(config, {
+          ...(options.signal ? { signal: options.signal } : {}),
+          onEvent: (e) => {
+            if (e.type === "make") emit({ type: "phase", text: `writing the model: ${formatBytes(e.progress.bytesWritten)} of ${formatBytes(e.progress.totalBytes)}` });
+            else if (e.type === "index") emit({ type: "phase", text: `indexing the corpus: ${e.progress.docsDone}/${e.progress.docsTotal} documents, ${e.progress.chunksEmbedded} chunks embedded` });
+          },
+        }),
+      );
+    }
     await stressors.beginBeforeRuntime(wait);
     emit({ type: "phase", text: plan.target.kind === "external" ? `using ${plan.target.url}` : "starting the runtime" });
     runtimeStart = performance.now();
@@ -102,6 +118,9 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions = 
     load,
     series,
     stressors: stressors.records(origin),
+    ...(preparation
+      ? { preparation: { ms: Math.round(preparation.ms), modelWritten: preparation.modelWritten, chunksEmbedded: preparation.indexed?.chunksEmbedded ?? 0 } }
+      : {}),
   });
 }
 

@@ -61,6 +61,8 @@ export class InferenceEngine {
   private readonly waiters: Array<(s: LlamaContextSequence) => void> = [];
   private embeddingContext: Promise<LlamaEmbeddingContext> | undefined;
   private embedChain: Promise<void> = Promise.resolve();
+  /** Embeddings computed since load: how many, the model's time on them, and the time they waited for the one embedding context, ms. */
+  readonly embedStats = { count: 0, computeMs: 0, waitMs: 0 };
   private disposed = false;
 
   private constructor(
@@ -233,9 +235,15 @@ export class InferenceEngine {
    * batched by node-llama-cpp into calls llama.cpp does not expect.
    */
   embed(text: string): Promise<Float32Array> {
+    const queuedAt = performance.now();
     const run = this.embedChain.then(async () => {
       const ctx = await this.embeddings();
+      const t0 = performance.now();
       const e = await ctx.getEmbeddingFor(text);
+      const t1 = performance.now();
+      this.embedStats.count++;
+      this.embedStats.computeMs += t1 - t0;
+      this.embedStats.waitMs += t0 - queuedAt;
       return normalise(Float32Array.from(e.vector));
     });
     this.embedChain = run.then(

@@ -126,6 +126,15 @@ export class EmbeddingIndex {
     return this.store.kernel;
   }
 
+  /** Whether `sync` with these documents, model and chunking would change nothing (no embedding needed). */
+  isCurrent(docs: readonly Doc[], embedderId: string, options: ChunkOptions = {}): boolean {
+    const chunking = JSON.stringify({ words: options.words ?? 128, overlap: options.overlap ?? 16 });
+    if (this.meta("model") !== embedderId || this.meta("chunking") !== chunking) return false;
+    const known = new Map(this.db.prepare<[], { id: string; hash: string }>("SELECT id, hash FROM docs").all().map((r) => [r.id, r.hash]));
+    if (known.size !== new Set(docs.map((d) => d.id)).size) return false;
+    return docs.every((d) => known.get(d.id) === docHash(d));
+  }
+
   /**
    * Brings the index up to date with `docs`: new and changed documents are
    * chunked and embedded (in batches), removed ones dropped, unchanged ones kept

@@ -1,4 +1,4 @@
-import { PerformanceObserver, monitorEventLoopDelay, type IntervalHistogram } from "node:perf_hooks";
+import { PerformanceObserver, constants as perfConstants, type PerformanceEntry, monitorEventLoopDelay, type IntervalHistogram } from "node:perf_hooks";
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 import type { TieredCache } from "../cache/tiered.js";
 import type { SearchService } from "../search/service.js";
@@ -17,9 +17,12 @@ export class ServiceMetrics {
   readonly tokensPerSecond: Gauge;
   private readonly gcObserver: PerformanceObserver;
   private gcPauseMaxMs = 0;
+  /** GC pause time (ms) and collections by kind since start: every entry counted (prom-client's own GC metric counts only the first entry of each batch). */
+  private readonly gcMs: Record<string, number> = {};
+  private readonly gcCount: Record<string, number> = {};
   private readonly loopDelay: IntervalHistogram;
 
-  constructor(cache: TieredCache | undefined, admission: Admission, search?: SearchService) {
+  constructor(cache: TieredCache | undefined, admission: Admission, search?: SearchService, embedStats?: { count: number; computeMs: number; waitMs: number }) {
     collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: 10 });
     const registers = [this.registry];
     this.requestSeconds = new Histogram({
@@ -69,6 +72,7 @@ export class ServiceMetrics {
         this.set(admission.waitMs / 1000);
       },
     });
+    const self = this;
     // Node's histogram records the time between timer ticks (resolution + delay): the delay is that minus the resolution
     const resolutionMs = 10;
     this.loopDelay = monitorEventLoopDelay({ resolution: resolutionMs });
@@ -88,11 +92,39 @@ export class ServiceMetrics {
       },
     });
     // the worst single GC pause since the previous scrape: a 1 s window when scraped every second
+    const kinds: Record<number, string> = {
+      [perfConstants.NODE_PERFORMANCE_GC_MINOR]: "minor",
+      [perfConstants.NODE_PERFORMANCE_GC_MAJOR]: "major",
+      [perfConstants.NODE_PERFORMANCE_GC_INCREMENTAL]: "incremental",
+      [perfConstants.NODE_PERFORMANCE_GC_WEAKCB]: "weakcb",
+    };
     this.gcObserver = new PerformanceObserver((list) => {
-      for (const e of list.getEntries()) if (e.duration > this.gcPauseMaxMs) this.gcPauseMaxMs = e.duration;
+      for (const e of list.getEntries()) {
+        const kind = kinds[(e as PerformanceEntry & { detail?: { kind?: number } }).detail?.kind ?? -1] ?? "other";
+        this.gcMs[kind] = (this.gcMs[kind] ?? 0) + e.duration;
+        this.gcCount[kind] = (this.gcCount[kind] ?? 0) + 1;
+        if (e.duration > this.gcPauseMaxMs) this.gcPauseMaxMs = e.duration;
+      }
     });
     this.gcObserver.observe({ entryTypes: ["gc"] });
-    const self = this;
+    new Gauge({
+      name: "tunebench_gc_seconds_total",
+      help: "Time in GC pauses since start, by kind (minor: scavenges of the young generation; major: mark-compacts; incremental: marking steps; weakcb)",
+      labelNames: ["kind"],
+      registers,
+      collect() {
+        for (const [kind, ms] of Object.entries(self.gcMs)) this.set({ kind }, ms / 1000);
+      },
+    });
+    new Gauge({
+      name: "tunebench_gc_collections_total",
+      help: "GC pauses since start, by kind",
+      labelNames: ["kind"],
+      registers,
+      collect() {
+        for (const [kind, n] of Object.entries(self.gcCount)) this.set({ kind }, n);
+      },
+    });
     new Gauge({
       name: "tunebench_gc_pause_max_seconds",
       help: "The longest GC pause since the previous scrape",
@@ -102,6 +134,21 @@ export class ServiceMetrics {
         self.gcPauseMaxMs = 0;
       },
     });
+    if (embedStats) {
+      const embedGauge = (name: string, help: string, value: () => number): void => {
+        new Gauge({
+          name,
+          help,
+          registers,
+          collect() {
+            this.set(value());
+          },
+        });
+      };
+      embedGauge("tunebench_embeddings", "Embeddings the model computed since start (search queries, /v1/embeddings)", () => embedStats.count);
+      embedGauge("tunebench_embed_compute_seconds_total", "The model's time computing embeddings since start, summed", () => embedStats.computeMs / 1000);
+      embedGauge("tunebench_embed_wait_seconds_total", "Time embeddings waited for the embedding context (one at a time) since start, summed", () => embedStats.waitMs / 1000);
+    }
     if (search) {
       const st = search.stats;
       const searchGauge = (name: string, help: string, value: () => number): void => {

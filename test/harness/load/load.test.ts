@@ -79,7 +79,7 @@ describe("load driver", () => {
     const c = closed.operations[0]!;
     expect(c.count).toBeGreaterThan(200);
     expect(c.latency.maxMs, "the one request that met the stall").toBeGreaterThan(800);
-    expect(c.latency.p99Ms, "a closed loop hides the stall in its percentiles").toBeLessThan(op.latency.p99Ms / 4);
+    expect(c.latency.p99Ms!, "a closed loop hides the stall in its percentiles").toBeLessThan(op.latency.p99Ms! / 4);
   });
 
   it("counts errors by kind and never throws", async () => {
@@ -93,8 +93,17 @@ describe("load driver", () => {
     expect(fail.errors.status["500"]).toBe(fail.count);
     expect(slow.errors.timeout).toBe(slow.count);
     expect(slow.count).toBeGreaterThan(0);
+    // a failed request's time is not a latency of the service: nothing enters the percentiles
+    for (const o of [fail, slow]) {
+      expect(o.ok).toBe(0);
+      expect(o.latency.count, o.name).toBe(0);
+      expect(o.latency.p95Ms, o.name).toBeNull();
+      expect(LatencyRecorder.decode(o.histogram).count).toBe(0);
+    }
     const refused = await runLoad({ baseUrl: "http://127.0.0.1:1", operations: [ops[0]!], arrival: { kind: "closed", concurrency: 1 }, durationMs: 200, warmupMs: 0 });
     expect(refused.operations[0]!.errors.connection).toBe(refused.operations[0]!.count);
+    expect(refused.operations[0]!.latency.p95Ms, "thousands of refused connections are not a fast p95").toBeNull();
+    expect(refused.timeline.every((t) => t.p95Ms === null && t.errors === t.requests)).toBe(true);
   });
 
   it("records time to first token and inter-token gaps of a stream", async () => {
@@ -117,6 +126,10 @@ describe("load driver", () => {
     const r = await runLoad({ baseUrl: base, operations: fast, arrival: { kind: "open", stages: [{ durationMs: 1000, rate: 50 }], spacing: "constant" }, durationMs: 0, warmupMs: 500 });
     expect(r.operations[0]!.count).toBe(25);
     expect(LatencyRecorder.decode(r.operations[0]!.histogram).count).toBe(25);
+    // the timeline keeps the warm-up's seconds too, on the run clock, marked as such
+    expect(r.measureStartAtMs - r.loadStartAtMs).toBeCloseTo(500, -1);
+    expect(r.timeline.filter((t) => t.phase === "warmup").reduce((a, t) => a + t.requests, 0) + r.timeline.filter((t) => t.phase === "measure").reduce((a, t) => a + t.requests, 0)).toBe(50);
+    expect(r.timeline.filter((t) => t.phase === "measure").every((t) => t.atMs >= r.measureStartAtMs)).toBe(true);
     const overhead = await measureGeneratorOverhead(base, 100, "/fast");
     expect(overhead.count).toBe(100);
     expect(overhead.p50Ms).toBeGreaterThan(0);

@@ -38,15 +38,15 @@ describe("monitors", () => {
       await sleep(150);
     }
     const ts = await monitor.stop();
-    expect(ts.t.length).toBeGreaterThanOrEqual(4);
-    for (const [key, values] of Object.entries(ts.series)) expect(values, key).toHaveLength(ts.t.length);
-    expect(ts.series["system.cpu_percent"]!.every((v) => v !== null && v >= 0 && v <= 100)).toBe(true);
-    expect(ts.series["self.rss_bytes"]!.every((v) => v !== null && v > 10e6)).toBe(true);
-    expect(ts.series["self.cpu_percent"]!.slice(1).every((v) => v !== null && v >= 0)).toBe(true);
-    expect(ts.series["runtime.event_loop_p99_seconds"]!.at(-1)).toBeGreaterThan(0);
-    expect(ts.series["runtime.heap_used_bytes"]!.at(-1)).toBeGreaterThan(0);
-    expect(ts.series["cache.L1.misses"]).toBeDefined();
-    expect(ts.overhead.samples).toBe(ts.t.length);
+    expect(ts.atMs.length).toBeGreaterThanOrEqual(4);
+    for (const [key, values] of Object.entries(ts.values)) expect(values, key).toHaveLength(ts.atMs.length);
+    expect(ts.values["system.cpu_percent"]!.every((v) => v !== null && v >= 0 && v <= 100)).toBe(true);
+    expect(ts.values["self.rss_bytes"]!.every((v) => v !== null && v > 10e6)).toBe(true);
+    expect(ts.values["self.cpu_percent"]!.slice(1).every((v) => v !== null && v >= 0)).toBe(true);
+    expect(ts.values["runtime.event_loop_p99_seconds"]!.at(-1)).toBeGreaterThan(0);
+    expect(ts.values["runtime.heap_used_bytes"]!.at(-1)).toBeGreaterThan(0);
+    expect(ts.values["cache.L1.misses"]).toBeDefined();
+    expect(ts.overhead.samples).toBe(ts.atMs.length);
     expect(ts.overhead.cpuMs).toBeGreaterThan(0);
     expect(ts.failures).toEqual({});
   });
@@ -57,7 +57,7 @@ describe("monitors", () => {
     await sleep(350);
     const ts = await monitor.stop();
     expect(ts.failures).toEqual({ broken: "no /proc here" });
-    expect(ts.series["self.rss_bytes"]!.length).toBe(ts.t.length);
+    expect(ts.values["self.rss_bytes"]!.length).toBe(ts.atMs.length);
   });
 
   it("parses Prometheus text", () => {

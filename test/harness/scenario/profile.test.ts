@@ -48,7 +48,7 @@ describe("profiles", () => {
 
   it("rejects unknown fields, bad YAML, missing files, unknown names and extends cycles", async () => {
     await expect(loadProfile(write("unknown.yaml", "extends: base\ninference:\n  modle: tiny\n"))).rejects.toThrow(/unknown\.yaml:3: inference\.modle: unknown field; valid: model, quant, threads, gpuLayers/);
-    await expect(loadProfile(write("top.yaml", "extends: base\nslo: {}\n"))).rejects.toThrow(/top\.yaml:2: unknown field "slo"; valid: \$schema, extends, description, sla, inference, cache, server, search, process/);
+    await expect(loadProfile(write("top.yaml", "extends: base\nslo: {}\n"))).rejects.toThrow(/top\.yaml:2: unknown field "slo"; valid: \$schema, extends, description, sla, checklist, inference, cache, server, search, process/);
     await expect(loadProfile(write("syntax.yaml", "inference:\n  model: [unclosed\n"))).rejects.toThrow(/syntax\.yaml:\d+:\d+: invalid YAML/);
     await expect(loadProfile(path.join(dir, "absent.yaml"))).rejects.toThrow(/absent\.yaml: no such file/);
     await expect(loadProfile("galactic")).rejects.toThrow(/unknown profile "galactic"; valid: base, individual/);

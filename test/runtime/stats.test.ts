@@ -1,0 +1,56 @@
+import { describe, expect, it } from "vitest";
+import { LatencyRecorder, meanSd, median, percentileRankBounds, samplesNeededFor } from "../../runtime/stats.js";
+
+describe("statistics", () => {
+  it("samples a percentile needs before its estimate is more than the largest sample", () => {
+    expect(samplesNeededFor(95), "p95").toBe(20);
+    expect(samplesNeededFor(99), "p99").toBe(100);
+    expect(samplesNeededFor(99.9), "p99.9").toBe(1000);
+    expect(samplesNeededFor(50), "median").toBe(2);
+    expect(samplesNeededFor(90), "p90").toBe(10);
+    expect(samplesNeededFor(100), "max").toBe(1);
+  });
+
+  it("order-statistic confidence bounds of a percentile, exact", () => {
+    // 59 samples: the largest is an upper 95 % bound of the p95 (1 - 0.95^59 = 0.9515)
+    expect(percentileRankBounds(59, 95), "n=59 p95").toEqual({ lower: 53, upper: 59 });
+    // 4 samples: the 3rd smallest is a lower bound of the p95 (P(B >= 3) = 0.986); nothing bounds it above
+    expect(percentileRankBounds(4, 95), "n=4 p95").toEqual({ lower: 3, upper: undefined });
+    // the median of 100: P(B >= 42) = 0.9557, P(B <= 58) = 0.9557
+    expect(percentileRankBounds(100, 50), "n=100 median").toEqual({ lower: 42, upper: 59 });
+    expect(percentileRankBounds(1, 50), "one sample bounds nothing").toEqual({ lower: undefined, upper: undefined });
+    expect(percentileRankBounds(0, 95)).toEqual({ lower: undefined, upper: undefined });
+  });
+
+  it("a latency histogram's percentiles, ranks and summary (HDR, 3 significant digits)", () => {
+    const r = new LatencyRecorder();
+    for (let v = 1; v <= 10; v++) r.recordMs(v);
+    expect(r.count).toBe(10);
+    expect(r.valueAtRankMs(1), "smallest").toBe(1);
+    expect(r.valueAtRankMs(3), "3rd").toBeCloseTo(3, 2);
+    expect(r.valueAtRankMs(10), "largest").toBeCloseTo(10, 1);
+    expect(r.percentileMs(50), "p50").toBeCloseTo(5, 2);
+    const s = r.summary();
+    expect(s.count).toBe(10);
+    expect(s.minMs).toBe(1);
+    expect(s.maxMs).toBe(10);
+    expect(s.meanMs).toBeCloseTo(5.5, 2);
+    expect(LatencyRecorder.decode(r.encode()).count, "encodes and decodes").toBe(10);
+  });
+
+  it("an empty histogram has no percentiles: null in a summary, never 0", () => {
+    const s = new LatencyRecorder().summary();
+    expect(s).toEqual({ count: 0, minMs: null, meanMs: null, p50Ms: null, p90Ms: null, p95Ms: null, p99Ms: null, p999Ms: null, maxMs: null });
+    expect(new LatencyRecorder().percentileMs(95)).toBeNaN();
+  });
+
+  it("median and mean with sample standard deviation", () => {
+    expect(median([3, 1, 2]), "odd").toBe(2);
+    expect(median([4, 1, 2, 3]), "even").toBe(2.5);
+    expect(median([])).toBeNaN();
+    const m = meanSd([2, 4, 4, 4, 5, 5, 7, 9]);
+    expect(m.mean, "mean").toBe(5);
+    expect(m.sd, "sd (n - 1)").toBeCloseTo(2.138, 3);
+    expect(meanSd([7]).sd, "one sample").toBe(0);
+  });
+});
