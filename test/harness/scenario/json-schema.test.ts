@@ -7,7 +7,7 @@ import { loadScenario } from "../../../harness/scenario/load.js";
 import { REPO } from "../../helpers/cli.js";
 
 describe("JSON Schemas for editors", () => {
-  it.each(["scenario", "profile"] as const)("the committed %s schema is the one the code generates (run `tunebench schema %s --write` after a change)", (kind) => {
+  it.each(["scenario", "profile"] as const)("the committed %s schema is the one the code generates (run `tunebench schema <kind> --write` after a change)", (kind) => {
     const committed = JSON.parse(readFileSync(jsonSchemaPath(kind), "utf8")) as unknown;
     expect(committed).toEqual(JSON.parse(JSON.stringify(jsonSchemaOf(kind))));
   });

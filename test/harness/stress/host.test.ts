@@ -27,8 +27,10 @@ describe("host stressors", () => {
     await s.start();
     const pid = s.pid!;
     const before = cpuSeconds(pid);
-    await sleep(500);
-    expect(cpuSeconds(pid) - before, "about one core busy").toBeGreaterThan(0.25);
+    // counted, not timed: on a busy machine the worker gets its core later, but it gets it
+    const deadline = Date.now() + 30_000;
+    while (cpuSeconds(pid) - before < 0.3 && Date.now() < deadline) await sleep(100);
+    expect(cpuSeconds(pid) - before, "a busy worker keeps burning CPU").toBeGreaterThanOrEqual(0.3);
     await s.stop();
     expect(alive(pid)).toBe(false);
     await s.stop();
@@ -37,12 +39,15 @@ describe("host stressors", () => {
   it("cpu: a duty cycle leaves the rest idle", async () => {
     const s = cpuStressor({ workers: 1, dutyCycle: 0.2, periodMs: 50 });
     await s.start();
+    const t0 = performance.now();
     const before = cpuSeconds(s.pid!);
-    await sleep(1000);
+    await sleep(2000);
     const used = cpuSeconds(s.pid!) - before;
+    const wallS = (performance.now() - t0) / 1000;
     await s.stop();
-    expect(used).toBeGreaterThan(0.05);
-    expect(used).toBeLessThan(0.6);
+    // a busy machine can only give it less: it worked, and never much more than a fifth of a core
+    expect(used).toBeGreaterThan(0);
+    expect(used / wallS).toBeLessThan(0.35);
   });
 
   it("memory: the ballast takes and touches what it is given, and gives it back", async () => {
@@ -61,7 +66,7 @@ describe("host stressors", () => {
     const s = memoryStressor({ bytes: 256 * 1024 * 1024, floorBytes: available + 1024 ** 3 }, 8 * 1024 ** 3, 16 * 1024 ** 3);
     await s.start();
     const pid = s.pid!;
-    for (let i = 0; i < 50 && s.releasedBytes() < 256 * 1024 * 1024; i++) await sleep(100);
+    for (let i = 0; i < 300 && s.releasedBytes() < 256 * 1024 * 1024; i++) await sleep(100);
     expect(s.releasedBytes()).toBe(256 * 1024 * 1024);
     expect(rssBytes(pid), "the memory really left the process").toBeLessThan(200 * 1024 * 1024);
     expect(readFileSync(`/proc/${pid}/oom_score_adj`, "utf8").trim(), "the OOM killer's first choice").toBe("1000");
@@ -98,7 +103,7 @@ describe("host stressors", () => {
     await new Promise((r) => parent.on("close", r));
     const pid = Number(out.trim());
     expect(pid).toBeGreaterThan(0);
-    const deadline = Date.now() + 3000;
+    const deadline = Date.now() + 20_000;
     while (alive(pid) && Date.now() < deadline) await sleep(50);
     expect(alive(pid), "the stressor went away with its parent").toBe(false);
   });
