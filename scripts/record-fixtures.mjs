@@ -12,7 +12,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
-const all = ["smoke", "gc-jitter", "high-cpu", "high-latency", "memory-pressure", "slow-search"];
+const all = ["smoke", "gc-jitter", "high-cpu", "high-latency", "memory-pressure", "redis-outage", "slow-search"];
 const names = process.argv.length > 2 ? process.argv.slice(2) : all;
 for (const name of names) {
   const out = mkdtempSync(path.join(os.tmpdir(), "tunebench-fixture-"));

@@ -39,8 +39,10 @@ export interface CacheBenchRow {
   id: string;
   subject: TaskStats;
   baseline: TaskStats | undefined;
-  /** subject p50 / baseline p50: the median over the rounds. */
+  /** subject p50 / baseline p50: the median over the rounds of each round's ratio. */
   ratio: number | undefined;
+  /** Each round's subject p50 / baseline p50 (the two ran in the same round). */
+  roundRatios: number[];
   target: CacheBenchTarget | undefined;
 }
 
@@ -346,11 +348,12 @@ export async function runCacheBench(options: CacheBenchOptions = {}): Promise<Ca
       }
       const subject = mergeRounds(subjectRounds);
       const baseline = p.baseline ? mergeRounds(baselineRounds) : undefined;
-      const ratio = baseline ? median(subjectRounds.map((r, k) => r.p50Us / baselineRounds[k]!.p50Us)) : undefined;
+      const roundRatios = baseline ? subjectRounds.map((r, k) => r.p50Us / baselineRounds[k]!.p50Us) : [];
+      const ratio = baseline ? median(roundRatios) : undefined;
       const target = p.target
         ? { ...p.target, met: p.target.kind === "p50-us" ? subject.p50Us <= p.target.bound : ratio !== undefined && ratio <= p.target.bound }
         : undefined;
-      rows.push({ id: p.id, subject, baseline, ratio, target });
+      rows.push({ id: p.id, subject, baseline, ratio, roundRatios, target });
     }
     return { rows, redisUrl, valueBytes, timeMs, rounds };
   } finally {

@@ -19,12 +19,16 @@ export function runtimeMetricsSampler(baseUrl: string): Sampler {
   return {
     name: "runtime-metrics",
     async sample() {
+      const t0 = performance.now();
       const res = await request(`${baseUrl}/metrics`);
       if (res.statusCode !== 200) {
         await res.body.dump();
         throw new Error(`/metrics answered ${res.statusCode}`);
       }
-      const m = parsePrometheus(await res.body.text());
+      const text = await res.body.text();
+      // what a scrape costs the runtime, as the harness sees it: a slow one perturbs what is measured
+      const scrapeSeconds = (performance.now() - t0) / 1000;
+      const m = parsePrometheus(text);
       const out: Record<string, number> = {};
       const copy = (key: string, name: string): void => {
         const v = m.get(name);
@@ -81,6 +85,7 @@ export function runtimeMetricsSampler(baseUrl: string): Sampler {
         const results = /^tunebench_search_results\{source="(\w+)"\}$/.exec(k);
         if (results) out[`search.results.${results[1]}`] = v;
       }
+      out["runtime.metrics_scrape_seconds"] = scrapeSeconds;
       out["runtime.gc_seconds_total"] = gcSum;
       out["runtime.gc_count_total"] = gcCount;
       return out;

@@ -68,7 +68,7 @@ export class MemoryTier implements CacheTier {
     const slot = this.lru.get(key);
     if (slot === undefined) this.stats.misses++;
     else this.stats.hits++;
-    this.stats.getLatency.recordMs(performance.now() - t0);
+    this.stats.recordGet(performance.now() - t0);
     return slot;
   }
 

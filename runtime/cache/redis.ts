@@ -135,7 +135,7 @@ export class RedisTier implements CacheTier {
     const t0 = performance.now();
     const miss = (): undefined => {
       this.stats.misses++;
-      this.stats.getLatency.recordMs(performance.now() - t0);
+      this.stats.recordGet(performance.now() - t0);
       return undefined;
     };
     if (this.closed) return Promise.resolve(miss());
@@ -149,7 +149,7 @@ export class RedisTier implements CacheTier {
         const value = buf === null ? undefined : decodeValue(buf);
         if (buf === null || value === undefined) return miss();
         this.stats.hits++;
-        this.stats.getLatency.recordMs(performance.now() - t0);
+        this.stats.recordGet(performance.now() - t0);
         return { value, expiresAt: expiresAtOf(buf), encoded: buf, tags: tagsOf(buf) };
       },
       () => {

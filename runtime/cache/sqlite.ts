@@ -223,7 +223,7 @@ export class SqliteTier implements CacheTier {
     }, undefined);
     if (entry === undefined) this.stats.misses++;
     else this.stats.hits++;
-    this.stats.getLatency.recordMs(performance.now() - t0);
+    this.stats.recordGet(performance.now() - t0);
     return entry;
   }
 

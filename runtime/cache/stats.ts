@@ -1,5 +1,17 @@
 import { LatencyRecorder, type LatencyPercentiles } from "../stats.js";
 
+/** A tier's counters only: cheap enough to read on every /metrics scrape. */
+export interface TierCounters {
+  hits: number;
+  misses: number;
+  errors: number;
+  backfills: number;
+  skippedOpen: number;
+  expired: number;
+  gets: number;
+  getMsTotal: number;
+}
+
 /** Counters and latencies of one cache tier. */
 export class TierStats {
   hits = 0;
@@ -16,7 +28,30 @@ export class TierStats {
   /** Misses that found the entry expired (its TTL was shorter than the time until it was read again); L1 and L2 only. */
   expired = 0;
   readonly getLatency = new LatencyRecorder({ resolution: "ns" });
+  /** Reads and the time they took in all, ms: O(1) to read, unlike the histogram's percentiles. */
+  gets = 0;
+  getMsTotal = 0;
   readonly setLatency = new LatencyRecorder({ resolution: "ns" });
+
+  /** One read's latency: into the histogram and the running sum. */
+  recordGet(ms: number): void {
+    this.getLatency.recordMs(ms);
+    this.gets++;
+    this.getMsTotal += ms;
+  }
+
+  counters(): TierCounters {
+    return {
+      hits: this.hits,
+      misses: this.misses,
+      errors: this.errors,
+      backfills: this.backfills,
+      skippedOpen: this.skippedOpen,
+      expired: this.expired,
+      gets: this.gets,
+      getMsTotal: this.getMsTotal,
+    };
+  }
 
   snapshot(): TierStatsSnapshot {
     return {

@@ -3,7 +3,7 @@ import type { MemoryTier } from "./memory.js";
 import type { RedisTier } from "./redis.js";
 import type { SqliteTier } from "./sqlite.js";
 import { LatencyRecorder, type LatencyPercentiles } from "../stats.js";
-import type { TierStatsSnapshot } from "./stats.js";
+import type { TierCounters, TierStatsSnapshot } from "./stats.js";
 import type { CacheEntry, CacheTier, TierName, TierState } from "./types.js";
 
 /** Where a value came from. */
@@ -304,6 +304,14 @@ export class TieredCache {
     return Object.fromEntries(this.tiers.map((t) => [t.name, t.state()]));
   }
 
+  /** Each tier's counters, its state, and the loads from the source: O(1), for every /metrics scrape. */
+  counters(): { tiers: Partial<Record<TierName, TierCounters & { up: boolean }>>; sourceLoads: number } {
+    const tiers: Partial<Record<TierName, TierCounters & { up: boolean }>> = {};
+    for (const t of this.tiers) tiers[t.name] = { ...t.stats.counters(), up: t.state().state === "ready" };
+    return { tiers, sourceLoads: this.sourceLoads };
+  }
+
+  /** Every statistic, with latency percentiles (walks each tier's histograms: for reports, not for every scrape). */
   stats(): TieredStats {
     const tiers: TieredStats["tiers"] = {};
     for (const t of this.tiers) tiers[t.name] = { ...t.stats.snapshot(), state: t.state() };

@@ -1,5 +1,6 @@
 import { PerformanceObserver, constants as perfConstants, type PerformanceEntry, monitorEventLoopDelay, type IntervalHistogram } from "node:perf_hooks";
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import type { TierCounters } from "../cache/stats.js";
 import type { TieredCache } from "../cache/tiered.js";
 import type { SearchService } from "../search/service.js";
 import type { Admission } from "./admission.js";
@@ -186,15 +187,15 @@ export class ServiceMetrics {
       },
     });
     if (cache) {
-      const tierGauge = (name: string, help: string, pick: (s: NonNullable<ReturnType<TieredCache["stats"]>["tiers"]["L1"]>) => number): void => {
+      const tierGauge = (name: string, help: string, pick: (s: TierCounters & { up: boolean }) => number): void => {
         new Gauge({
           name,
           help,
           labelNames: ["tier"],
           registers,
           collect() {
-            const stats = cache.stats();
-            for (const [tier, s] of Object.entries(stats.tiers)) if (s) this.set({ tier }, pick(s));
+            // counters only (O(1)): a scrape must not walk the latency histograms, it would stall the service it measures
+            for (const [tier, s] of Object.entries(cache.counters().tiers)) if (s) this.set({ tier }, pick(s));
           },
         });
       };
@@ -204,16 +205,16 @@ export class ServiceMetrics {
       tierGauge("tunebench_cache_errors", "Cache errors per tier since start", (s) => s.errors);
       tierGauge("tunebench_cache_expired", "Misses that found the entry expired, per tier (L1, L2) since start", (s) => s.expired);
       tierGauge("tunebench_cache_skipped_open", "Reads not sent because the tier's breaker was open, since start", (s) => s.skippedOpen);
-      tierGauge("tunebench_cache_gets", "Reads per tier since start", (s) => s.getLatency.count);
-      tierGauge("tunebench_cache_get_seconds_total", "Time reads took per tier since start, summed", (s) => ((s.getLatency.meanMs ?? 0) * s.getLatency.count) / 1000);
+      tierGauge("tunebench_cache_gets", "Reads per tier since start", (s) => s.gets);
+      tierGauge("tunebench_cache_get_seconds_total", "Time reads took per tier since start, summed", (s) => s.getMsTotal / 1000);
       tierGauge("tunebench_cache_backfills", "Entries back-filled into each tier since start", (s) => s.backfills);
-      tierGauge("tunebench_cache_tier_up", "1 when the tier serves, 0 when disabled or its breaker is open", (s) => (s.state.state === "ready" ? 1 : 0));
+      tierGauge("tunebench_cache_tier_up", "1 when the tier serves, 0 when disabled or its breaker is open", (s) => (s.up ? 1 : 0));
       new Gauge({
         name: "tunebench_cache_source_loads",
         help: "Loads from the source (cache misses in every tier) since start",
         registers,
         collect() {
-          this.set(cache.stats().sourceLoads);
+          this.set(cache.counters().sourceLoads);
         },
       });
     }

@@ -1,5 +1,5 @@
 import { samplesNeededFor } from "../../../runtime/stats.js";
-import { fmtMs } from "../data.js";
+import { fmtMs, seriesIn } from "../data.js";
 import { defineCheck } from "../types.js";
 
 /**
@@ -13,10 +13,11 @@ export default defineCheck({
     id: "diagnose.measurement-validity",
     kind: "diagnosis",
     title: "Measurement validity",
-    reads: ["generatorOverhead", "load.operations", "series.failures", "series.overhead", "status", "profile.sla.percentile"],
-    description: "Warns when an operation's median is within 2x of the load generator's own floor, a monitor failed, an operation has fewer requests than its percentile needs, monitoring cost over 50 ms of CPU per sample, or the run was cut short.",
+    reads: ["generatorOverhead", "load.operations", "series.failures", "series.overhead", "series runtime.metrics_scrape_seconds", "status", "profile.sla.percentile"],
+    description:
+      "Warns when an operation's median is within 2x of the load generator's own floor, a monitor failed, an operation has fewer requests than its percentile needs, monitoring cost over 50 ms of CPU per sample, a /metrics scrape took the runtime over 50 ms, or the run was cut short.",
   },
-  defaults: { floorRatio: 0.5, monitorCpuMsPerSample: 50 },
+  defaults: { floorRatio: 0.5, monitorCpuMsPerSample: 50, scrapeMs: 50 },
   run(r, _ctx, o) {
     const problems: string[] = [];
     const floor = r.generatorOverhead?.p50Ms ?? null;
@@ -33,6 +34,9 @@ export default defineCheck({
     }
     for (const [sampler, message] of Object.entries(r.series.failures)) problems.push(`monitor ${sampler} failed: ${message}`);
     if (r.series.overhead.cpuMsPerSample > o.monitorCpuMsPerSample) problems.push(`monitoring cost ${r.series.overhead.cpuMsPerSample.toFixed(1)} ms of CPU per sample`);
+    const scrapes = seriesIn(r, "runtime.metrics_scrape_seconds").map((p) => p.v * 1000);
+    const slowest = scrapes.length > 0 ? Math.max(...scrapes) : 0;
+    if (slowest > o.scrapeMs) problems.push(`a /metrics scrape took up to ${fmtMs(slowest)}: the monitor itself held the runtime that long`);
     if (r.status === "incomplete") problems.push(`the run was cut short (${r.stoppedBecause ?? "stopped"}): figures cover only what was measured`);
     const evidence = problems.length > 0 ? problems : [`generator floor ${floor !== null ? fmtMs(floor) : "not measured"}; every operation has enough requests; monitors ran (${r.series.overhead.cpuMsPerSample.toFixed(1)} ms of CPU per sample)`];
     return problems.length > 0

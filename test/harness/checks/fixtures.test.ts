@@ -7,7 +7,7 @@ import { hasStackTrace, runCli } from "../../helpers/cli.js";
 import { fixture, fixtureFiles } from "../../helpers/fixtures.js";
 import { tempDir } from "../../helpers/tmp.js";
 
-const BUILT_IN = ["smoke", "gc-jitter", "high-cpu", "high-latency", "memory-pressure", "slow-search"];
+const BUILT_IN = ["smoke", "gc-jitter", "high-cpu", "high-latency", "memory-pressure", "redis-outage", "slow-search"];
 
 /** The finding each problem scenario's symptom comes from, as its top finding. */
 const EXPLAINED_BY: Record<string, string[]> = {

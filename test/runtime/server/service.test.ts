@@ -1,8 +1,10 @@
+import { writeFileSync } from "node:fs";
 import path from "node:path";
 import OpenAI from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { RuntimeConfigSchema, type RuntimeConfig } from "../../../runtime/config.js";
 import { catalogRequest, makeModel } from "../../../runtime/models/make.js";
+import { RuntimeHealthSchema } from "../../../runtime/server/health.js";
 import type { RuntimeService } from "../../../runtime/server/service.js";
 import { startRuntime } from "../../../runtime/server/start.js";
 import { Xorshift128 } from "../../../runtime/random.js";
@@ -69,6 +71,26 @@ describe("health and metrics", () => {
     expect(body.cache.tiers).toEqual({ L1: { state: "ready" }, L2: { state: "ready" }, L3: { state: "ready" } });
     expect(body.search.documents).toBe(30);
     expect((await fetch(`${service.url}/health/ready`)).status).toBe(200);
+    // what the runtime says about itself: the model's name, not a path of this machine; what it expects to take
+    expect(body.model.name).not.toContain("/");
+    expect(body.model).toMatchObject({ threads: 1, parallelSequences: 2, contextSize: 1024 });
+    expect(body.model.estimate.modelBytes).toBeGreaterThan(0);
+    expect(body.model.estimate.contextBytes).toBeGreaterThan(0);
+    expect(body.cache.warm).toBeNull();
+    expect(RuntimeHealthSchema.safeParse(body).success).toBe(true);
+  });
+
+  it("warms the cache from the profile's queries before it reports ready", async () => {
+    const log = path.join(dir, "queries.jsonl");
+    writeFileSync(log, ['{"query":"kita bapo"}', '{"query":"sa vo li"}', "# a comment", "ne du ka"].join("\n"));
+    const s = await start(config({ search: { warm: { queries: ["bapo kita", "kita bapo"], queryLog: log, k: 3 } } }));
+    const health = RuntimeHealthSchema.parse(await (await fetch(`${s.url}/health`)).json());
+    expect(health.cache.warm).toMatchObject({ total: 4, loaded: 4, alreadyCached: 0, failed: 0 });
+    // the warmed queries are served from the cache at once
+    const hit = (await (await post(`${s.url}/search`, { query: "sa vo li", k: 3 })).json()) as { cache: { result: string } };
+    expect(hit.cache.result).toBe("L1");
+    const miss = (await (await post(`${s.url}/search`, { query: "sa vo li", k: 4 })).json()) as { cache: { result: string } };
+    expect(miss.cache.result, "another k is another result list").toBe("source");
   });
 
   it("serves /metrics in Prometheus text format with the service's metrics", async () => {
