@@ -48,6 +48,9 @@ export const CACHE_PROFILES = {
 export type CacheProfileName = keyof typeof CACHE_PROFILES;
 
 const MiB = 1024 * 1024;
+const TiB = 1024 ** 4;
+/** The longest a cache entry may live: 30 days, ms. */
+const MAX_TTL_MS = 30 * 86_400_000;
 
 /** The tiered cache: L1 process memory, L2 a SQLite file, L3 Redis. */
 export const CacheConfigSchema = z
@@ -58,50 +61,50 @@ export const CacheConfigSchema = z
     namespace: z.string().min(1).max(200).regex(/^[A-Za-z0-9_.:-]+$/, "letters, digits and _ . : - only").default("tunebench"),
     l1: z
       .object({
-        /** Entry lifetime, ms. Default 300000 (5 min). */
-        ttlMs: z.number().int().min(1).default(5 * 60_000),
-        /** Bound on the bytes of all entries. Default 64 MiB. */
-        maxBytes: z.number().int().min(1024).default(64 * MiB),
+        /** Entry lifetime, ms (at most 30 days). Default 300000 (5 min). */
+        ttlMs: z.number().int().min(1).max(MAX_TTL_MS).default(5 * 60_000),
+        /** Bound on the bytes of all entries (at most 1 TiB). Default 64 MiB. */
+        maxBytes: z.number().int().min(1024).max(TiB).default(64 * MiB),
         /** Largest single entry, bytes. Default 8 MiB. */
-        maxEntryBytes: z.number().int().min(1).default(8 * MiB),
+        maxEntryBytes: z.number().int().min(1).max(TiB).default(8 * MiB),
       })
       .strict()
       .default({ ttlMs: 5 * 60_000, maxBytes: 64 * MiB, maxEntryBytes: 8 * MiB }),
     l2: z
       .object({
-        /** Entry lifetime, ms. Default 3600000 (1 h). */
-        ttlMs: z.number().int().min(1).default(60 * 60_000),
+        /** Entry lifetime, ms (at most 30 days). Default 3600000 (1 h). */
+        ttlMs: z.number().int().min(1).max(MAX_TTL_MS).default(60 * 60_000),
         /** The SQLite file. Default `$TUNEBENCH_HOME/cache/l2.sqlite`. */
         path: z.string().min(1).optional(),
-        /** Bound on the bytes of all entries in the file. Default 1 GiB. */
-        maxBytes: z.number().int().min(1024).default(1024 * MiB),
+        /** Bound on the bytes of all entries in the file (at most 1 TiB). Default 1 GiB. */
+        maxBytes: z.number().int().min(1024).max(TiB).default(1024 * MiB),
         /** Largest single entry, bytes. Default 16 MiB. */
-        maxEntryBytes: z.number().int().min(1).default(16 * MiB),
-        /** Sweep of expired entries, ms (0 = never). Default 60000. */
-        sweepIntervalMs: z.number().int().min(0).default(60_000),
+        maxEntryBytes: z.number().int().min(1).max(TiB).default(16 * MiB),
+        /** Sweep of expired entries, ms (0 = never; at most a day). Default 60000. */
+        sweepIntervalMs: z.number().int().min(0).max(86_400_000).default(60_000),
       })
       .strict()
       .default({ ttlMs: 60 * 60_000, maxBytes: 1024 * MiB, maxEntryBytes: 16 * MiB, sweepIntervalMs: 60_000 }),
     l3: z
       .object({
-        /** Entry lifetime, ms. Default 86400000 (24 h). */
-        ttlMs: z.number().int().min(1).default(24 * 60 * 60_000),
+        /** Entry lifetime, ms (at most 30 days). Default 86400000 (24 h). */
+        ttlMs: z.number().int().min(1).max(MAX_TTL_MS).default(24 * 60 * 60_000),
         /** Redis URL. Default `REDIS_URL` or `redis://127.0.0.1:6379`. */
         url: z.string().min(1).optional(),
-        /** Largest single entry, bytes. Default 4 MiB. */
-        maxEntryBytes: z.number().int().min(1).default(4 * MiB),
-        /** Connect timeout, ms. Default 1000. */
-        connectTimeoutMs: z.number().int().min(1).default(1000),
-        /** Per-command timeout, ms. Default 500. */
-        commandTimeoutMs: z.number().int().min(1).default(500),
+        /** Largest single entry, bytes (Redis takes at most 512 MiB). Default 4 MiB. */
+        maxEntryBytes: z.number().int().min(1).max(512 * MiB).default(4 * MiB),
+        /** Connect timeout, ms (at most 10 min). Default 1000. */
+        connectTimeoutMs: z.number().int().min(1).max(600_000).default(1000),
+        /** Per-command timeout, ms (at most 10 min). Default 500. */
+        commandTimeoutMs: z.number().int().min(1).max(600_000).default(500),
         /** Auto-pipelining of concurrent commands. Default true. */
         autoPipelining: z.boolean().default(true),
         /** Fail at start (exit 3) when Redis is unreachable, instead of running without L3. Default false. */
         required: z.boolean().default(false),
         /** Consecutive failures that open the circuit breaker. Default 3. */
-        breakerFailures: z.number().int().min(1).default(3),
-        /** How long an open breaker skips Redis, ms. Default 5000. */
-        breakerCoolDownMs: z.number().int().min(1).default(5000),
+        breakerFailures: z.number().int().min(1).max(1_000_000).default(3),
+        /** How long an open breaker skips Redis, ms (at most a day). Default 5000. */
+        breakerCoolDownMs: z.number().int().min(1).max(86_400_000).default(5000),
       })
       .strict()
       .default({
@@ -183,11 +186,60 @@ export const SearchConfigSchema = z
   .strict();
 export type SearchConfig = z.output<typeof SearchConfigSchema>;
 
+/**
+ * The Node/V8 flags a profile may give the runtime process: heap and GC tuning
+ * only, with a numeric value where the flag takes one (its range). Files from
+ * someone else configure; they never run code, so `--eval`, `--require`,
+ * `--import`, `--inspect` and everything else are refused.
+ */
+export const NODE_FLAGS = {
+  "--max-semi-space-size": { value: "MB", min: 1, max: 1024 },
+  "--min-semi-space-size": { value: "MB", min: 1, max: 1024 },
+  "--semi-space-growth-factor": { value: "factor", min: 1, max: 16 },
+  "--max-old-space-size": { value: "MB", min: 16, max: 4_194_304 },
+  "--initial-old-space-size": { value: "MB", min: 1, max: 4_194_304 },
+  "--max-heap-size": { value: "MB", min: 16, max: 4_194_304 },
+  "--initial-heap-size": { value: "MB", min: 1, max: 4_194_304 },
+  "--v8-pool-size": { value: "threads", min: 0, max: 1024 },
+  "--single-threaded-gc": null,
+  "--optimize-for-size": null,
+  "--no-concurrent-marking": null,
+  "--no-concurrent-sweeping": null,
+  "--no-parallel-scavenge": null,
+  "--no-allocation-site-pretenuring": null,
+  "--expose-gc": null,
+} as const satisfies Record<string, { value: string; min: number; max: number } | null>;
+
+/** Why `flag` may not be given to the runtime, or undefined when it may. */
+export function nodeFlagProblem(flag: string): string | undefined {
+  const m = /^(--[a-z0-9_-]+)(?:=(.*))?$/i.exec(flag);
+  const valid = `valid: ${Object.entries(NODE_FLAGS)
+    .map(([f, v]) => (v ? `${f}=<${v.value}>` : f))
+    .join(", ")}`;
+  if (!m) return `"${flag}" is not a flag; ${valid}`;
+  const name = m[1]!.replaceAll("_", "-").toLowerCase();
+  const rule = (NODE_FLAGS as Record<string, { value: string; min: number; max: number } | null>)[name];
+  if (rule === undefined) return `${m[1]} is not allowed (only V8 heap and GC tuning flags); ${valid}`;
+  if (rule === null) return m[2] === undefined ? undefined : `${name} takes no value`;
+  const n = Number(m[2]);
+  if (m[2] === undefined || m[2] === "" || !Number.isFinite(n)) return `${name} needs a number (${rule.value}), such as ${name}=64`;
+  if (n < rule.min || n > rule.max) return `${name}=${m[2]}: valid: ${rule.min} to ${rule.max} (${rule.value})`;
+  return undefined;
+}
+
 /** The runtime process itself. */
 export const ProcessConfigSchema = z
   .object({
-    /** Node/V8 flags the runtime process starts with under the harness (for example `--max-semi-space-size=64`). Default none. */
-    nodeFlags: z.array(z.string().regex(/^--[a-z0-9-]+(=\S+)?$/, "a Node or V8 flag such as --max-semi-space-size=64")).default([]),
+    /** V8 heap and GC flags the runtime process starts with under the harness (for example `--max-semi-space-size=64`); only those in NODE_FLAGS. Default none. */
+    nodeFlags: z
+      .array(
+        z.string().superRefine((flag, ctx) => {
+          const problem = nodeFlagProblem(flag);
+          if (problem) ctx.addIssue({ code: "custom", message: problem });
+        }),
+      )
+      .max(32)
+      .default([]),
   })
   .strict();
 

@@ -35,8 +35,9 @@ interface ServeArgs {
 /** The flags given on the command line, as a RuntimeConfig fragment (flags not given leave the profile's value). */
 function flagOverrides(a: ServeArgs): Record<string, unknown> {
   const pick = (o: Record<string, unknown>): Record<string, unknown> => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
+  // sections with nothing given are left out: an empty mapping must not replace what a profile set
   const env = process.env;
-  return {
+  const sections = {
     inference: pick({
       model: a.model,
       quant: a.quant?.toUpperCase(),
@@ -54,6 +55,7 @@ function flagOverrides(a: ServeArgs): Record<string, unknown> {
     }),
     search: pick({ enabled: a.search ? undefined : false, corpus: a.corpus, syntheticDocuments: a.docs }),
   };
+  return Object.fromEntries(Object.entries(sections).filter(([, v]) => Object.keys(v).length > 0));
 }
 
 /** A RuntimeConfig written out as JSON: taken exactly as it is (validated, nothing merged or re-parsed). */
@@ -99,7 +101,10 @@ export const serveCommand: CommandModule<object, ServeArgs> = {
   handler: async (args) => {
     const profile = args.config
       ? await configFile(args.config)
-      : await loadProfile(args.profile, mergeConfig(flagOverrides(args), parseSet(args.set ?? [])));
+      : await loadProfile(args.profile, [
+          { value: flagOverrides(args), label: "a command-line flag" },
+          { value: parseSet(args.set ?? []), label: "--set" },
+        ]);
     const config = profile.config;
     const status = statusLine();
     const service = await startRuntime(config, {

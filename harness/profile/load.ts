@@ -24,10 +24,18 @@ export interface LoadedProfile {
 type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => v !== null && typeof v === "object" && !Array.isArray(v);
 
-/** Deep merge: objects merge key by key, anything else in `over` replaces. */
+/**
+ * Deep merge: objects merge key by key, anything else in `over` replaces. Keys are
+ * defined as own properties, so no key (not even `__proto__`) reaches a prototype.
+ */
 export function mergeConfig(base: Obj, over: Obj): Obj {
-  const out: Obj = { ...base };
-  for (const [k, v] of Object.entries(over)) out[k] = isObj(v) && isObj(out[k]) ? mergeConfig(out[k] as Obj, v) : v;
+  const out: Obj = {};
+  const put = (k: string, v: unknown): void => void Object.defineProperty(out, k, { value: v, enumerable: true, writable: true, configurable: true });
+  for (const [k, v] of Object.entries(base)) put(k, v);
+  for (const [k, v] of Object.entries(over)) {
+    const current = Object.prototype.hasOwnProperty.call(out, k) ? out[k] : undefined;
+    put(k, isObj(v) && isObj(current) ? mergeConfig(current, v) : v);
+  }
   return out;
 }
 
@@ -45,11 +53,44 @@ export function profileFile(nameOrPath: string, relativeTo?: string): string {
 }
 
 /**
- * Reads a profile and the chain it extends, merges them (the profile's fields win),
- * and validates the result as a RuntimeConfig. An error names the file, the line
- * and the field, and what would be valid.
+ * Fields laid over a profile, in order: a scenario's `overrides:` (with its file,
+ * so an error names its line), then `--set` and command-line flags.
  */
-export async function loadProfile(nameOrPath: string, overrides: Obj = {}, options: { relativeTo?: string } = {}): Promise<LoadedProfile> {
+export interface OverrideLayer {
+  value: Obj;
+  /** Where the fields come from, for an error without a file: `--set`. */
+  label: string;
+  /** The YAML file the fields were read from, and where in it they sit (`["overrides"]`). */
+  source?: YamlSource;
+  prefix?: readonly PropertyKey[];
+}
+
+const RUNTIME_SECTIONS = Object.keys(RuntimeConfigSchema.shape);
+
+/** Every RuntimeConfig section a layer or file gives must be a mapping: `inference: fast` is an error, not defaults. */
+function checkSections(value: Obj, where: (key: string) => string): void {
+  for (const key of RUNTIME_SECTIONS) {
+    if (key in value && !isObj(value[key])) throw new InputError(`${where(key)}: ${key}=${JSON.stringify(value[key])}: give a mapping of ${key} fields`);
+  }
+}
+
+/** Where a field came from: the last layer that sets it (its file and line, or its label), else the profile file that does. */
+function locate(at: readonly PropertyKey[], sources: readonly YamlSource[], layers: readonly OverrideLayer[]): string {
+  for (const layer of [...layers].reverse()) {
+    if (!hasPath(layer.value, at)) continue;
+    return layer.source ? `${layer.source.file}:${lineOf(layer.source, [...(layer.prefix ?? []), ...at])}` : layer.label;
+  }
+  const owner = sources.find((s) => hasPath(s.value, at)) ?? sources[0]!;
+  return `${owner.file}:${lineOf(owner, at)}`;
+}
+
+/**
+ * Reads a profile and the chain it extends, merges them (the profile's fields win),
+ * lays the overrides over them, and validates the result as a RuntimeConfig. An
+ * error names the file, the line and the field (or `--set`), and what would be valid.
+ */
+export async function loadProfile(nameOrPath: string, overrides: Obj | OverrideLayer[] = {}, options: { relativeTo?: string } = {}): Promise<LoadedProfile> {
+  const layers: OverrideLayer[] = Array.isArray(overrides) ? overrides : [{ value: overrides, label: "--set" }];
   const sources: YamlSource[] = [];
   let next: string | undefined = profileFile(nameOrPath, options.relativeTo);
   while (next !== undefined) {
@@ -66,6 +107,7 @@ export async function loadProfile(nameOrPath: string, overrides: Obj = {}, optio
         );
       }
     }
+    checkSections(v, (key) => `${src.file}:${lineOf(src, [key])}`);
     const ext = v.extends;
     if (ext !== undefined && typeof ext !== "string") throw new InputError(`${src.file}:${lineOf(src, ["extends"])}: extends: give a profile name or a .yaml path`);
     next = ext === undefined ? undefined : profileFile(ext, path.dirname(src.file));
@@ -92,24 +134,21 @@ export async function loadProfile(nameOrPath: string, overrides: Obj = {}, optio
     const owner = sources.find((s) => hasPath(s.value, at)) ?? sources[0]!;
     throw new InputError(`${owner.file}:${lineOf(owner, at)}: ${at.join(".")}: ${issue.code === "unrecognized_keys" ? "unknown field" : issue.message}`);
   }
-  merged = mergeConfig(merged, overrides);
+  for (const layer of layers) {
+    checkSections(layer.value, (key) => (layer.source ? `${layer.source.file}:${lineOf(layer.source, [...(layer.prefix ?? []), key])}` : layer.label));
+    merged = mergeConfig(merged, layer.value);
+  }
   const res = RuntimeConfigSchema.safeParse(merged);
   if (!res.success) {
     const issue = res.error.issues[0]!;
     if (issue.code === "unrecognized_keys") {
       const at = issuePath(issue);
-      const owner = sources.find((s) => hasPath(s.value, at)) ?? sources[0]!;
-      const where = hasPath(overrides, at) ? "--set" : `${owner.file}:${lineOf(owner, at)}`;
-      throw new InputError(`${where}: ${at.join(".")}: unknown field; valid: ${knownKeys(issue.path).join(", ")}`);
+      throw new InputError(`${locate(at, sources, layers)}: ${at.join(".")}: unknown field; valid: ${knownKeys(issue.path).join(", ")}`);
     }
-    const field = issue.path.join(".");
-    // the file that set the field last: the first in the chain whose YAML has it
-    const owner = sources.find((s) => hasPath(s.value, issue.path)) ?? sources[0]!;
-    const fromOverride = hasPath(overrides, issue.path);
     let value: unknown = merged;
-    for (const k of issue.path) value = isObj(value) ? value[k as string] : undefined;
-    const where = fromOverride ? "--set" : `${owner.file}:${lineOf(owner, issue.path)}`;
-    throw new InputError(`${where}: ${field}${value === undefined ? "" : `=${JSON.stringify(value)}`}: ${issue.message}`);
+    for (const k of issue.path) value = value !== null && typeof value === "object" ? (value as Obj)[k as string] : undefined;
+    const shown = value === undefined || (typeof value === "object" && value !== null) ? "" : `=${JSON.stringify(value)}`;
+    throw new InputError(`${locate(issue.path, sources, layers)}: ${issue.path.join(".")}${shown}: ${issue.message}`);
   }
   const top = sources[0]!.value as Obj;
   return {
@@ -135,11 +174,15 @@ function knownKeys(p: readonly PropertyKey[]): string[] {
   return Object.keys((unwrap(schema) as { shape?: Record<string, unknown> })?.shape ?? {});
 }
 
+/** Whether `value` has `p` (through mappings and lists). */
 function hasPath(value: unknown, p: readonly PropertyKey[]): boolean {
   let v: unknown = value;
   for (const k of p) {
-    if (!isObj(v) || !(String(k) in v)) return false;
-    v = v[String(k)];
+    if (Array.isArray(v) && typeof k === "number") {
+      if (k >= v.length) return false;
+      v = v[k];
+    } else if (isObj(v) && Object.prototype.hasOwnProperty.call(v, String(k))) v = v[String(k)];
+    else return false;
   }
   return true;
 }

@@ -1,11 +1,13 @@
 import path from "node:path";
 import { InputError } from "../../runtime/errors.js";
 import { ScenarioSchema, type Scenario } from "./schema.js";
-import { issuePath, lineOf, readYaml } from "../yaml.js";
+import { issuePath, lineOf, readYaml, type YamlSource } from "../yaml.js";
 
 export interface LoadedScenario {
   file: string;
   scenario: Scenario;
+  /** The file as read, so a later error (in its `overrides:`) can name the line. */
+  source?: YamlSource;
 }
 
 /**
@@ -25,5 +27,5 @@ export async function loadScenario(file: string): Promise<LoadedScenario> {
     const message = issue.code === "unrecognized_keys" ? "unknown field" : issue.message;
     throw new InputError(`${resolved}:${lineOf(src, at)}: ${at.join(".") || "(file)"}${shown}: ${message}`);
   }
-  return { file: resolved, scenario: res.data };
+  return { file: resolved, scenario: res.data, source: src };
 }

@@ -2,7 +2,7 @@ import path from "node:path";
 import type { RuntimeConfig } from "../../runtime/config.js";
 import { InputError } from "../../runtime/errors.js";
 import type { Arrival, LoadOperation } from "../load/driver.js";
-import { loadProfile, mergeConfig, type LoadedProfile } from "../profile/load.js";
+import { loadProfile, type LoadedProfile, type OverrideLayer } from "../profile/load.js";
 import { actsInsideRuntime, needsFaultProxy, type StressorSpec } from "../stress/registry.js";
 import type { LoadedScenario } from "./load.js";
 import { buildOperations } from "./requests.js";
@@ -78,7 +78,11 @@ export async function buildPlan(loaded: LoadedScenario, options: PlanOptions = {
   const kind: TargetKind = options.targetUrl !== undefined ? "external" : options.inProcess ? "in-process" : "child";
   checkTargetFit(loaded.file, s, kind);
   // a profile named by the scenario resolves beside the scenario file; one given on the command line, from here
-  const profile = await loadProfile(options.profile ?? s.profile, mergeConfig(s.overrides, options.set ?? {}), {
+  const layers: OverrideLayer[] = [
+    { value: s.overrides, label: `${loaded.file}: overrides`, ...(loaded.source ? { source: loaded.source, prefix: ["overrides"] } : {}) },
+    { value: options.set ?? {}, label: "--set" },
+  ];
+  const profile = await loadProfile(options.profile ?? s.profile, layers, {
     ...(options.profile === undefined ? { relativeTo: path.dirname(loaded.file) } : {}),
   });
   const durationMs = options.durationMs ?? s.duration;

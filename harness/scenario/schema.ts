@@ -55,7 +55,8 @@ export const ExpectationSchema = z.union([Threshold, z.object({ operation: z.enu
 export const ScenarioSchema = z
   .object({
     $schema: z.string().optional(),
-    name: z.string().regex(/^[a-z0-9-]+$/, "lowercase letters, digits and dashes"),
+    /** Names the result folder: lowercase letters, digits and dashes, at most 64. */
+    name: z.string().max(64, "at most 64 characters").regex(/^[a-z0-9-]+$/, "lowercase letters, digits and dashes"),
     description: z.string().min(1),
     /** The SLA tiers its operations belong to. */
     tiers: z.array(z.number().int().min(1).max(5)).min(1),

@@ -36,6 +36,15 @@ export interface Threshold {
   value: number;
 }
 
+/** The largest bound a threshold may state, per unit: beyond them nothing could be measured. */
+const THRESHOLD_CEILINGS: Record<ReturnType<typeof thresholdUnit>, { max: number; text: string }> = {
+  ms: { max: 7 * 86_400_000, text: "7 days" },
+  fraction: { max: 1, text: "100%" },
+  count: { max: 1e12, text: "1e12" },
+  rps: { max: 1e9, text: "1e9 req/s" },
+  bytes: { max: 1024 ** 5, text: "1 PiB" },
+};
+
 const TIME_UNITS: Record<string, number> = { us: 0.001, ms: 1, s: 1000, m: 60_000 };
 const SYNTAX =
   "valid: p(N), avg, med, min, max (with a time: 500ms, 2s, 150us), rate(errors|timeouts|rejected|cache_hits) (with a % or a fraction), count(...), rps, " +
@@ -107,6 +116,8 @@ export function parseThreshold(text: string): Threshold {
     throw new InputError(`threshold "${source}": unknown metric "${name}"${hint}; ${SYNTAX}`);
   }
   if (value < 0) throw new InputError(`threshold "${source}": the bound cannot be negative`);
+  const ceiling = THRESHOLD_CEILINGS[thresholdUnit(metric)];
+  if (!Number.isFinite(value) || value > ceiling.max) throw new InputError(`threshold "${source}": the bound is beyond any measurement; valid: at most ${ceiling.text}`);
   return { source, metric, op, value };
 }
 
