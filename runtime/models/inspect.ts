@@ -2,46 +2,10 @@ import { open, stat } from "node:fs/promises";
 import { GgmlType, readGgufFileInfo, type GgufFileInfo } from "node-llama-cpp";
 import { InputError } from "../errors.js";
 import { fileTypeById } from "./ftypes.js";
+import { GGML_TYPE_SIZES, checkGgufStructure, checkLlamaModel } from "./gguf-check.js";
 import { GGUF_MAGIC } from "./gguf-writer.js";
 
-/**
- * Weights per block and bytes per block of every ggml type a GGUF file may hold
- * (ggml.c `type_traits`), to size the tensors of any model, not only ours.
- */
-const TYPE_SIZES: Record<number, readonly [number, number]> = {
-  0: [1, 4], // F32
-  1: [1, 2], // F16
-  2: [32, 18], // Q4_0
-  3: [32, 20], // Q4_1
-  6: [32, 22], // Q5_0
-  7: [32, 24], // Q5_1
-  8: [32, 34], // Q8_0
-  9: [32, 36], // Q8_1
-  10: [256, 84], // Q2_K
-  11: [256, 110], // Q3_K
-  12: [256, 144], // Q4_K
-  13: [256, 176], // Q5_K
-  14: [256, 210], // Q6_K
-  15: [256, 292], // Q8_K
-  16: [256, 66], // IQ2_XXS
-  17: [256, 74], // IQ2_XS
-  18: [256, 98], // IQ3_XXS
-  19: [256, 50], // IQ1_S
-  20: [32, 18], // IQ4_NL
-  21: [256, 110], // IQ3_S
-  22: [256, 82], // IQ2_S
-  23: [256, 136], // IQ4_XS
-  24: [1, 1], // I8
-  25: [1, 2], // I16
-  26: [1, 4], // I32
-  27: [1, 8], // I64
-  28: [1, 8], // F64
-  29: [256, 56], // IQ1_M
-  30: [1, 2], // BF16
-  34: [256, 54], // TQ1_0
-  35: [256, 66], // TQ2_0
-  39: [32, 17], // MXFP4
-};
+const TYPE_SIZES = GGML_TYPE_SIZES;
 
 export function ggmlTypeName(id: number): string {
   return (GgmlType as unknown as Record<number, string>)[id] ?? `type${id}`;
@@ -90,7 +54,12 @@ function tensorByteSize(type: number, dims: readonly (number | bigint)[]): numbe
   return (elementsOf(dims) / size[0]) * size[1];
 }
 
-/** Reads the GGUF header of `file` and checks that the file holds every tensor it lists. */
+/**
+ * Reads the GGUF header of `file` and checks it before anything native sees it:
+ * its structure (every length and count within the file), the tensors' types,
+ * sizes and alignment, and for a llama model its hyper-parameters against the
+ * tensors present. A bad file is an InputError naming it and what is wrong.
+ */
 export async function inspectGguf(file: string): Promise<GgufSummary> {
   let fileBytes: number;
   try {
@@ -113,6 +82,8 @@ export async function inspectGguf(file: string): Promise<GgufSummary> {
   } finally {
     await fh.close();
   }
+  // bounds on every length and count, and the llama hyper-parameters against its tensors, before any other reader sees the file
+  checkLlamaModel(file, await checkGgufStructure(file));
   let info: GgufFileInfo;
   try {
     info = await readGgufFileInfo(file, { logWarnings: false });
