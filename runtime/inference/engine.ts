@@ -220,6 +220,11 @@ export class InferenceEngine {
     });
   }
 
+  /** The most tokens one text may have to be embedded: the embedding context (at most 2048) less the one llama.cpp keeps free. */
+  get embeddingTokenLimit(): number {
+    return Math.min(this.config.contextSize, 2048) - 1;
+  }
+
   private embeddings(): Promise<LlamaEmbeddingContext> {
     this.embeddingContext ??= this.model.createEmbeddingContext({
       contextSize: Math.min(this.config.contextSize, 2048),

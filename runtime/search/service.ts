@@ -58,9 +58,16 @@ export class SearchService {
     return `qemb:${sha(this.embedder.id)}:${sha(query)}`;
   }
 
-  private async embed(query: string): Promise<Float32Array> {
+  private async embed(query: string, admit?: () => Promise<() => void>): Promise<Float32Array> {
+    // the model is shared with inference: an embedding waits for a slot like any inference request
+    const release = admit ? await admit() : undefined;
     const t0 = performance.now();
-    const v = await this.embedder.embed(query);
+    let v: Float32Array;
+    try {
+      v = await this.embedder.embed(query);
+    } finally {
+      release?.();
+    }
     this.stats.embeddings++;
     this.stats.embedMs += performance.now() - t0;
     return v;
@@ -74,18 +81,24 @@ export class SearchService {
     return hits;
   }
 
-  async search(query: string, k: number): Promise<SearchResponse> {
+  /**
+   * The top `k` chunks for `query`. `admit`, when given, is awaited before the
+   * model embeds the query (a cache miss) and its release called after: the
+   * service's admission, so a search that needs the model queues (and is refused
+   * with 429) like any inference request, while cached searches never wait.
+   */
+  async search(query: string, k: number, admit?: () => Promise<() => void>): Promise<SearchResponse> {
     const started = performance.now();
     const indexVersion = this.index.version;
     let out: SearchResponse;
     if (!this.cache) {
-      const hits = this.scan(await this.embed(query), k);
+      const hits = this.scan(await this.embed(query, admit), k);
       out = { hits, resultSource: "uncached", embeddingSource: "uncached", indexVersion, ms: performance.now() - started };
     } else {
       const cache = this.cache;
       let embeddingSource: SearchResponse["embeddingSource"];
       const res = await cache.getOrLoad(this.resultKey(query, k), async () => {
-        const emb = await cache.getOrLoad(this.embeddingKey(query), () => this.embed(query));
+        const emb = await cache.getOrLoad(this.embeddingKey(query), () => this.embed(query, admit));
         embeddingSource = emb.source;
         return this.scan(emb.value as Float32Array, k) as unknown as JsonValue;
       });

@@ -60,6 +60,23 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   });
 }
 
+/** Deepest JSON a request may have: far more than any of this API's bodies needs. */
+const MAX_JSON_DEPTH = 32;
+
+/** How deeply `value` nests (iteratively: a hostile body cannot overflow the stack here). */
+function nestingDepth(value: unknown): number {
+  let deepest = 0;
+  const stack: Array<[unknown, number]> = [[value, 1]];
+  while (stack.length > 0) {
+    const [v, depth] = stack.pop()!;
+    if (v === null || typeof v !== "object") continue;
+    deepest = Math.max(deepest, depth);
+    if (deepest > MAX_JSON_DEPTH) return deepest;
+    for (const child of Array.isArray(v) ? v : Object.values(v)) stack.push([child, depth + 1]);
+  }
+  return deepest;
+}
+
 /** JSON body, validated: 400 naming the field for anything else. */
 export function parseJsonBody<S extends z.ZodType>(body: Buffer, schema: S): z.output<S> {
   let value: unknown;
@@ -68,6 +85,7 @@ export function parseJsonBody<S extends z.ZodType>(body: Buffer, schema: S): z.o
   } catch (err) {
     throw new ApiError(400, `the body is not valid JSON: ${(err as Error).message}`, "invalid_request_error", null, "invalid_json");
   }
+  if (nestingDepth(value) > MAX_JSON_DEPTH) throw new ApiError(400, `the body is nested more than ${MAX_JSON_DEPTH} levels deep`, "invalid_request_error", null, "invalid_json");
   const res = schema.safeParse(value);
   if (!res.success) {
     const issue = res.error.issues[0]!;

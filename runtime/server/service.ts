@@ -43,6 +43,25 @@ interface RequestContext {
 type Route = (req: IncomingMessage, res: ServerResponse, ctx: RequestContext) => Promise<void>;
 
 const DEFAULT_COMPLETION_TOKENS = 16;
+
+/** `work`, or a rejection with the signal's reason as soon as it aborts (the deadline's 504). */
+function raceDeadline<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(signal.reason);
+    signal.addEventListener("abort", onAbort, { once: true });
+    work.then(
+      (v) => {
+        signal.removeEventListener("abort", onAbort);
+        resolve(v);
+      },
+      (err: unknown) => {
+        signal.removeEventListener("abort", onAbort);
+        reject(err);
+      },
+    );
+  });
+}
 const DEFAULT_CHAT_TOKENS = 128;
 
 /**
@@ -69,9 +88,11 @@ export class RuntimeService {
     this.modelName = engine.file.name ?? path.basename(engine.file.path);
     this.routes = {
       "GET /health": (_q, res) => this.health(res, false),
+      "HEAD /health": (_q, res) => this.health(res, false),
       "GET /health/ready": (_q, res) => this.health(res, true),
+      "HEAD /health/ready": (_q, res) => this.health(res, true),
       "GET /metrics": (_q, res) => this.metricsRoute(res),
-      "POST /search": (q, res) => this.body(q, SearchRequest).then((b) => this.searchRoute(b).then((out) => sendJson(res, 200, out))),
+      "POST /search": (q, res, ctx) => this.body(q, SearchRequest).then((b) => this.searchRoute(b, ctx).then((out) => sendJson(res, 200, out))),
       "POST /v1/embeddings": (q, res, ctx) => this.body(q, EmbeddingsRequest).then((b) => this.embeddings(b, ctx).then((out) => sendJson(res, 200, out))),
       "POST /v1/completions": (q, res, ctx) => this.body(q, CompletionRequest).then((b) => this.completions(b, res, ctx)),
       "POST /v1/chat/completions": (q, res, ctx) => this.body(q, ChatRequest).then((b) => this.chat(b, res, ctx)),
@@ -90,6 +111,14 @@ export class RuntimeService {
     }
     this.server = http.createServer((req, res) => void this.handle(req, res));
     this.server.keepAliveTimeout = 5000;
+    // a client that sends its headers or its body slowly cannot hold a connection past the request deadline
+    this.server.headersTimeout = Math.min(10_000, config.server.requestTimeoutMs + 1000);
+    this.server.requestTimeout = config.server.requestTimeoutMs + 1000;
+  }
+
+  private log(line: string): void {
+    if (this.parts.log) this.parts.log(line);
+    else process.stderr.write(`${line}\n`);
   }
 
   static async start(parts: ServiceParts): Promise<RuntimeService> {
@@ -150,11 +179,15 @@ export class RuntimeService {
           ? new ApiError(405, `${req.method} is not allowed on ${path}`, "invalid_request_error", null, "method_not_allowed")
           : new ApiError(404, `no route ${req.method} ${path}`, "invalid_request_error", null, "not_found");
       }
-      await route(req, res, { signal: controller.signal, reason: () => why });
+      // every route answers by its deadline: one that does not watch the signal itself is answered 504 here
+      await raceDeadline(route(req, res, { signal: controller.signal, reason: () => why }), controller.signal);
     } catch (err) {
       const apiError = this.toApiError(err, why);
-      if (apiError.status >= 500 && apiError.status !== 503 && apiError.status !== 504) this.parts.log?.(`error on ${key}: ${(err as Error).stack ?? String(err)}`);
+      // an unexpected error is the service's fault: logged with its stack on the server, never detailed to the client
+      if (why !== "disconnect" && apiError.status >= 500 && apiError.status !== 503 && apiError.status !== 504) this.log(`error on ${key}: ${(err as Error).stack ?? String(err)}`);
       if (!res.writableEnded && why !== "disconnect") sendError(res, apiError);
+      // a request still sending its body when it is answered early: stop reading it
+      if (!req.complete) req.destroy();
     } finally {
       clearTimeout(timer);
       this.active--;
@@ -217,12 +250,15 @@ export class RuntimeService {
     res.end(text);
   }
 
-  private async searchRoute(b: SearchRequest) {
+  private async searchRoute(b: SearchRequest, ctx: RequestContext) {
     const search = this.parts.search;
     if (!search) throw new ApiError(404, "this service runs without search", "invalid_request_error", null, "search_disabled");
     const k = b.k ?? this.parts.config.search.defaultK;
     if (k > this.parts.config.search.maxK) throw new ApiError(400, `k: at most ${this.parts.config.search.maxK}`, "invalid_request_error", "k");
-    const r = await search.search(b.query, k);
+    const n = this.parts.engine.tokenize(b.query).length;
+    const limit = this.parts.engine.embeddingTokenLimit;
+    if (n > limit) throw new ApiError(400, `query: ${n} tokens is over the embedding context of ${limit} tokens`, "invalid_request_error", "query");
+    const r = await search.search(b.query, k, () => this.admission.acquire(ctx.signal));
     return {
       object: "search.result",
       query: b.query,
@@ -239,7 +275,8 @@ export class RuntimeService {
     let promptTokens = 0;
     for (const text of inputs) {
       const n = engine.tokenize(text).length;
-      if (n > 2047) throw new ApiError(400, `input: a text of ${n} tokens is over the embedding context of 2047 tokens`, "invalid_request_error", "input");
+      const limit = engine.embeddingTokenLimit;
+      if (n > limit) throw new ApiError(400, `input: a text of ${n} tokens is over the embedding context of ${limit} tokens`, "invalid_request_error", "input");
       promptTokens += n;
     }
     const release = await this.admission.acquire(ctx.signal);
@@ -417,7 +454,7 @@ export class RuntimeService {
       try {
         const json = Buffer.from(JSON.stringify(op.body));
         let body: unknown;
-        if (op.op === "search") body = await this.searchRoute(parseJsonBody(json, SearchRequest));
+        if (op.op === "search") body = await this.searchRoute(parseJsonBody(json, SearchRequest), ctx);
         else if (op.op === "embeddings") body = await this.embeddings(parseJsonBody(json, EmbeddingsRequest), ctx);
         else {
           const c = parseJsonBody(json, CompletionRequest);

@@ -1,4 +1,5 @@
 import { writeFileSync } from "node:fs";
+import net from "node:net";
 import path from "node:path";
 import OpenAI from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -273,6 +274,71 @@ describe("bad input gets OpenAI-format errors, never a 5xx", () => {
     expect(fiveHundreds, JSON.stringify([...statuses])).toEqual([]);
     expect([...statuses.values()].reduce((a, b) => a + b, 0)).toBe(total);
     expect((await fetch(`${service.url}/health`)).status).toBe(200);
+  });
+});
+
+describe("every route goes through the same bounds", () => {
+  it("a search too long to embed is a 400 naming the query, like /v1/embeddings, never a 500", async () => {
+    const long = Array.from({ length: 2500 }, (_, i) => `w${i}`).join(" ");
+    const res = await post(`${service.url}/search`, { query: long, k: 3 });
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as { error: { param: string; message: string } }).error).toMatchObject({ param: "query" });
+    expect((await post(`${service.url}/v1/embeddings`, { input: long })).status).toBe(400);
+  });
+
+  it("a search that needs the model queues for it like inference (429 when the queue is full); a cached one never waits", async () => {
+    const s = await start(config({ inference: { parallelSequences: 1 }, server: { maxQueue: 0 } }));
+    expect((await post(`${s.url}/search`, { query: "cached already", k: 2 })).status).toBe(200);
+    const busy = post(`${s.url}/v1/completions`, { prompt: "hold the only sequence", max_tokens: 400 });
+    await sleep(50);
+    const refused = await post(`${s.url}/search`, { query: "a new query needs the model", k: 2 });
+    expect(refused.status).toBe(429);
+    const cached = await post(`${s.url}/search`, { query: "cached already", k: 2 });
+    expect(cached.status).toBe(200);
+    expect(((await cached.json()) as { cache: { result: string } }).cache.result).toBe("L1");
+    expect((await busy).status).toBe(200);
+  });
+
+  it("searches past their deadline get 504 (the model embeds one query at a time, so a crowd of new queries waits)", async () => {
+    const s = await start(config({ inference: { parallelSequences: 64 }, server: { requestTimeoutMs: 200, maxQueue: 64 } }));
+    const long = (i: number): string => Array.from({ length: 100 }, (_, j) => `q${i}x${j}`).join(" ");
+    const statuses = await Promise.all(Array.from({ length: 40 }, (_, i) => post(`${s.url}/search`, { query: long(i), k: 2 }).then((r) => r.status)));
+    expect(statuses.filter((x) => x !== 200 && x !== 504), statuses.join(",")).toEqual([]);
+    expect(statuses.filter((x) => x === 504).length, "the ones still waiting at their deadline").toBeGreaterThan(0);
+  });
+
+  it("a body nested too deep is a 400, on /batch and everywhere", async () => {
+    const deep = `{"operations":[{"op":"search","body":${"[".repeat(5000)}${"]".repeat(5000)}}]}`;
+    for (const route of ["/batch", "/search", "/v1/completions"]) {
+      const res = await post(`${service.url}${route}`, deep);
+      expect(res.status, route).toBe(400);
+    }
+  });
+
+  it("HEAD /health answers like GET, without a body", async () => {
+    const res = await fetch(`${service.url}/health`, { method: "HEAD" });
+    expect(res.status).toBe(200);
+    expect(await res.text()).toBe("");
+  });
+
+  it("a client sending its body slowly is cut off at the request deadline, not minutes later", async () => {
+    const s = await start(config({ server: { requestTimeoutMs: 500 } }), true);
+    const { port } = new URL(s.url);
+    const socket = net.connect(Number(port), "127.0.0.1");
+    await new Promise((r) => socket.once("connect", r));
+    socket.write("POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{");
+    const trickle = setInterval(() => socket.write(" "), 100);
+    let answer = "";
+    socket.on("data", (b: Buffer) => (answer += b.toString()));
+    // counted, not timed: the server ends the exchange long before the client would have finished sending (100 s)
+    await new Promise<void>((resolve) => {
+      socket.once("close", () => resolve());
+      setTimeout(resolve, 20_000);
+    });
+    clearInterval(trickle);
+    socket.destroy();
+    expect(socket.destroyed).toBe(true);
+    expect(answer === "" || /^HTTP\/1\.1 (504|408)/.test(answer), answer.slice(0, 80)).toBe(true);
   });
 });
 
