@@ -33,6 +33,26 @@ export function installInterruptHandler(): void {
   process.on("SIGTERM", onSignal);
 }
 
+/**
+ * Stops this process's long work as Ctrl-C would, when the process that started
+ * it goes away however it went (even SIGKILL): its end of our stdin closes, or we
+ * are handed to another parent. A runtime the harness started never outlives it.
+ */
+export function stopWithParent(): void {
+  const parent = process.ppid;
+  const stop = (): void => {
+    if (!interrupt.signal.aborted) interrupt.abort(new InterruptedError());
+  };
+  process.stdin.on("end", stop);
+  process.stdin.on("close", stop);
+  process.stdin.on("error", stop);
+  process.stdin.resume();
+  const timer = setInterval(() => {
+    if (process.ppid !== parent) stop();
+  }, 500);
+  timer.unref();
+}
+
 export class InterruptedError extends Error {
   override name = "InterruptedError";
   constructor() {

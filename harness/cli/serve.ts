@@ -4,7 +4,7 @@ import { BACKENDS, CACHE_PROFILES, RuntimeConfigSchema, parseOrThrow, type Runti
 import { InputError } from "../../runtime/errors.js";
 import { startRuntime } from "../../runtime/server/start.js";
 import { loadProfile, mergeConfig, parseSet } from "../profile/load.js";
-import { interruptSignal, writeJson } from "./common.js";
+import { interruptSignal, stopWithParent, writeJson } from "./common.js";
 import { formatBytes } from "../format.js";
 import { statusLine } from "./progress.js";
 
@@ -99,6 +99,8 @@ export const serveCommand: CommandModule<object, ServeArgs> = {
       .example("$0 serve --profile individual --port 9000", "a profile, one field overridden")
       .example("curl -s localhost:8080/v1/completions -H 'content-type: application/json' -d '{\"prompt\":\"Hello\",\"max_tokens\":8}'", "a completion"),
   handler: async (args) => {
+    // a runtime the harness started goes when the harness goes, however it went
+    if (args["harness-control"]) stopWithParent();
     const profile = args.config
       ? await configFile(args.config)
       : await loadProfile(args.profile, [

@@ -59,6 +59,8 @@ export const OperationResultSchema = z.object({
   histogram: z.string(),
   /** Open loop only: from the actual send (what a closed-loop tool would report). */
   serviceTime: PercentilesSchema.optional(),
+  /** Requests in flight when the run was stopped (Ctrl-C): neither answers nor failures, and in no count above. */
+  cutOff: z.number().int().optional(),
   /** Streamed operations: time to the first token event, and the gaps between token events. */
   ttft: PercentilesSchema.optional(),
   interToken: PercentilesSchema.optional(),
@@ -103,12 +105,27 @@ interface OpState {
   service: LatencyRecorder;
   ttft: LatencyRecorder;
   itl: LatencyRecorder;
+  cutOff: number;
 }
 
 function classify(err: unknown): "timeout" | "connection" {
   if (err instanceof undiciErrors.HeadersTimeoutError || err instanceof undiciErrors.BodyTimeoutError) return "timeout";
   if ((err as Error)?.name === "TimeoutError" || (err as Error)?.name === "AbortError") return "timeout";
   return "connection";
+}
+
+/** Waits `ms`, or less when the signal fires. */
+function sleepUnlessAborted(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) return resolve();
+    const done = (): void => {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener("abort", done, { once: true });
+  });
 }
 
 /**
@@ -129,6 +146,7 @@ export async function runLoad(plan: LoadPlan, options: { onEvent?: (e: LoadEvent
     service: new LatencyRecorder(),
     ttft: new LatencyRecorder(),
     itl: new LatencyRecorder(),
+    cutOff: 0,
   }));
   const pick = (): OpState => {
     let r = (rng.nextU32() / 4294967296) * totalWeight;
@@ -159,6 +177,7 @@ export async function runLoad(plan: LoadPlan, options: { onEvent?: (e: LoadEvent
       const res = await request(`${plan.baseUrl}${spec.path}`, {
         method: spec.method,
         dispatcher: agent,
+        ...(options.signal ? { signal: options.signal } : {}),
         headersTimeout: timeoutMs,
         bodyTimeout: timeoutMs,
         ...(spec.body !== undefined ? { body: JSON.stringify(spec.body), headers: { "content-type": "application/json" } } : {}),
@@ -187,7 +206,8 @@ export async function runLoad(plan: LoadPlan, options: { onEvent?: (e: LoadEvent
       if (!ok) kind = String(res.statusCode);
       if (ok && record) for (const gap of itl) state.itl.recordMs(gap);
     } catch (err) {
-      kind = classify(err);
+      // stopped by the user (Ctrl-C): cut off, not a failure of the service
+      kind = options.signal?.aborted ? "cut-off" : classify(err);
     }
     const end = performance.now();
     const latencyMs = end - scheduledAt;
@@ -201,6 +221,10 @@ export async function runLoad(plan: LoadPlan, options: { onEvent?: (e: LoadEvent
     inWindow.requests++;
     if (ok) inWindow.latency.recordMs(latencyMs);
     else inWindow.errors++;
+    if (kind === "cut-off") {
+      if (record) state.cutOff++;
+      return;
+    }
     if (!record) return;
     state.count++;
     if (ok) {
@@ -245,7 +269,7 @@ export async function runLoad(plan: LoadPlan, options: { onEvent?: (e: LoadEvent
         if (options.signal?.aborted) break;
         const due = t0 + at;
         const wait = due - performance.now();
-        if (wait > 1) await new Promise((r) => setTimeout(r, wait));
+        if (wait > 1) await sleepUnlessAborted(wait, options.signal);
         track(fire(pick(), due));
       }
       await Promise.all([...inflight]);
@@ -263,6 +287,7 @@ export async function runLoad(plan: LoadPlan, options: { onEvent?: (e: LoadEvent
     errors: s.errors,
     latency: s.latency.summary(),
     histogram: s.latency.encode(),
+    ...(s.cutOff > 0 ? { cutOff: s.cutOff } : {}),
     ...(plan.arrival.kind === "open" ? { serviceTime: s.service.summary() } : {}),
     ...(s.ttft.count > 0 ? { ttft: s.ttft.summary(), interToken: s.itl.summary() } : {}),
   }));

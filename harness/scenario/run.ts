@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import type { RuntimeConfig } from "../../runtime/config.js";
 import { RedisTier, defaultRedisUrl } from "../../runtime/cache/redis.js";
+import { EnvironmentError } from "../../runtime/errors.js";
 import { detectHardware, type HardwareInfo } from "../detect/index.js";
 import { measureGeneratorOverhead, runLoad, type LoadEvent, type LoadResult } from "../load/driver.js";
 import { runtimeMetricsSampler } from "../monitor/metrics.js";
@@ -38,8 +39,14 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions = 
   const plan = await buildPlan(loaded, options);
   const emit = options.onEvent ?? (() => undefined);
   const startedAt = new Date().toISOString();
+  const wait = <T>(p: Promise<T>): Promise<T> => untilAborted(p, options.signal);
   emit({ type: "phase", text: "detecting the hardware" });
-  const hardware = await detectHardware();
+  // Ctrl-C is honoured even while detection waits (on a lock of a concurrent backend build, say)
+  const hardware = await wait(detectHardware());
+  if (plan.target.kind === "external") {
+    emit({ type: "phase", text: `checking that ${plan.target.url} answers` });
+    await wait(probeTarget(plan.target.url!));
+  }
   // the run's own cache namespace (its keys are deleted at the end) and, with Redis stressors, the fault proxy in front of Redis
   const namespace = `tunebench-run-${randomBytes(3).toString("hex")}`;
   const redisUrl = plan.config.cache.l3.url ?? defaultRedisUrl();
@@ -52,7 +59,6 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions = 
   const stressors = new StressorTimeline(
     plan.stressors.map((spec) => createStressor(spec, { proxy, runtimeUrl: () => target?.url, phase: (text) => emit({ type: "phase", text }) })),
   );
-  const wait = <T>(p: Promise<T>): Promise<T> => untilAborted(p, options.signal);
   let load: LoadResult | undefined;
   let series: TimeSeries | undefined;
   let overhead: RunResult["generatorOverhead"] = null;
@@ -100,7 +106,8 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions = 
     stoppedBecause = "interrupted";
   } finally {
     await stressors.undoAll();
-    await target?.stop();
+    // interrupted: nothing is in flight any more, so the runtime need not drain
+    await target?.stop(options.signal?.aborted ? 500 : undefined);
     await proxy?.stop();
     if (plan.target.kind !== "external") await deleteRunKeys(namespace, redisUrl);
   }
@@ -122,6 +129,25 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions = 
       ? { preparation: { ms: Math.round(preparation.ms), modelWritten: preparation.modelWritten, chunksEmbedded: preparation.indexed?.chunksEmbedded ?? 0 } }
       : {}),
   });
+}
+
+/**
+ * A server given with --target must answer before any load starts: one that does
+ * not is an environment error naming it (exit 3), not thousands of failed requests.
+ */
+async function probeTarget(url: string): Promise<void> {
+  let last = "";
+  for (const path of ["/health", "/v1/models", "/"]) {
+    try {
+      const res = await fetch(`${url}${path}`, { signal: AbortSignal.timeout(5000) });
+      await res.arrayBuffer();
+      return; // any answer at all: it is there
+    } catch (err) {
+      const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+      last = cause?.code ?? cause?.message ?? (err as Error).message;
+    }
+  }
+  throw new EnvironmentError(`the target ${url} does not answer (${last}); start it, or check the URL`);
 }
 
 async function startFaultProxy(redisUrl: string): Promise<FaultProxy> {

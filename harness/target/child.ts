@@ -15,7 +15,8 @@ export interface Target {
   url: string;
   /** The runtime's process (child targets), for the process monitor. */
   pid: number | undefined;
-  stop(): Promise<void>;
+  /** Stops it: gracefully, killed after `graceMs` (default 15 s). */
+  stop(graceMs?: number): Promise<void>;
 }
 
 /** bin/tunebench.js, found upward from this file (it runs from source in tests, from dist/ otherwise). */
@@ -51,7 +52,9 @@ export async function startChildRuntime(options: ChildRuntimeOptions): Promise<T
   const configFile = path.join(dir, "config.json");
   await writeFile(configFile, JSON.stringify({ ...options.config, server: { ...options.config.server, port: 0 } }), { mode: 0o600 });
   const args = [...(options.nodeFlags ?? []), binPath(), "serve", "--config", configFile, "--json", "--harness-control", "--probe-threads"];
-  const child: ChildProcess = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...options.env } });
+  // stdin is a pipe the runtime watches: when this process dies (even SIGKILL) it closes, and the runtime stops
+  const child: ChildProcess = spawn(process.execPath, args, { stdio: ["pipe", "pipe", "pipe"], env: { ...process.env, ...options.env } });
+  child.stdin!.on("error", () => undefined);
   let stdout = "";
   let stderrTail = "";
   child.stderr!.on("data", (b: Buffer) => {
@@ -102,11 +105,11 @@ export async function startChildRuntime(options: ChildRuntimeOptions): Promise<T
     kind: "child",
     url,
     pid: child.pid,
-    stop: async () => {
+    stop: async (graceMs = 15_000) => {
       if (child.exitCode !== null || child.signalCode !== null) return;
       const gone = new Promise<void>((resolve) => child.once("exit", () => resolve()));
       child.kill("SIGTERM");
-      const timer = setTimeout(() => child.kill("SIGKILL"), 15_000);
+      const timer = setTimeout(() => child.kill("SIGKILL"), graceMs);
       await gone;
       clearTimeout(timer);
     },

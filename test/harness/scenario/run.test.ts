@@ -120,6 +120,87 @@ describe("tunebench run", () => {
   });
 });
 
+/** A process that runs: not gone, and not a zombie waiting to be reaped. */
+function running(pid: number): boolean {
+  try {
+    return readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]![0] !== "Z";
+  } catch {
+    return false;
+  }
+}
+
+/** Pids whose parent is `ppid`. */
+function childrenOf(ppid: number): number[] {
+  const out: number[] = [];
+  for (const d of readdirSync("/proc")) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const stat = readFileSync(`/proc/${d}/stat`, "utf8");
+      if (Number(stat.split(") ")[1]!.split(" ")[1]) === ppid) out.push(Number(d));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return out;
+}
+
+describe("signals and unreachable targets", () => {
+  it("a harness killed with SIGKILL takes its runtime child with it", async () => {
+    const child = startCli(["run", path.join(REPO, "scenarios", "smoke.yaml"), "--duration", "120s", "--out", tempDir()], env);
+    let runtime: number | undefined;
+    const deadline = Date.now() + 120_000;
+    while (runtime === undefined && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 200));
+      runtime = childrenOf(child.pid!).find((pid) => readFileSync(`/proc/${pid}/cmdline`, "utf8").includes("serve"));
+    }
+    expect(runtime, "the runtime child started").toBeDefined();
+    child.kill("SIGKILL");
+    const gone = Date.now() + 30_000;
+    while (running(runtime!) && Date.now() < gone) await new Promise((r) => setTimeout(r, 100));
+    expect(running(runtime!), "the runtime went with the harness").toBe(false);
+  });
+
+  it("Ctrl-C in a long gap of an open loop stops the run at once, not at the next request", async () => {
+    const file = path.join(home, "sparse.yaml");
+    writeFileSync(
+      file,
+      [
+        "name: sparse",
+        "description: one request a minute",
+        "tiers: [1]",
+        "profile: development",
+        "overrides: { inference: { model: tiny, quant: Q8_0, threads: 1 }, search: { enabled: false } }",
+        "workload: { operations: [{ op: health, tier: 1 }] }",
+        "arrival: { kind: open, rate: 0.0166, spacing: constant }",
+        "duration: 120s",
+        "warmup: 0s",
+      ].join("\n"),
+    );
+    const out = tempDir();
+    const child = startCli(["run", file, "--out", out], env);
+    let stderr = "";
+    child.stderr.on("data", (b: Buffer) => (stderr += b.toString()));
+    // the runtime up, then the generator's floor and the first request (at once); the next would go a minute later
+    const deadline = Date.now() + 120_000;
+    while (!childrenOf(child.pid!).some((pid) => readFileSync(`/proc/${pid}/cmdline`, "utf8").includes("serve")) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+    await new Promise((r) => setTimeout(r, 5000));
+    const sentAt = Date.now();
+    child.kill("SIGINT");
+    const code = await new Promise<number | null>((resolve) => child.on("close", resolve));
+    expect(code, stderr).toBe(130);
+    expect(Date.now() - sentAt, "stopped long before the next request was due").toBeLessThan(30_000);
+    const result = RunResultSchema.parse(runJson(out));
+    expect(result.status).toBe("incomplete");
+  });
+
+  it("a --target that does not answer is an environment error naming it, before any load (exit 3)", () => {
+    const res = runCli(["run", path.join(REPO, "scenarios", "smoke.yaml"), "--target", "http://127.0.0.1:9", "--out", tempDir()], env);
+    expect(res.code).toBe(3);
+    expect(res.stderr.trim().split("\n")).toHaveLength(1);
+    expect(res.stderr).toMatch(/the target http:\/\/127\.0\.0\.1:9 does not answer/);
+  });
+});
+
 describe("tunebench suite", () => {
   it("runs every scenario of a folder and writes an index", () => {
     const folder = tempDir();
