@@ -48,6 +48,8 @@ export const CACHE_PROFILES = {
 export type CacheProfileName = keyof typeof CACHE_PROFILES;
 
 const MiB = 1024 * 1024;
+/** A cache namespace: the text before the first `:` of every key it owns. */
+export const NAMESPACE_PATTERN = /^[A-Za-z0-9_.-]+$/;
 const TiB = 1024 ** 4;
 /** The longest a cache entry may live: 30 days, ms. */
 const MAX_TTL_MS = 30 * 86_400_000;
@@ -57,8 +59,11 @@ export const CacheConfigSchema = z
   .object({
     /** Which tiers are on: `memory`, `memory-disk`, `memory-redis` or `full`. Default `full`. */
     profile: z.enum(Object.keys(CACHE_PROFILES) as [CacheProfileName, ...CacheProfileName[]]).default("full"),
-    /** Key namespace; L2 and L3 never touch keys outside it. Default `tunebench`. */
-    namespace: z.string().min(1).max(200).regex(/^[A-Za-z0-9_.:-]+$/, "letters, digits and _ . : - only").default("tunebench"),
+    /**
+     * Key namespace; L2 and L3 never touch keys outside it. No `:` (it ends the
+     * namespace in every key, so `a` and `a:b` could not be told apart). Default `tunebench`.
+     */
+    namespace: z.string().min(1).max(200).regex(NAMESPACE_PATTERN, "letters, digits and _ . - only (no colon: it ends the namespace in every key)").default("tunebench"),
     l1: z
       .object({
         /** Entry lifetime, ms (at most 30 days). Default 300000 (5 min). */
@@ -89,8 +94,10 @@ export const CacheConfigSchema = z
       .object({
         /** Entry lifetime, ms (at most 30 days). Default 86400000 (24 h). */
         ttlMs: z.number().int().min(1).max(MAX_TTL_MS).default(24 * 60 * 60_000),
-        /** Redis URL. Default `REDIS_URL` or `redis://127.0.0.1:6379`. */
-        url: z.string().min(1).optional(),
+        /** Redis URL: `redis://[user:password@]host:port[/db]`, or `rediss://` for TLS. Default `REDIS_URL` or `redis://127.0.0.1:6379`. Its password is never printed or stored in a result. */
+        url: z.string().min(1).max(2048).optional(),
+        /** A PEM file with the CA that signed the Redis server's certificate (`rediss://` with a private CA). */
+        tlsCaFile: z.string().min(1).optional(),
         /** Largest single entry, bytes (Redis takes at most 512 MiB). Default 4 MiB. */
         maxEntryBytes: z.number().int().min(1).max(512 * MiB).default(4 * MiB),
         /** Connect timeout, ms (at most 10 min). Default 1000. */

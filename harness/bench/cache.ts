@@ -10,7 +10,7 @@ import { LRUCache } from "lru-cache";
 import { Bench, type Task } from "tinybench";
 import { createTieredCache } from "../../runtime/cache/index.js";
 import { MemoryTier } from "../../runtime/cache/memory.js";
-import { RedisTier, defaultRedisUrl } from "../../runtime/cache/redis.js";
+import { RedisTier, defaultRedisUrl, redactUrl } from "../../runtime/cache/redis.js";
 import { SqliteTier } from "../../runtime/cache/sqlite.js";
 import type { TieredCache } from "../../runtime/cache/tiered.js";
 import { CacheConfigSchema } from "../../runtime/config.js";
@@ -84,7 +84,7 @@ async function connectRaw(url: string): Promise<Redis> {
     await client.connect();
   } catch (err) {
     client.disconnect();
-    throw new EnvironmentError(`Redis at ${url} is unreachable: ${(failure ?? (err as Error)).message}`);
+    throw new EnvironmentError(`Redis at ${redactUrl(url)} is unreachable: ${(failure ?? (err as Error)).message}`);
   }
   return client;
 }

@@ -1,7 +1,7 @@
 import type { CommandModule } from "yargs";
 import { runCacheBench, type CacheBenchRow } from "../bench/cache.js";
 import { InputError } from "../../runtime/errors.js";
-import { defaultRedisUrl } from "../../runtime/cache/redis.js";
+import { defaultRedisUrl, redactUrl } from "../../runtime/cache/redis.js";
 import { interruptSignal, writeJson } from "./common.js";
 import { markdownTable } from "../format.js";
 import { statusLine } from "./progress.js";
@@ -69,7 +69,7 @@ export const benchCacheCommand: CommandModule<object, BenchCacheArgs> = {
       ) + "\n\n",
     );
     process.stdout.write(
-      `value ${res.valueBytes} bytes; Redis ${res.redisUrl}; each task ${res.timeMs} ms in ${res.rounds} rounds alternating with its baseline (tinybench); ratio = median over the rounds of p50 / baseline p50, both measured in this run\n`,
+      `value ${res.valueBytes} bytes; Redis ${redactUrl(res.redisUrl)}; each task ${res.timeMs} ms in ${res.rounds} rounds alternating with its baseline (tinybench); ratio = median over the rounds of p50 / baseline p50, both measured in this run\n`,
     );
   },
 };

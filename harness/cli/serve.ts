@@ -1,6 +1,7 @@
 import type { CommandModule } from "yargs";
 import { readFile } from "node:fs/promises";
 import { BACKENDS, CACHE_PROFILES, RuntimeConfigSchema, parseOrThrow, type RuntimeConfig } from "../../runtime/config.js";
+import { withL3Secret } from "../../runtime/cache/redis.js";
 import { InputError } from "../../runtime/errors.js";
 import { startRuntime } from "../../runtime/server/start.js";
 import { loadProfile, mergeConfig, parseSet } from "../profile/load.js";
@@ -66,7 +67,9 @@ async function configFile(file: string): Promise<{ name: string; chain: string[]
   } catch (err) {
     throw new InputError(`--config ${file}: ${(err as Error).message}`);
   }
-  return { name: "config", chain: [file], config: parseOrThrow(RuntimeConfigSchema, json, `--config ${file}`) };
+  const config = parseOrThrow(RuntimeConfigSchema, json, `--config ${file}`);
+  const url = withL3Secret(config.cache.l3.url);
+  return { name: "config", chain: [file], config: { ...config, cache: { ...config.cache, l3: { ...config.cache.l3, ...(url ? { url } : {}) } } } };
 }
 
 export const serveCommand: CommandModule<object, ServeArgs> = {

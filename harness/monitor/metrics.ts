@@ -66,6 +66,7 @@ export function runtimeMetricsSampler(baseUrl: string): Sampler {
         misses: "misses",
         errors: "errors",
         expired: "expired",
+        rejected: "rejected",
         gets: "gets",
         get_seconds_total: "get_seconds_total",
         skipped_open: "skipped_open",

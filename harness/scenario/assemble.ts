@@ -1,4 +1,5 @@
 import type { RuntimeConfig } from "../../runtime/config.js";
+import { redactUrl } from "../../runtime/cache/redis.js";
 import { TUNEBENCH_VERSION } from "../../runtime/version.js";
 import { judgeRun } from "../checks/run.js";
 import type { HardwareInfo } from "../detect/types.js";
@@ -56,8 +57,9 @@ export function assembleResult(p: RunPieces): RunResult {
     hardware: p.hardware,
     scenario: { name: s.name, file: p.plan.file, description: s.description, tiers: s.tiers, spec: s },
     profile: { name: p.plan.profile.name, chain: p.plan.profile.chain, sla: p.plan.profile.sla, checklistLevel: p.plan.profile.checklistLevel },
-    config: p.config,
-    target: p.target,
+    // credentials never reach a result: the URLs keep their host, not their password
+    config: { ...p.config, cache: { ...p.config.cache, l3: { ...p.config.cache.l3, ...(p.config.cache.l3.url ? { url: redactUrl(p.config.cache.l3.url) } : {}) } } },
+    target: { ...p.target, url: redactUrl(p.target.url) },
     generatorOverhead: p.overhead,
     load: {
       warmupMs: p.plan.warmupMs,

@@ -53,7 +53,7 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions = 
   const proxy = plan.faultProxy ? await startFaultProxy(redisUrl) : undefined;
   const config: RuntimeConfig = {
     ...plan.config,
-    cache: { ...plan.config.cache, namespace, l3: { ...plan.config.cache.l3, ...(proxy ? { url: proxy.url } : {}) } },
+    cache: { ...plan.config.cache, namespace, l3: { ...plan.config.cache.l3, ...(proxy ? { url: throughProxy(redisUrl, proxy.url) } : {}) } },
   };
   let target: Target | undefined;
   const stressors = new StressorTimeline(
@@ -148,6 +148,15 @@ async function probeTarget(url: string): Promise<void> {
     }
   }
   throw new EnvironmentError(`the target ${url} does not answer (${last}); start it, or check the URL`);
+}
+
+/** The Redis URL with the fault proxy's host and port in place of Redis's: credentials and database kept. */
+function throughProxy(redisUrl: string, proxyUrl: string): string {
+  const u = new URL(redisUrl);
+  const p = new URL(proxyUrl);
+  u.hostname = p.hostname;
+  u.port = p.port;
+  return u.toString();
 }
 
 async function startFaultProxy(redisUrl: string): Promise<FaultProxy> {

@@ -6,6 +6,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import type { RuntimeConfig } from "../../runtime/config.js";
 import { EnvironmentError, InputError } from "../../runtime/errors.js";
+import { L3_URL_ENV, redactUrl } from "../../runtime/cache/redis.js";
 import { RuntimeHealthSchema, type RuntimeHealth } from "../../runtime/server/health.js";
 import { startRuntime } from "../../runtime/server/start.js";
 
@@ -50,10 +51,15 @@ export interface ChildRuntimeOptions {
 export async function startChildRuntime(options: ChildRuntimeOptions): Promise<Target> {
   const dir = await mkdtemp(path.join(os.tmpdir(), "tunebench-runtime-"));
   const configFile = path.join(dir, "config.json");
-  await writeFile(configFile, JSON.stringify({ ...options.config, server: { ...options.config.server, port: 0 } }), { mode: 0o600 });
+  // the Redis URL's credentials travel in the environment, never in a file or on the command line
+  const l3Url = options.config.cache.l3.url;
+  const redacted = l3Url ? redactUrl(l3Url) : undefined;
+  const secretEnv = l3Url && redacted !== l3Url ? { [L3_URL_ENV]: l3Url } : {};
+  const fileConfig = { ...options.config, server: { ...options.config.server, port: 0 }, cache: { ...options.config.cache, l3: { ...options.config.cache.l3, ...(redacted ? { url: redacted } : {}) } } };
+  await writeFile(configFile, JSON.stringify(fileConfig), { mode: 0o600 });
   const args = [...(options.nodeFlags ?? []), binPath(), "serve", "--config", configFile, "--json", "--harness-control", "--probe-threads"];
   // stdin is a pipe the runtime watches: when this process dies (even SIGKILL) it closes, and the runtime stops
-  const child: ChildProcess = spawn(process.execPath, args, { stdio: ["pipe", "pipe", "pipe"], env: { ...process.env, ...options.env } });
+  const child: ChildProcess = spawn(process.execPath, args, { stdio: ["pipe", "pipe", "pipe"], env: { ...process.env, ...options.env, ...secretEnv } });
   child.stdin!.on("error", () => undefined);
   let stdout = "";
   let stderrTail = "";

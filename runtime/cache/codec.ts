@@ -61,9 +61,13 @@ export function expiresAtOf(encoded: Buffer): number {
   return encoded.readDoubleLE(1);
 }
 
-/** Decodes the wire form; undefined for bytes that are not a cache entry. */
+/**
+ * Decodes the wire form; undefined for bytes that are not a cache entry (a value
+ * another program wrote, or forged): it never throws on what a tier hands back.
+ */
 export function decodeValue(encoded: Buffer): CacheValue | undefined {
   if (encoded.length < HEADER_BYTES) return undefined;
+  if (!Number.isFinite(encoded.readDoubleLE(1))) return undefined;
   const start = HEADER_BYTES + encoded.readUInt16LE(9);
   if (start > encoded.length) return undefined;
   const payload = encoded.subarray(start);
@@ -71,10 +75,15 @@ export function decodeValue(encoded: Buffer): CacheValue | undefined {
     case KIND_STRING:
       return payload.toString("utf8");
     case KIND_JSON:
-      return JSON.parse(payload.toString("utf8")) as JsonValue;
+      try {
+        return JSON.parse(payload.toString("utf8")) as JsonValue;
+      } catch {
+        return undefined;
+      }
     case KIND_BINARY:
       return Buffer.from(payload);
     case KIND_F32: {
+      if (payload.length % 4 !== 0) return undefined;
       // copy into an aligned buffer: a Float32Array needs a 4-byte aligned offset
       const out = new Float32Array(payload.length / 4);
       Buffer.from(out.buffer).set(payload);

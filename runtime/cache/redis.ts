@@ -1,4 +1,6 @@
+import { readFileSync } from "node:fs";
 import { Redis } from "ioredis";
+import { NAMESPACE_PATTERN } from "../config.js";
 import { EnvironmentError, InputError } from "../errors.js";
 import { CircuitBreaker, type BreakerOptions } from "./breaker.js";
 import { decodeValue, encodeValue, expiresAtOf, tagsOf, type CacheValue } from "./codec.js";
@@ -20,8 +22,35 @@ export interface RedisTierOptions {
   commandTimeoutMs?: number;
   /** Send concurrent commands in one pipeline (ioredis auto-pipelining). Default false. */
   autoPipelining?: boolean;
+  /** A PEM file with the CA that signed the server's certificate, for `rediss://` with a private CA. */
+  tlsCaFile?: string;
   breaker?: BreakerOptions;
   onWarning?: (message: string) => void;
+}
+
+/**
+ * The URL with its credentials blanked (`redis://***@host:6379`): what logs,
+ * results and command lines may carry. A URL that cannot be parsed is blanked whole.
+ */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.username === "" && u.password === "") return url;
+    u.username = "***";
+    u.password = "";
+    return u.toString();
+  } catch {
+    return "(a URL that cannot be parsed)";
+  }
+}
+
+/** Where a runtime started by the harness finds its Redis URL with credentials (its config file carries it redacted). */
+export const L3_URL_ENV = "TUNEBENCH_L3_URL";
+
+/** The config's Redis URL with its credentials restored from the environment, when the harness handed them over that way. */
+export function withL3Secret(url: string | undefined, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const secret = env[L3_URL_ENV];
+  return url !== undefined && secret !== undefined && redactUrl(secret) === url ? secret : url;
 }
 
 export function defaultRedisUrl(env: NodeJS.ProcessEnv = process.env): string {
@@ -57,6 +86,7 @@ export class RedisTier implements CacheTier {
     url: string,
   ) {
     this.url = url;
+    if (!NAMESPACE_PATTERN.test(options.namespace)) throw new InputError(`cache namespace "${options.namespace}": valid: letters, digits and _ . - (no colon)`);
     this.prefix = `${options.namespace}:`;
     this.ttlMs = options.ttlMs ?? 24 * 60 * 60_000;
     this.maxEntryBytes = options.maxEntryBytes ?? 4 * 1024 * 1024;
@@ -70,12 +100,21 @@ export class RedisTier implements CacheTier {
     try {
       parsed = new URL(url);
     } catch {
-      throw new InputError(`Redis URL "${url}" is not a URL; valid: redis://host:port[/db]`);
+      throw new InputError(`Redis URL "${redactUrl(url)}" is not a URL; valid: redis://[user:password@]host:port[/db] or rediss://...`);
     }
     if (parsed.protocol !== "redis:" && parsed.protocol !== "rediss:") {
-      throw new InputError(`Redis URL "${url}": the scheme must be redis:// or rediss://`);
+      throw new InputError(`Redis URL "${redactUrl(url)}": the scheme must be redis:// or rediss://`);
+    }
+    let ca: Buffer | undefined;
+    if (options.tlsCaFile) {
+      try {
+        ca = readFileSync(options.tlsCaFile);
+      } catch (err) {
+        throw new InputError(`cache.l3.tlsCaFile: cannot read ${options.tlsCaFile}: ${(err as Error).message}`);
+      }
     }
     const client = new Redis(url, {
+      ...(ca ? { tls: { ca } } : {}),
       lazyConnect: true,
       enableOfflineQueue: false,
       connectTimeout: options.connectTimeoutMs ?? 1000,
@@ -101,7 +140,7 @@ export class RedisTier implements CacheTier {
       client.disconnect();
       // ioredis rejects with "Connection is closed"; the socket error says why
       const cause = (lastError ?? (err as Error)).message.replace(/\.$/, "");
-      throw new EnvironmentError(`L3 cache: Redis at ${url} is unreachable: ${cause}`);
+      throw new EnvironmentError(`L3 cache: Redis at ${redactUrl(url)} is unreachable: ${cause.replaceAll(url, redactUrl(url))}`);
     }
     return tier;
   }

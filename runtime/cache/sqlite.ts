@@ -1,8 +1,9 @@
-import { renameSync, existsSync } from "node:fs";
 import path from "node:path";
 import Database from "better-sqlite3";
+import { NAMESPACE_PATTERN } from "../config.js";
 import { EnvironmentError, InputError } from "../errors.js";
 import { ensureDir } from "../fs.js";
+import { fileOwnership, isCorruption, markOurs, moveAside } from "../sqlite-file.js";
 import { decodeValue, encodeValue, tagsOf, type CacheValue } from "./codec.js";
 import { TierStats } from "./stats.js";
 import { effectiveExpiry, type CacheEntry, type CacheTier, type TierSetOptions, type TierState } from "./types.js";
@@ -71,12 +72,6 @@ function prepare(db: Database.Database) {
   };
 }
 
-const CORRUPT_CODES = new Set(["SQLITE_CORRUPT", "SQLITE_NOTADB", "SQLITE_CORRUPT_INDEX", "SQLITE_CORRUPT_VTAB"]);
-
-function isCorruption(err: unknown): boolean {
-  const code = (err as { code?: string }).code;
-  return code !== undefined && (CORRUPT_CODES.has(code) || code.startsWith("SQLITE_CORRUPT"));
-}
 
 /**
  * L2: a local SQLite file (better-sqlite3, WAL, prepared statements). Expired
@@ -107,6 +102,7 @@ export class SqliteTier implements CacheTier {
 
   constructor(options: SqliteTierOptions) {
     this.path = path.resolve(options.path);
+    if (!NAMESPACE_PATTERN.test(options.namespace)) throw new InputError(`cache namespace "${options.namespace}": valid: letters, digits and _ . - (no colon)`);
     this.prefix = `${options.namespace}:`;
     this.ttlMs = options.ttlMs ?? 60 * 60_000;
     this.maxBytes = options.maxBytes ?? 1024 * 1024 * 1024;
@@ -131,6 +127,12 @@ export class SqliteTier implements CacheTier {
   }
 
   private open(): void {
+    const owner = fileOwnership(this.path);
+    if (owner === "not-sqlite" || owner === "sqlite-other") {
+      throw new InputError(
+        `L2 cache: ${this.path} is not a cache file tunebench made (${owner === "not-sqlite" ? "it is not a SQLite database" : "it is another application's SQLite database"}); point cache.l2.path at a new file or at one tunebench made`,
+      );
+    }
     try {
       this.openDatabase();
     } catch (err) {
@@ -139,14 +141,24 @@ export class SqliteTier implements CacheTier {
         const code = (err as { code?: string }).code ?? "";
         throw new EnvironmentError(`L2 cache: cannot open ${this.path}: ${(err as Error).message}${code ? ` (${code})` : ""}`);
       }
+      // only a file that carries tunebench's mark is moved aside; anyone else's is left as it is
+      if (owner !== "ours") throw new InputError(`L2 cache: ${this.path} is corrupt and carries no tunebench mark, so it is left alone; remove it or point cache.l2.path at a new file`);
       this.moveAside(err);
       this.openDatabase();
     }
   }
 
   private openDatabase(): void {
+    const unmarked = fileOwnership(this.path) === "sqlite-unmarked";
     const db = new Database(this.path);
     try {
+      if (unmarked) {
+        // an older tunebench's file has its tables; a database with other tables is someone else's
+        const tables = db.prepare<[], { name: string }>("SELECT name FROM sqlite_master WHERE type = 'table'").all().map((t) => t.name);
+        if (tables.some((t) => !["entries", "tags", "meta"].includes(t))) {
+          throw new InputError(`L2 cache: ${this.path} is a SQLite database with tables tunebench did not make (${tables.slice(0, 5).join(", ")}); point cache.l2.path at a new file`);
+        }
+      }
       db.pragma("journal_mode = WAL");
       db.pragma("synchronous = NORMAL");
       db.pragma("busy_timeout = 2000");
@@ -155,6 +167,7 @@ export class SqliteTier implements CacheTier {
         db.pragma(`${name} = ${typeof value === "number" ? value : JSON.stringify(value)}`);
       }
       db.exec(SCHEMA);
+      markOurs(db);
       // reading the schema proves the header; quick_check proves the pages
       const check = db.pragma("quick_check", { simple: true });
       if (check !== "ok") throw Object.assign(new Error(`quick_check: ${String(check)}`), { code: "SQLITE_CORRUPT" });
@@ -168,10 +181,7 @@ export class SqliteTier implements CacheTier {
   }
 
   private moveAside(cause: unknown): void {
-    const aside = `${this.path}.corrupt-${Date.now()}`;
-    for (const suffix of ["", "-wal", "-shm"]) {
-      if (existsSync(this.path + suffix)) renameSync(this.path + suffix, aside + suffix);
-    }
+    const aside = moveAside(this.path);
     this.warn(`L2 cache: ${this.path} is corrupt (${(cause as Error).message}); moved it to ${aside} and started a new one`);
   }
 

@@ -8,6 +8,7 @@ export interface TierCounters {
   backfills: number;
   skippedOpen: number;
   expired: number;
+  rejected: number;
   gets: number;
   getMsTotal: number;
 }
@@ -27,6 +28,8 @@ export class TierStats {
   skippedOpen = 0;
   /** Misses that found the entry expired (its TTL was shorter than the time until it was read again); L1 and L2 only. */
   expired = 0;
+  /** Values read back with the wrong shape (written by another program, or forged): counted as misses, never served. */
+  rejected = 0;
   readonly getLatency = new LatencyRecorder({ resolution: "ns" });
   /** Reads and the time they took in all, ms: O(1) to read, unlike the histogram's percentiles. */
   gets = 0;
@@ -48,6 +51,7 @@ export class TierStats {
       backfills: this.backfills,
       skippedOpen: this.skippedOpen,
       expired: this.expired,
+      rejected: this.rejected,
       gets: this.gets,
       getMsTotal: this.getMsTotal,
     };

@@ -18,6 +18,12 @@ export interface LoadOptions {
   /** Time to live in every tier, capped by each tier's own TTL. */
   ttlMs?: number;
   tags?: readonly string[];
+  /**
+   * Whether a value a tier hands back has the shape the caller needs. A value
+   * that fails is counted (`rejected`), treated as a miss, and replaced by the
+   * source's: what another process or a forger wrote is never served.
+   */
+  accept?: (value: CacheValue) => boolean;
 }
 
 export interface TieredCacheOptions {
@@ -130,11 +136,14 @@ export class TieredCache {
   }
 
   /** Looks through the tiers; a hit back-fills the tiers above. Never throws for a tier's failure. */
-  async get(key: string): Promise<GetResult | undefined> {
+  async get(key: string, accept?: (value: CacheValue) => boolean): Promise<GetResult | undefined> {
     this.gets++;
     const full = this.keyPrefix + key;
     const l1 = this.l1?.get(full);
-    if (l1 !== undefined) return { value: l1.value, source: "L1" };
+    if (l1 !== undefined) {
+      if (!accept || accept(l1.value)) return { value: l1.value, source: "L1" };
+      this.reject(this.l1!, full);
+    }
     for (let i = this.l1 ? 1 : 0; i < this.tiers.length; i++) {
       const tier = this.tiers[i]!;
       let entry: CacheEntry | undefined;
@@ -145,11 +154,24 @@ export class TieredCache {
         entry = undefined;
       }
       if (entry !== undefined) {
+        if (accept && !accept(entry.value)) {
+          this.reject(tier, full);
+          continue;
+        }
         this.backfill(full, entry, i);
         return { value: entry.value, source: tier.name };
       }
     }
     return undefined;
+  }
+
+  /** A value of the wrong shape: counted as rejected (its hit becomes a miss) and removed from the tier. */
+  private reject(tier: CacheTier, full: string): void {
+    tier.stats.hits--;
+    tier.stats.misses++;
+    tier.stats.rejected++;
+    const removed = tier.delete(full);
+    if (removed instanceof Promise) this.track(removed.catch(() => undefined));
   }
 
   /**
@@ -190,7 +212,7 @@ export class TieredCache {
       return running;
     }
     const work = (async (): Promise<GetResult> => {
-      const hit = await this.get(key);
+      const hit = await this.get(key, options.accept);
       if (hit) return hit;
       this.sourceLoads++;
       const t0 = performance.now();

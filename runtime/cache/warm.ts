@@ -40,13 +40,13 @@ export async function warmCache(
   const progress: WarmProgress = { done: 0, total: list.length, loaded: 0, alreadyCached: 0, failed: 0 };
   const errors: WarmResult["errors"] = [];
   const concurrency = Math.max(1, options.concurrency ?? 8);
-  const { ttlMs, tags } = options;
+  const { ttlMs, tags, accept } = options;
   let next = 0;
   const worker = async (): Promise<void> => {
     while (next < list.length && !options.signal?.aborted) {
       const key = list[next++]!;
       try {
-        const res = await cache.getOrLoad(key, () => load(key), { ...(ttlMs !== undefined ? { ttlMs } : {}), ...(tags ? { tags } : {}) });
+        const res = await cache.getOrLoad(key, () => load(key), { ...(ttlMs !== undefined ? { ttlMs } : {}), ...(tags ? { tags } : {}), ...(accept ? { accept } : {}) });
         if (res.source === "source") progress.loaded++;
         else progress.alreadyCached++;
       } catch (err) {

@@ -1,6 +1,7 @@
 import Database from "better-sqlite3";
 import path from "node:path";
-import { EnvironmentError } from "../errors.js";
+import { EnvironmentError, InputError } from "../errors.js";
+import { fileOwnership, isCorruption, markOurs, moveAside, type FileOwnership } from "../sqlite-file.js";
 import { ensureDir } from "../fs.js";
 import { chunkText, docHash, type Doc } from "./corpus.js";
 import { VectorStore } from "./store.js";
@@ -57,32 +58,80 @@ function toBlob(v: Float32Array): Buffer {
  * Float32Array of L2-normalised vectors with an exact top-k by dot product.
  */
 export class EmbeddingIndex {
-  private db: Database.Database;
+  private readonly db: Database.Database;
   private store = VectorStore.create(0, 0);
   private rowDoc: string[] = [];
   private rowChunk: Int32Array = new Int32Array(0);
   private titles = new Map<string, string>();
   private dimsLoaded = 0;
 
-  private constructor(readonly file: string) {
+  private constructor(
+    readonly file: string,
+    onWarning: (message: string) => void,
+  ) {
     try {
       ensureDir(path.dirname(file));
-      this.db = new Database(file);
     } catch (err) {
-      throw new EnvironmentError(`search index: cannot open ${file}: ${(err as Error).message}`);
+      throw new EnvironmentError(`search index: cannot create ${path.dirname(file)}: ${(err as Error).message}`);
     }
-    this.db.pragma("journal_mode = WAL");
-    this.db.pragma("synchronous = NORMAL");
-    this.db.exec(`
-      CREATE TABLE IF NOT EXISTS docs (id TEXT NOT NULL PRIMARY KEY, hash TEXT NOT NULL, title TEXT NOT NULL);
-      CREATE TABLE IF NOT EXISTS chunks (doc_id TEXT NOT NULL, ord INTEGER NOT NULL, text TEXT NOT NULL, vector BLOB NOT NULL, PRIMARY KEY (doc_id, ord)) WITHOUT ROWID;
-      CREATE TABLE IF NOT EXISTS meta (name TEXT NOT NULL PRIMARY KEY, value TEXT NOT NULL);
-    `);
+    const owner = fileOwnership(file);
+    if (owner === "not-sqlite" || owner === "sqlite-other") {
+      throw new InputError(`search index: ${file} is not an index tunebench made (${owner === "not-sqlite" ? "it is not a SQLite database" : "it is another application's SQLite database"}); point search.indexPath at a new file`);
+    }
+    try {
+      this.db = EmbeddingIndex.openDatabase(file, owner);
+    } catch (err) {
+      if (err instanceof InputError) throw err;
+      if (!isCorruption(err)) throw new EnvironmentError(`search index: cannot open ${file}: ${(err as Error).message}`);
+      if (owner !== "ours") throw new InputError(`search index: ${file} is corrupt and carries no tunebench mark, so it is left alone; remove it or point search.indexPath at a new file`);
+      // an index can always be rebuilt from its corpus: set the corrupt one aside and start again
+      const aside = moveAside(file);
+      onWarning(`search index: ${file} is corrupt (${(err as Error).message}); moved it to ${aside}; the corpus is embedded again`);
+      this.db = EmbeddingIndex.openDatabase(file, "absent");
+    }
   }
 
-  static open(file: string): EmbeddingIndex {
-    const index = new EmbeddingIndex(path.resolve(file));
-    index.load();
+  private static openDatabase(file: string, owner: FileOwnership): Database.Database {
+    const db = new Database(file);
+    try {
+      if (owner === "sqlite-unmarked") {
+        const tables = db.prepare<[], { name: string }>("SELECT name FROM sqlite_master WHERE type = 'table'").all().map((t) => t.name);
+        if (tables.some((t) => !["docs", "chunks", "meta"].includes(t))) {
+          throw new InputError(`search index: ${file} is a SQLite database with tables tunebench did not make (${tables.slice(0, 5).join(", ")}); point search.indexPath at a new file`);
+        }
+      }
+      db.pragma("journal_mode = WAL");
+      db.pragma("synchronous = NORMAL");
+      db.exec(`
+        CREATE TABLE IF NOT EXISTS docs (id TEXT NOT NULL PRIMARY KEY, hash TEXT NOT NULL, title TEXT NOT NULL);
+        CREATE TABLE IF NOT EXISTS chunks (doc_id TEXT NOT NULL, ord INTEGER NOT NULL, text TEXT NOT NULL, vector BLOB NOT NULL, PRIMARY KEY (doc_id, ord)) WITHOUT ROWID;
+        CREATE TABLE IF NOT EXISTS meta (name TEXT NOT NULL PRIMARY KEY, value TEXT NOT NULL);
+      `);
+      markOurs(db);
+      const check = db.pragma("quick_check", { simple: true });
+      if (check !== "ok") throw Object.assign(new Error(`quick_check: ${String(check)}`), { code: "SQLITE_CORRUPT" });
+      return db;
+    } catch (err) {
+      db.close();
+      throw err;
+    }
+  }
+
+  /** Opens (or creates) the index at `file`. A corrupt index tunebench made is set aside and started anew (its corpus is embedded again); a file tunebench did not make is an InputError. */
+  static open(file: string, options: { onWarning?: (message: string) => void } = {}): EmbeddingIndex {
+    const index = new EmbeddingIndex(path.resolve(file), options.onWarning ?? (() => undefined));
+    try {
+      index.load();
+    } catch (err) {
+      // corruption found while reading the vectors: the same remedy, once
+      if (!isCorruption(err)) throw err;
+      index.close();
+      const aside = moveAside(path.resolve(file));
+      options.onWarning?.(`search index: ${file} is corrupt (${(err as Error).message}); moved it to ${aside}; the corpus is embedded again`);
+      const fresh = new EmbeddingIndex(path.resolve(file), options.onWarning ?? (() => undefined));
+      fresh.load();
+      return fresh;
+    }
     return index;
   }
 

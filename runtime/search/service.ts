@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import type { CacheSource, TieredCache } from "../cache/tiered.js";
-import type { JsonValue } from "../cache/codec.js";
+import type { CacheValue, JsonValue } from "../cache/codec.js";
 import { warmCache, type WarmProgress, type WarmResult } from "../cache/warm.js";
 import type { Embedder, EmbeddingIndex, SearchHit } from "./index.js";
 
@@ -31,6 +31,31 @@ export class SearchStats {
   /** Top-k scans over the index, and the time they took. */
   scans = 0;
   scanMs = 0;
+}
+
+/** An embedding read back from a cache: a Float32Array of the model's width with finite values. */
+export function isEmbedding(value: CacheValue, dims: number): value is Float32Array {
+  if (!(value instanceof Float32Array) || value.length !== dims) return false;
+  for (let i = 0; i < value.length; i++) if (!Number.isFinite(value[i]!)) return false;
+  return true;
+}
+
+/** A result list read back from a cache: at most `k` hits, each with the fields a search answers with. */
+export function isSearchHits(value: CacheValue, k: number): boolean {
+  if (!Array.isArray(value) || value.length > k) return false;
+  return value.every((h) => {
+    if (h === null || typeof h !== "object" || Array.isArray(h)) return false;
+    const x = h as Record<string, unknown>;
+    return (
+      typeof x.docId === "string" &&
+      typeof x.title === "string" &&
+      typeof x.text === "string" &&
+      Number.isInteger(x.chunk) &&
+      Number.isInteger(x.row) &&
+      typeof x.score === "number" &&
+      Number.isFinite(x.score)
+    );
+  });
 }
 
 const sha = (s: string): string => createHash("sha256").update(s).digest("hex").slice(0, 24);
@@ -97,11 +122,17 @@ export class SearchService {
     } else {
       const cache = this.cache;
       let embeddingSource: SearchResponse["embeddingSource"];
-      const res = await cache.getOrLoad(this.resultKey(query, k), async () => {
-        const emb = await cache.getOrLoad(this.embeddingKey(query), () => this.embed(query, admit));
-        embeddingSource = emb.source;
-        return this.scan(emb.value as Float32Array, k) as unknown as JsonValue;
-      });
+      // what a tier hands back is checked against its shape before use: a bad value is a miss, never served
+      const acceptEmbedding = (v: CacheValue): boolean => isEmbedding(v, this.embedder.dims);
+      const res = await cache.getOrLoad(
+        this.resultKey(query, k),
+        async () => {
+          const emb = await cache.getOrLoad(this.embeddingKey(query), () => this.embed(query, admit), { accept: acceptEmbedding });
+          embeddingSource = emb.source;
+          return this.scan(emb.value as Float32Array, k) as unknown as JsonValue;
+        },
+        { accept: (v) => isSearchHits(v, k) },
+      );
       out = { hits: res.value as unknown as SearchHit[], resultSource: res.source, embeddingSource, indexVersion, ms: performance.now() - started };
     }
     this.stats.requests++;
@@ -125,10 +156,10 @@ export class SearchService {
       byKey.keys(),
       async (key) => {
         const query = byKey.get(key)!;
-        const emb = await cache.getOrLoad(this.embeddingKey(query), () => this.embed(query));
+        const emb = await cache.getOrLoad(this.embeddingKey(query), () => this.embed(query), { accept: (v) => isEmbedding(v, this.embedder.dims) });
         return this.scan(emb.value as Float32Array, k) as unknown as JsonValue;
       },
-      options,
+      { ...options, accept: (v) => isSearchHits(v, k) },
     );
   }
 }

@@ -204,6 +204,7 @@ export class ServiceMetrics {
       tierGauge("tunebench_cache_misses", "Cache misses per tier since start", (s) => s.misses);
       tierGauge("tunebench_cache_errors", "Cache errors per tier since start", (s) => s.errors);
       tierGauge("tunebench_cache_expired", "Misses that found the entry expired, per tier (L1, L2) since start", (s) => s.expired);
+      tierGauge("tunebench_cache_rejected", "Values read back with the wrong shape (never served; counted as misses), per tier since start", (s) => s.rejected);
       tierGauge("tunebench_cache_skipped_open", "Reads not sent because the tier's breaker was open, since start", (s) => s.skippedOpen);
       tierGauge("tunebench_cache_gets", "Reads per tier since start", (s) => s.gets);
       tierGauge("tunebench_cache_get_seconds_total", "Time reads took per tier since start, summed", (s) => s.getMsTotal / 1000);

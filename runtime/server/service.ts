@@ -6,7 +6,8 @@ import type { TieredCache } from "../cache/tiered.js";
 import type { RuntimeConfig } from "../config.js";
 import { InputError, isTunebenchError } from "../errors.js";
 import type { InferenceEngine } from "../inference/engine.js";
-import type { SearchService } from "../search/service.js";
+import type { CacheValue } from "../cache/codec.js";
+import { isEmbedding, type SearchService } from "../search/service.js";
 import { Admission } from "./admission.js";
 import { GcChurn } from "./churn.js";
 import { ApiError, parseJsonBody, readBody, sendError, sendJson, startSse } from "./http.js";
@@ -287,7 +288,8 @@ export class RuntimeService {
       for (const text of inputs) {
         if (ctx.signal.aborted) throw ctx.signal.reason;
         const key = `emb:${createHash("sha256").update(engine.file.path).update("\u0000").update(text).digest("hex").slice(0, 32)}`;
-        vectors.push(cache ? ((await cache.getOrLoad(key, () => engine.embed(text))).value as Float32Array) : await engine.embed(text));
+        const accept = (v: CacheValue): boolean => isEmbedding(v, engine.embeddingDimensions);
+        vectors.push(cache ? ((await cache.getOrLoad(key, () => engine.embed(text), { accept })).value as Float32Array) : await engine.embed(text));
       }
     } finally {
       release();

@@ -80,7 +80,7 @@ export async function prepareRuntime(config: RuntimeConfig, options: StartOption
   if (!options.withoutSearch && config.search.enabled) {
     const s = config.search;
     const { docs, indexFile } = await searchCorpus(s, home, embedderIdOf(model.path));
-    const index = EmbeddingIndex.open(indexFile);
+    const index = EmbeddingIndex.open(indexFile, { onWarning: (message) => emit({ type: "warning", message }) });
     try {
       if (!index.isCurrent(docs, embedderIdOf(model.path), { words: s.chunkWords, overlap: s.chunkOverlap })) {
         emit({ type: "load", model: model.path });
@@ -127,7 +127,7 @@ export async function startRuntime(config: RuntimeConfig, options: StartOptions 
       const s = config.search;
       const embedder = engineEmbedder(engine);
       const { docs, indexFile } = await searchCorpus(s, home, embedder.id);
-      const index = EmbeddingIndex.open(indexFile);
+      const index = EmbeddingIndex.open(indexFile, { onWarning: (message) => emit({ type: "warning", message }) });
       const result = await index.sync(docs, embedder, {
         words: s.chunkWords,
         overlap: s.chunkOverlap,
