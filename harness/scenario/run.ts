@@ -1,4 +1,9 @@
 import { randomBytes } from "node:crypto";
+import { existsSync } from "node:fs";
+import path from "node:path";
+import { SqliteTier } from "../../runtime/cache/sqlite.js";
+import { CACHE_PROFILES } from "../../runtime/config.js";
+import { tunebenchHome } from "../../runtime/home.js";
 import type { RuntimeConfig } from "../../runtime/config.js";
 import { RedisTier, defaultRedisUrl } from "../../runtime/cache/redis.js";
 import { EnvironmentError } from "../../runtime/errors.js";
@@ -109,7 +114,7 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions = 
     // interrupted: nothing is in flight any more, so the runtime need not drain
     await target?.stop(options.signal?.aborted ? 500 : undefined);
     await proxy?.stop();
-    if (plan.target.kind !== "external") await deleteRunKeys(namespace, redisUrl);
+    if (plan.target.kind !== "external") await deleteRunKeys(config, namespace, redisUrl);
   }
   return assembleResult({
     plan,
@@ -205,14 +210,31 @@ async function untilAborted<T>(work: Promise<T>, signal: AbortSignal | undefined
   }
 }
 
-/** The run's own keys (its cache namespace) on the Redis it used, deleted when it ends; nothing else is touched. */
-async function deleteRunKeys(namespace: string, url: string): Promise<void> {
-  try {
-    const tier = await RedisTier.connect({ namespace, url, connectTimeoutMs: 500 });
-    await tier.clear();
-    await tier.close();
-  } catch {
-    // no Redis: nothing was stored there
+/**
+ * The run's own entries (its cache namespace) in the Redis and the L2 file it
+ * used, deleted when it ends; nothing else is touched.
+ */
+async function deleteRunKeys(config: RuntimeConfig, namespace: string, redisUrl: string): Promise<void> {
+  const tiers: readonly string[] = CACHE_PROFILES[config.cache.profile];
+  if (tiers.includes("L3")) {
+    try {
+      const tier = await RedisTier.connect({ namespace, url: redisUrl, connectTimeoutMs: 500, ...(config.cache.l3.tlsCaFile ? { tlsCaFile: config.cache.l3.tlsCaFile } : {}) });
+      await tier.clear();
+      await tier.close();
+    } catch {
+      // no Redis: nothing was stored there
+    }
+  }
+  if (tiers.includes("L2")) {
+    const file = config.cache.l2.path ?? path.join(tunebenchHome(), "cache", "l2.sqlite");
+    if (!existsSync(file)) return;
+    try {
+      const tier = new SqliteTier({ path: file, namespace, sweepIntervalMs: 0 });
+      tier.clear();
+      tier.close();
+    } catch {
+      // the file is gone or unusable: nothing of the run's is readable there either
+    }
   }
 }
 

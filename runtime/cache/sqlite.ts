@@ -353,8 +353,10 @@ export class SqliteTier implements CacheTier {
     return n;
   }
 
+  /** Every entry of this namespace, and its small values (the namespace version). */
   clear(): void {
     this.deletePrefix("");
+    this.guard(() => this.db.prepare("DELETE FROM meta WHERE name >= ? AND name < ?").run(this.prefix, `${this.prefix}\uffff`), undefined);
   }
 
   /** A small value kept beside the entries (the tiered cache's namespace version). */

@@ -1,8 +1,10 @@
 import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { RunResultSchema } from "../../../harness/result.js";
 import { REPO, runCli, startCli } from "../../helpers/cli.js";
+import { Redis } from "ioredis";
+import { privateRedis, type PrivateRedis } from "../../helpers/redis-server.js";
 import { tempDir } from "../../helpers/tmp.js";
 
 const home = tempDir();
@@ -143,6 +145,32 @@ function childrenOf(ppid: number): number[] {
   }
   return out;
 }
+
+describe("secrets", () => {
+  let redis: PrivateRedis;
+  beforeAll(async () => {
+    redis = await privateRedis({ password: "pw-never-printed" });
+  });
+  afterAll(() => redis?.stop());
+
+  it("a Redis password reaches the runtime (through its environment) but no output, result or command line", async () => {
+    const out = tempDir();
+    const url = `redis://:pw-never-printed@127.0.0.1:${redis.port}`;
+    const res = runCli(["run", path.join(REPO, "scenarios", "smoke.yaml"), "--duration", "1s", "--allow-unevaluated", "--out", out, "--set", "cache.profile=full", "--set", `cache.l3.url=${url}`], env, 180_000);
+    expect(res.code, res.stderr).toBe(0);
+    expect(res.stdout + res.stderr).not.toContain("pw-never-printed");
+    const dir = path.join(out, readdirSync(out)[0]!);
+    for (const f of readdirSync(dir)) expect(readFileSync(path.join(dir, f), "utf8"), f).not.toContain("pw-never-printed");
+    const result = RunResultSchema.parse(runJson(out));
+    expect(result.config.cache.l3.url).toBe(`redis://***@127.0.0.1:${redis.port}`);
+    expect(result.target.runtime!.cache.tiers.L3, "the runtime used that Redis").toEqual({ state: "ready" });
+    // and the run left nothing behind in it
+    const client = new Redis(url, { lazyConnect: true });
+    await client.connect();
+    expect(await client.dbsize()).toBe(0);
+    client.disconnect();
+  });
+});
 
 describe("signals and unreachable targets", () => {
   it("a harness killed with SIGKILL takes its runtime child with it", async () => {

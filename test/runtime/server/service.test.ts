@@ -1,4 +1,4 @@
-import { writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import path from "node:path";
 import OpenAI from "openai";
@@ -9,7 +9,8 @@ import { RuntimeHealthSchema } from "../../../runtime/server/health.js";
 import type { RuntimeService } from "../../../runtime/server/service.js";
 import { startRuntime } from "../../../runtime/server/start.js";
 import { Xorshift128 } from "../../../runtime/random.js";
-import { REDIS_URL, redisNamespace, sleep } from "../../helpers/redis.js";
+import { encodeValue } from "../../../runtime/cache/codec.js";
+import { REDIS_URL, redisCommand, redisNamespace, sleep } from "../../helpers/redis.js";
 import { tempDir } from "../../helpers/tmp.js";
 
 const dir = tempDir();
@@ -274,6 +275,38 @@ describe("bad input gets OpenAI-format errors, never a 5xx", () => {
     expect(fiveHundreds, JSON.stringify([...statuses])).toEqual([]);
     expect([...statuses.values()].reduce((a, b) => a + b, 0)).toBe(total);
     expect((await fetch(`${service.url}/health`)).status).toBe(200);
+  });
+});
+
+describe("what comes back from a cache or a file is checked", () => {
+  it("a search result forged in Redis is never served: it is a counted miss, and the real result replaces it", async () => {
+    const c = config();
+    const s = await start(c);
+    const search = (s as unknown as { parts: { search: { resultKey(q: string, k: number): string } } }).parts.search;
+    const key = `${c.cache.namespace}:v0:${search.resultKey("forged query", 3)}`;
+    await redisCommand((r) => r.set(key, encodeValue([{ docId: "attacker", title: "<script>", chunk: 0, row: 0, text: "forged", score: "high" }], Date.now() + 60_000)));
+    const res = await post(`${s.url}/search`, { query: "forged query", k: 3 });
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as { data: Array<{ doc_id: string }>; cache: { result: string } };
+    expect(body.cache.result).toBe("source");
+    expect(body.data.map((d) => d.doc_id)).not.toContain("attacker");
+    const metrics = await (await fetch(`${s.url}/metrics`)).text();
+    expect(metrics).toMatch(/^tunebench_cache_rejected\{tier="L3"\} 1$/m);
+  });
+
+  it("a corrupt search index of tunebench's is set aside and rebuilt, with a warning, never a failed start", async () => {
+    const c = config();
+    const first = await start(c);
+    await first.stop();
+    const file = c.search.indexPath!;
+    const bytes = readFileSync(file);
+    bytes.fill(0x55, 100);
+    writeFileSync(file, bytes);
+    const warnings: string[] = [];
+    const s = await startRuntime(c, { home: dir, onEvent: (e) => e.type === "warning" && warnings.push(e.message) });
+    services.push(s);
+    expect(warnings.join(" ")).toMatch(/search index: .* is corrupt .* embedded again/);
+    expect((await post(`${s.url}/search`, { query: "after the rebuild", k: 2 })).status).toBe(200);
   });
 });
 
