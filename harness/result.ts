@@ -89,7 +89,16 @@ export const RunResultSchema = z.object({
   series: TimeSeriesSchema,
   stressors: z.array(StressorRecordSchema),
   /** What was made before the run's clock started (first use: the model file, the search index), and how long it took. */
-  preparation: z.object({ ms: z.number(), modelWritten: z.boolean(), chunksEmbedded: z.number().int() }).optional(),
+  preparation: z
+    .object({
+      ms: z.number(),
+      modelWritten: z.boolean(),
+      chunksEmbedded: z.number().int(),
+      /** When it ran, on the run clock (before the origin, and before any stressor came on). */
+      startAtMs: z.number().optional(),
+      endAtMs: z.number().optional(),
+    })
+    .optional(),
   /** SLA tiers, expectations, findings (ranked) and checklist items, as judged when the run ended. */
   checks: z.array(CheckResultSchema),
 });

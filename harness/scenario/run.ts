@@ -73,10 +73,13 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions = 
   let runtimeStart: number | undefined;
   let runtimeReady: number | undefined;
   let preparation: Preparation | undefined;
+  let preparedFrom: number | undefined;
+  let preparedTo: number | undefined;
   try {
     if (plan.target.kind !== "external") {
       // first use writes the model and embeds the corpus: done now, before any stressor and before the clock starts
       emit({ type: "phase", text: "preparing the runtime (model file, search index)" });
+      preparedFrom = performance.now();
       preparation = await wait(
         prepareRuntime(config, {
           ...(options.signal ? { signal: options.signal } : {}),
@@ -86,6 +89,7 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions = 
           },
         }),
       );
+      preparedTo = performance.now();
     }
     await stressors.beginBeforeRuntime(wait);
     emit({ type: "phase", text: plan.target.kind === "external" ? `using ${plan.target.url}` : "starting the runtime" });
@@ -131,7 +135,16 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions = 
     series,
     stressors: stressors.records(origin),
     ...(preparation
-      ? { preparation: { ms: Math.round(preparation.ms), modelWritten: preparation.modelWritten, chunksEmbedded: preparation.indexed?.chunksEmbedded ?? 0 } }
+      ? {
+          preparation: {
+            ms: Math.round(preparation.ms),
+            modelWritten: preparation.modelWritten,
+            chunksEmbedded: preparation.indexed?.chunksEmbedded ?? 0,
+            ...(origin !== undefined && preparedFrom !== undefined && preparedTo !== undefined
+              ? { startAtMs: Math.round((preparedFrom - origin) * 10) / 10, endAtMs: Math.round((preparedTo - origin) * 10) / 10 }
+              : {}),
+          },
+        }
       : {}),
   });
 }

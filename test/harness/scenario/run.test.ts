@@ -146,6 +146,31 @@ function childrenOf(ppid: number): number[] {
   return out;
 }
 
+describe("first use", () => {
+  it("writes the model and embeds the corpus before any stressor and before the clock starts, and records it", () => {
+    const fresh = tempDir();
+    const availableMiB = Math.floor(Number(/MemAvailable:\s+(\d+)/.exec(readFileSync("/proc/meminfo", "utf8"))![1]) / 1024);
+    const file = path.join(fresh, "first-use.yaml");
+    // a ballast due before the runtime, leaving all but 512 MiB: it must not be held while the model is written
+    writeFileSync(
+      file,
+      readFileSync(path.join(REPO, "scenarios", "smoke.yaml"), "utf8")
+        .replace("name: smoke", "name: first-use")
+        .replace("duration: 4s", `duration: 1s\nstressors:\n  - { kind: memory, leaveForRuntime: ${availableMiB - 512}MiB }`),
+    );
+    const out = tempDir();
+    const res = runCli(["run", file, "--out", out, "--allow-unevaluated"], { TUNEBENCH_HOME: fresh }, 240_000);
+    expect(res.code, res.stderr).toBe(0);
+    const r = RunResultSchema.parse(runJson(out));
+    expect(r.preparation).toMatchObject({ modelWritten: true });
+    expect(r.preparation!.chunksEmbedded).toBeGreaterThan(0);
+    const ballast = r.stressors.find((x) => x.kind === "memory")!;
+    expect(ballast.startAtMs, "the ballast came on after the preparation ended").toBeGreaterThanOrEqual(r.preparation!.endAtMs!);
+    expect(r.preparation!.endAtMs!, "all of it before the clock's origin").toBeLessThan(0);
+    expect(r.phases.find((p) => p.name === "start")!.startAtMs).toBeGreaterThanOrEqual(ballast.startAtMs!);
+  });
+});
+
 describe("secrets", () => {
   let redis: PrivateRedis;
   beforeAll(async () => {
