@@ -98,6 +98,17 @@ describe("tunebench run", () => {
     expect(res.stdout).toMatch(/\| p\(50\)<0\.001ms \| [\d.]+ ms \| fail \|/);
   });
 
+  it("no samples is never a pass: --duration 0 leaves every check not evaluated, and the run fails unless that is allowed", () => {
+    const out = tempDir();
+    const res = runCli(["run", path.join(REPO, "scenarios", "smoke.yaml"), "--duration", "0", "--out", out, "--json"], env, 180_000);
+    expect(res.code, res.stderr).toBe(1);
+    const r = RunResultSchema.parse(JSON.parse(res.stdout));
+    expect(r.checks.filter((c) => c.kind === "sla").map((c) => c.status)).toEqual(["not-evaluated", "not-evaluated", "not-evaluated"]);
+    expect(r.checks.find((c) => c.id === "expectation.1")!.status, "health p(95) with no request").toBe("not-evaluated");
+    const allowed = runCli(["check", path.join(out, readdirSync(out)[0]!, "run.json"), "--allow-unevaluated"], env);
+    expect(allowed.stdout).toMatch(/not evaluated .*\(allowed\)/);
+  });
+
   it("refuses a broken scenario before any load starts (exit 2, file:line:field)", () => {
     const file = path.join(home, "broken.yaml");
     writeFileSync(file, readFileSync(path.join(REPO, "scenarios", "smoke.yaml"), "utf8").replace("concurrency: 2", "concurrency: 0"));
