@@ -8,6 +8,7 @@ import { readQueryLog, warmCache } from "../../../runtime/cache/warm.js";
 import { CACHE_PROFILES, CacheConfigSchema, type CacheConfigInput } from "../../../runtime/config.js";
 import { EnvironmentError } from "../../../runtime/errors.js";
 import { REDIS_URL, redisKeys, redisNamespace, sleep } from "../../helpers/redis.js";
+import { corruptL2File } from "../../helpers/l2.js";
 import { tempDir } from "../../helpers/tmp.js";
 
 const dir = tempDir();
@@ -204,7 +205,7 @@ describe("tiered cache", () => {
 
   it("serves from a corrupt L2 file after moving it aside", async () => {
     const file = path.join(dir, "corrupt-l2.sqlite");
-    writeFileSync(file, Buffer.alloc(4096, 0x33));
+    corruptL2File(file);
     const warnings: string[] = [];
     const c = await cache({ l2: { path: file } }, warnings);
     expect(c.enabledTiers).toEqual(["L1", "L2", "L3"]);

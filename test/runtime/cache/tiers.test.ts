@@ -8,6 +8,7 @@ import { RedisTier } from "../../../runtime/cache/redis.js";
 import { SqliteTier } from "../../../runtime/cache/sqlite.js";
 import { EnvironmentError, InputError } from "../../../runtime/errors.js";
 import { REDIS_URL, redisCommand, redisKeys, redisNamespace, sleep } from "../../helpers/redis.js";
+import { corruptL2File } from "../../helpers/l2.js";
 import { tempDir } from "../../helpers/tmp.js";
 
 const dir = tempDir();
@@ -153,7 +154,7 @@ describe("L2 SQLite tier", () => {
 
   it("moves a corrupt file aside, warns once, and serves from a new one", () => {
     const file = path.join(dir, "corrupt.sqlite");
-    writeFileSync(file, Buffer.alloc(8192, 0x5a));
+    corruptL2File(file);
     const warnings: string[] = [];
     const l2 = sqlite("corrupt.sqlite", { onWarning: (m) => warnings.push(m) });
     expect(warnings).toHaveLength(1);
