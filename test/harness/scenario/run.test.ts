@@ -142,6 +142,15 @@ function running(pid: number): boolean {
   }
 }
 
+/** A process's command line, or "" when it is gone (children come and go: systeminformation runs commands). */
+function cmdlineOf(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, "utf8");
+  } catch {
+    return "";
+  }
+}
+
 /** Pids whose parent is `ppid`. */
 function childrenOf(ppid: number): number[] {
   const out: number[] = [];
@@ -215,7 +224,7 @@ describe("signals and unreachable targets", () => {
     const deadline = Date.now() + 120_000;
     while (runtime === undefined && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 200));
-      runtime = childrenOf(child.pid!).find((pid) => readFileSync(`/proc/${pid}/cmdline`, "utf8").includes("serve"));
+      runtime = childrenOf(child.pid!).find((pid) => cmdlineOf(pid).includes("serve"));
     }
     expect(runtime, "the runtime child started").toBeDefined();
     child.kill("SIGKILL");
@@ -246,7 +255,7 @@ describe("signals and unreachable targets", () => {
     child.stderr.on("data", (b: Buffer) => (stderr += b.toString()));
     // the runtime up, then the generator's floor and the first request (at once); the next would go a minute later
     const deadline = Date.now() + 120_000;
-    while (!childrenOf(child.pid!).some((pid) => readFileSync(`/proc/${pid}/cmdline`, "utf8").includes("serve")) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+    while (!childrenOf(child.pid!).some((pid) => cmdlineOf(pid).includes("serve")) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
     await new Promise((r) => setTimeout(r, 5000));
     const sentAt = Date.now();
     child.kill("SIGINT");
