@@ -26,8 +26,8 @@ export const InferenceConfigSchema = z
     batchSize: z.number().int().min(1).max(65536).default(512),
     /** Sequences that can generate at once in one context. Default 1. */
     parallelSequences: z.number().int().min(1).max(256).default(1),
-    /** Flash attention. Default false. */
-    flashAttention: z.boolean().default(false),
+    /** Flash attention: on, off, or `auto` (on where the model and the backend support it, as llama.cpp decides). Default `auto`. */
+    flashAttention: z.union([z.boolean(), z.literal("auto")]).default("auto"),
     /** Map the model file instead of reading it into memory. Default true. */
     useMmap: z.boolean().default(true),
     /** Binary: `auto` (a GPU build if a GPU is there, else the prebuilt CPU one), `cpu` (prebuilt), `cpu-local` (`tunebench backend build`), `cuda`, `vulkan`. Default `auto`. */

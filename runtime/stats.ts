@@ -167,3 +167,19 @@ export function percentileRankBounds(n: number, percentile: number, confidence =
   }
   return { lower, upper };
 }
+
+/** Repetitions of one measurement: the middle, the range, and how much they vary (coefficient of variation, sd / mean). */
+export interface Spread {
+  n: number;
+  median: number;
+  min: number;
+  max: number;
+  mean: number;
+  sd: number;
+  cv: number;
+}
+
+export function spreadOf(values: readonly number[]): Spread {
+  const { mean: m, sd, n } = meanSd(values);
+  return { n, median: median(values), min: n > 0 ? Math.min(...values) : Number.NaN, max: n > 0 ? Math.max(...values) : Number.NaN, mean: m, sd, cv: n > 0 && m !== 0 ? sd / m : Number.NaN };
+}

@@ -6,7 +6,9 @@ import { measureGeneration, measurePromptProcessing, type ThroughputSample } fro
 import type { FileTypeName } from "../../runtime/models/ftypes.js";
 import type { WriteProgress } from "../../runtime/models/gguf-writer.js";
 import { resolveModelFile, type ResolvedModel } from "../../runtime/models/resolve.js";
-import { meanSd, type MeanSd } from "../../runtime/stats.js";
+import type { ReferenceBuild } from "../../runtime/inference/reference-build.js";
+import { spreadOf, type Spread } from "../../runtime/stats.js";
+import { runLlamaBench } from "./reference.js";
 
 /** A llama-bench-style grid: every combination of the lists is measured. */
 export interface TokenBenchPlan {
@@ -27,7 +29,10 @@ export interface TokenBenchPlan {
   repetitions: number;
   warmup: boolean;
   backend: BackendName;
-  flashAttention: boolean;
+  /** Flash attention settings to try: on, off, or `auto` (what llama.cpp picks). */
+  flashAttention: Array<boolean | "auto">;
+  /** llama.cpp's own llama-bench, run interleaved with tunebench's repetitions on the same file and settings. */
+  reference?: ReferenceBuild;
 }
 
 export interface TokenBenchRow {
@@ -46,8 +51,13 @@ export interface TokenBenchRow {
   test: string;
   kind: "pp" | "tg";
   tokens: number;
-  tokensPerSecond: MeanSd;
+  /** Over the timed repetitions (the warm-up pass is never among them). */
+  tokensPerSecond: Spread;
   samples: ThroughputSample[];
+  /** llama-bench on the same file and settings, one run per repetition, interleaved with tunebench's. */
+  reference?: { tokensPerSecond: Spread; samples: number[] };
+  /** tunebench's median over llama-bench's median. */
+  ratio?: number;
 }
 
 export interface TokenBenchResult {
@@ -58,7 +68,7 @@ export interface TokenBenchResult {
 export type TokenBenchEvent =
   | { type: "make"; model: string; quant: string; progress: WriteProgress }
   | { type: "load"; model: string; quant: string; config: InferenceConfig }
-  | { type: "measure"; test: string; repetition: number; of: number; warmup: boolean; done: number; total: number }
+  | { type: "measure"; test: string; repetition: number; of: number; warmup: boolean; done: number; total: number; reference?: boolean }
   | { type: "row"; row: TokenBenchRow };
 
 export interface TokenBenchOptions {
@@ -127,8 +137,8 @@ export async function runTokenBench(plan: TokenBenchPlan, options: TokenBenchOpt
       if (!resolved.some((x) => x.path === r.path)) resolved.push(r);
     }
   }
-  const combos = cartesian({ gpuLayers: plan.gpuLayers, threads: threadsList, batchSize: plan.batchSizes, contextSize: plan.contextSizes });
-  const total = resolved.length * combos.length * tests.length * (plan.repetitions + (plan.warmup ? 1 : 0));
+  const combos = cartesian({ gpuLayers: plan.gpuLayers, threads: threadsList, batchSize: plan.batchSizes, contextSize: plan.contextSizes, flashAttention: plan.flashAttention });
+  const total = resolved.length * combos.length * tests.length * (plan.repetitions * (plan.reference ? 2 : 1) + (plan.warmup ? 1 : 0));
   let done = 0;
   const rows: TokenBenchRow[] = [];
   for (const model of resolved) {
@@ -142,7 +152,7 @@ export async function runTokenBench(plan: TokenBenchPlan, options: TokenBenchOpt
           batchSize: combo.batchSize,
           contextSize: combo.contextSize === 0 ? autoContext : combo.contextSize,
           gpuLayers: combo.gpuLayers,
-          flashAttention: plan.flashAttention,
+          flashAttention: combo.flashAttention,
         },
         "bench",
       );
@@ -161,12 +171,27 @@ export async function runTokenBench(plan: TokenBenchPlan, options: TokenBenchOpt
             done++;
           }
           const samples: ThroughputSample[] = [];
+          const reference: number[] = [];
+          const fa = engine.context.flashAttention === true;
           for (let rep = 1; rep <= plan.repetitions; rep++) {
             if (options.signal?.aborted) throw options.signal.reason;
             emit({ type: "measure", test: name, repetition: rep, of: plan.repetitions, warmup: false, done, total });
             samples.push(await measure());
             done++;
+            if (plan.reference) {
+              // interleaved: whatever the machine does meanwhile falls on both
+              emit({ type: "measure", test: name, repetition: rep, of: plan.repetitions, warmup: false, done, total, reference: true });
+              const r = await runLlamaBench(
+                plan.reference,
+                { model: model.path, threads: engine.threads, kind: test.kind, tokens: test.tokens, flashAttention: fa, batchSize: config.batchSize, gpuLayers: engine.model.gpuLayers },
+                options.signal,
+              );
+              reference.push(r.tokensPerSecond);
+              done++;
+            }
           }
+          const spread = spreadOf(samples.map((x) => x.tokensPerSecond));
+          const refSpread = reference.length > 0 ? spreadOf(reference) : undefined;
           const row: TokenBenchRow = {
             model: model.label,
             file: model.path,
@@ -178,12 +203,13 @@ export async function runTokenBench(plan: TokenBenchPlan, options: TokenBenchOpt
             batchSize: config.batchSize,
             contextSize: engine.context.contextSize,
             gpuLayers: engine.model.gpuLayers,
-            flashAttention: engine.context.flashAttention === true,
+            flashAttention: fa,
             test: name,
             kind: test.kind,
             tokens: test.tokens,
-            tokensPerSecond: meanSd(samples.map((s) => s.tokensPerSecond)),
+            tokensPerSecond: spread,
             samples,
+            ...(refSpread ? { reference: { tokensPerSecond: refSpread, samples: reference }, ratio: spread.median / refSpread.median } : {}),
           };
           rows.push(row);
           emit({ type: "row", row });

@@ -2,11 +2,16 @@ import type { CommandModule } from "yargs";
 import { getLlamaGpuTypes } from "node-llama-cpp";
 import { loadBackend, type BackendInfo } from "../../runtime/inference/backend.js";
 import { buildLocalBackend, checkBuildTools } from "../../runtime/inference/local-build.js";
+import { buildReference, findReference } from "../../runtime/inference/reference-build.js";
 import { isTunebenchError } from "../../runtime/errors.js";
 import { interruptSignal, writeJson } from "./common.js";
 
 interface JsonArgs {
   json: boolean;
+}
+
+interface BuildArgs extends JsonArgs {
+  reference: boolean;
 }
 
 async function tryLoad(name: "cpu" | "cpu-local"): Promise<BackendInfo | string> {
@@ -18,13 +23,28 @@ async function tryLoad(name: "cpu" | "cpu-local"): Promise<BackendInfo | string>
   }
 }
 
-const buildCommand: CommandModule<object, JsonArgs> = {
+const buildCommand: CommandModule<object, BuildArgs> = {
   command: "build",
   describe:
     "Compile llama.cpp for this CPU with OpenMP (offline, from the source bundled in node-llama-cpp; a few minutes). " +
-    "Use it with --backend cpu-local",
-  builder: (y) => y.option("json", { type: "boolean", default: false, describe: "print the resulting backend as JSON" }),
+    "Use it with --backend cpu-local. With --reference: llama.cpp's own llama-bench and llama-server from the same sources, to measure against",
+  builder: (y) =>
+    y
+      .option("json", { type: "boolean", default: false, describe: "print the resulting backend as JSON" })
+      .option("reference", { type: "boolean", default: false, describe: "build llama-bench and llama-server (for bench --reference and bench serve --against llama-server)" }),
   handler: async (args) => {
+    if (args.reference) {
+      if (!args.json) process.stderr.write("building llama-bench and llama-server from node-llama-cpp's llama.cpp sources (cmake output follows)\n");
+      const ref = await buildReference({
+        signal: interruptSignal,
+        onOutput: (s) => {
+          if (!args.json) process.stderr.write(s);
+        },
+      });
+      if (args.json) writeJson(ref);
+      else process.stdout.write(`built llama-bench and llama-server (llama.cpp ${ref.commit}, release ${ref.release}) in ${ref.seconds} s: ${ref.dir}/bin\n`);
+      return;
+    }
     const started = performance.now();
     if (!args.json) process.stderr.write("building llama.cpp with OpenMP (cmake output follows)\n");
     await buildLocalBackend({
@@ -53,8 +73,9 @@ const statusCommand: CommandModule<object, JsonArgs> = {
     const local = await tryLoad("cpu-local");
     const gpuTypes = await getLlamaGpuTypes("supported");
     const tools = checkBuildTools();
+    const reference = findReference();
     if (args.json) {
-      writeJson({ cpu: prebuilt, cpuLocal: local, gpuTypesSupportedHere: gpuTypes, buildTools: tools });
+      writeJson({ cpu: prebuilt, cpuLocal: local, reference: reference ?? null, gpuTypesSupportedHere: gpuTypes, buildTools: tools });
       return;
     }
     const show = (name: string, b: BackendInfo | string): string =>
@@ -63,6 +84,7 @@ const statusCommand: CommandModule<object, JsonArgs> = {
       [
         show("cpu", prebuilt),
         show("cpu-local", local),
+        `reference  ${reference ? `llama-bench and llama-server, llama.cpp ${reference.commit} (${reference.dir}/bin)` : "not built (tunebench backend build --reference)"}`,
         `gpu types  ${gpuTypes.filter((g) => g !== false).join(", ") || "none on this machine"}`,
         `build tools ${tools.map((t) => `${t.name}: ${t.found ? "yes" : `missing (${t.install})`}`).join("; ")}`,
       ].join("\n") + "\n",
@@ -72,7 +94,7 @@ const statusCommand: CommandModule<object, JsonArgs> = {
 
 export const backendCommand: CommandModule = {
   command: "backend <command>",
-  describe: "llama.cpp binaries: status, and an OpenMP build for this CPU",
+  describe: "llama.cpp binaries: status, an OpenMP build for this CPU, and the reference llama-bench and llama-server",
   builder: (y) => y.command(buildCommand).command(statusCommand).demandCommand(1, "give a backend command: build or status"),
   handler: () => undefined,
 };

@@ -1,7 +1,8 @@
 import os from "node:os";
 import type { CommandModule } from "yargs";
 import { BACKENDS, type BackendName } from "../../runtime/config.js";
-import { InputError } from "../../runtime/errors.js";
+import { EnvironmentError, InputError } from "../../runtime/errors.js";
+import { findReference } from "../../runtime/inference/reference-build.js";
 import { parseFileType } from "../../runtime/models/make.js";
 import { TUNEBENCH_VERSION } from "../../runtime/version.js";
 import { runTokenBench, type TokenBenchPlan, type TokenBenchRow } from "../bench/tokens.js";
@@ -24,7 +25,8 @@ interface BenchArgs {
   reps: number;
   warmup: boolean;
   backend: string;
-  "flash-attention": boolean;
+  "flash-attention": string;
+  reference: boolean;
   json: boolean;
   csv: boolean;
   md: boolean;
@@ -42,10 +44,29 @@ function columns(rows: readonly TokenBenchRow[], plan: TokenBenchPlan): Column<T
   if (varies((r) => r.batchSize) || plan.batchSizes.some((b) => b !== 512)) cols.push({ header: "n_batch", align: "right", value: (r) => String(r.batchSize) });
   if (varies((r) => r.contextSize) || plan.contextSizes.some((c) => c !== 0)) cols.push({ header: "n_ctx", align: "right", value: (r) => String(r.contextSize) });
   if (rows.some((r) => r.gpuLayers > 0) || varies((r) => r.gpuLayers)) cols.push({ header: "ngl", align: "right", value: (r) => String(r.gpuLayers) });
-  if (rows.some((r) => r.flashAttention)) cols.push({ header: "fa", align: "right", value: (r) => (r.flashAttention ? "1" : "0") });
+  cols.push({ header: "fa", align: "right", value: (r) => (r.flashAttention ? "1" : "0") });
   cols.push({ header: "test", align: "right", value: (r) => r.test });
-  cols.push({ header: "t/s", align: "right", value: (r) => `${r.tokensPerSecond.mean.toFixed(2)} ± ${r.tokensPerSecond.sd.toFixed(2)}` });
+  const range = (s: { median: number; min: number; max: number }): string => `${s.median.toFixed(2)} (${s.min.toFixed(1)}-${s.max.toFixed(1)})`;
+  cols.push({ header: "t/s median (range)", align: "right", value: (r) => `${range(r.tokensPerSecond)}${r.tokensPerSecond.cv > CV_WARN ? " !" : ""}` });
+  if (rows.some((r) => r.reference)) {
+    cols.push({ header: "llama-bench t/s", align: "right", value: (r) => (r.reference ? `${range(r.reference.tokensPerSecond)}${r.reference.tokensPerSecond.cv > CV_WARN ? " !" : ""}` : "-") });
+    cols.push({ header: "ratio", align: "right", value: (r) => (r.ratio !== undefined ? r.ratio.toFixed(2) : "-") });
+  }
   return cols;
+}
+
+/** A coefficient of variation over this is flagged: the repetitions disagree too much for one figure to stand for them. */
+const CV_WARN = 0.1;
+
+/** `-fa 0,1,auto` as the settings to sweep. */
+function parseFlashAttention(raw: string): Array<boolean | "auto"> {
+  return (parseStringList(raw) ?? ["auto"]).map((v) => {
+    const x = v.toLowerCase();
+    if (x === "1" || x === "on" || x === "true") return true;
+    if (x === "0" || x === "off" || x === "false") return false;
+    if (x === "auto") return "auto";
+    throw new InputError(`--flash-attention: "${v}" is not a setting; valid: 0, 1, auto (comma-separated to sweep)`);
+  });
 }
 
 const csvColumns: Column<TokenBenchRow>[] = [
@@ -62,8 +83,13 @@ const csvColumns: Column<TokenBenchRow>[] = [
   { header: "test", value: (r) => r.test },
   { header: "n_tokens", value: (r) => String(r.tokens) },
   { header: "reps", value: (r) => String(r.tokensPerSecond.n) },
+  { header: "median_ts", value: (r) => r.tokensPerSecond.median.toFixed(4) },
+  { header: "min_ts", value: (r) => r.tokensPerSecond.min.toFixed(4) },
+  { header: "max_ts", value: (r) => r.tokensPerSecond.max.toFixed(4) },
   { header: "avg_ts", value: (r) => r.tokensPerSecond.mean.toFixed(4) },
   { header: "stddev_ts", value: (r) => r.tokensPerSecond.sd.toFixed(4) },
+  { header: "llama_bench_median_ts", value: (r) => (r.reference ? r.reference.tokensPerSecond.median.toFixed(4) : "") },
+  { header: "ratio", value: (r) => (r.ratio !== undefined ? r.ratio.toFixed(4) : "") },
 ];
 
 export const benchCommand: CommandModule<object, BenchArgs> = {
@@ -85,7 +111,8 @@ export const benchCommand: CommandModule<object, BenchArgs> = {
       .option("reps", { global: false, alias: "r", type: "number", default: 5, describe: "timed repetitions of each test" })
       .option("warmup", { global: false, type: "boolean", default: true, describe: "one untimed pass before each test (--no-warmup to skip)" })
       .option("backend", { global: false, type: "string", default: "auto", choices: BACKENDS as unknown as string[], describe: "llama.cpp binary: auto, cpu (prebuilt), cpu-local (see `tunebench backend build`), cuda, vulkan" })
-      .option("flash-attention", { global: false, alias: "fa", type: "boolean", default: false, describe: "enable flash attention" })
+      .option("flash-attention", { global: false, alias: "fa", type: "string", default: "auto", describe: "flash attention: 0, 1 or auto (llama.cpp decides; on where supported), comma-separated to sweep" })
+      .option("reference", { global: false, type: "boolean", default: false, describe: "run llama.cpp's llama-bench (tunebench backend build --reference) interleaved on the same files and settings, with a ratio column" })
       .option("json", { global: false, type: "boolean", default: false, describe: "JSON with every repetition's sample" })
       .option("csv", { global: false, type: "boolean", default: false, describe: "CSV, one row per test" })
       .option("md", { global: false, type: "boolean", default: false, describe: "Markdown table (the default)" })
@@ -108,8 +135,13 @@ export const benchCommand: CommandModule<object, BenchArgs> = {
       repetitions: args.reps,
       warmup: args.warmup,
       backend: args.backend as BackendName,
-      flashAttention: args.flashAttention,
+      flashAttention: parseFlashAttention(args["flash-attention"]),
     };
+    if (args.reference) {
+      const ref = findReference();
+      if (!ref) throw new EnvironmentError("--reference needs llama.cpp's llama-bench: build it once with `tunebench backend build --reference` (offline, a few minutes)");
+      plan.reference = ref;
+    }
     if (plan.models.length === 0) throw new InputError("--model: give at least one model");
     const status = statusLine();
     const started = Date.now();
@@ -118,7 +150,7 @@ export const benchCommand: CommandModule<object, BenchArgs> = {
       onEvent: (e) => {
         if (e.type === "make") status.set(`writing ${e.model} ${e.quant}: ${formatBytes(e.progress.bytesWritten)} / ${formatBytes(e.progress.totalBytes)}`);
         else if (e.type === "load") status.set(`loading ${e.model} ${e.quant} (threads ${e.config.threads ?? "auto"}, batch ${e.config.batchSize}, ctx ${e.config.contextSize})`);
-        else if (e.type === "measure") status.set(`[${e.done}/${e.total}] ${e.test} ${e.warmup ? "warm-up" : `rep ${e.repetition}/${e.of}`}`);
+        else if (e.type === "measure") status.set(`[${e.done}/${e.total}] ${e.test} ${e.warmup ? "warm-up" : `rep ${e.repetition}/${e.of}`}${e.reference ? " (llama-bench)" : ""}`);
       },
     }).finally(() => status.clear());
     if (args.json) {
@@ -141,7 +173,15 @@ export const benchCommand: CommandModule<object, BenchArgs> = {
     const b = result.backend;
     process.stdout.write(
       `backend: ${b.label}, llama.cpp ${b.llamaCppRelease}, node-llama-cpp ${b.nodeLlamaCppVersion}; ` +
-        `t/s: mean ± sd over ${plan.repetitions} repetitions${plan.warmup ? " after 1 warm-up" : ""}\n`,
+        `t/s: median and range over ${plan.repetitions} repetitions${plan.warmup ? " after 1 untimed warm-up" : ""}` +
+        (plan.reference ? `; llama-bench: llama.cpp ${plan.reference.commit} built here, one run per repetition, interleaved; ratio: tunebench / llama-bench medians` : "") +
+        "\n",
     );
+    const noisy = result.rows.filter((r) => r.tokensPerSecond.cv > CV_WARN || (r.reference?.tokensPerSecond.cv ?? 0) > CV_WARN);
+    if (noisy.length > 0) {
+      process.stdout.write(
+        `! ${noisy.map((r) => `${r.test} at ${r.threads} threads`).join(", ")}: the repetitions vary by more than ${CV_WARN * 100} % (coefficient of variation); the machine was busy or the test is too short: run more repetitions (-r)\n`,
+      );
+    }
   },
 };

@@ -41,6 +41,8 @@ export async function main(argv: string[]): Promise<void> {
     .command(backendCommand)
     .command(serveCommand)
     .command(schemaCommand)
+    // llama-bench style flags: -fa, -ngl are names, not groups of one-letter flags
+    .parserConfiguration({ "short-option-groups": false })
     .demandCommand(1, "give a command")
     .strict()
     .recommendCommands()

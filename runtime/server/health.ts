@@ -42,6 +42,7 @@ export const RuntimeHealthSchema = z.object({
     parallelSequences: z.number().int(),
     contextSize: z.number().int(),
     batchSize: z.number().int(),
+    /** Whether flash attention is on (what `auto` resolved to). */
     flashAttention: z.boolean(),
     gpuLayers: z.union([z.number(), z.string()]),
     /** node-llama-cpp's estimate of the memory the weights and the context (KV cache, buffers) take, bytes; null when it could not estimate. */

@@ -227,7 +227,7 @@ export class RuntimeService {
         parallelSequences: inf.parallelSequences,
         contextSize: inf.contextSize,
         batchSize: inf.batchSize,
-        flashAttention: inf.flashAttention,
+        flashAttention: engine.context.flashAttention === true,
         gpuLayers: inf.gpuLayers,
         estimate: this.parts.estimate ?? null,
         threadProbe: this.parts.threadProbe ?? null,

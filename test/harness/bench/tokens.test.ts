@@ -16,7 +16,7 @@ const base: TokenBenchPlan = {
   repetitions: 3,
   warmup: true,
   backend: "cpu",
-  flashAttention: false,
+  flashAttention: [false],
 };
 
 describe("meanSd", () => {
@@ -49,6 +49,9 @@ describe("token bench", () => {
       expect(row.samples).toHaveLength(3);
       expect(row.samples.every((s) => s.tokens === row.tokens)).toBe(true);
       expect(row.tokensPerSecond.n).toBe(3);
+      const sorted = row.samples.map((s) => s.tokensPerSecond).sort((a, b) => a - b);
+      expect(row.tokensPerSecond.median, "median of the timed repetitions, the warm-up not among them").toBe(sorted[1]);
+      expect([row.tokensPerSecond.min, row.tokensPerSecond.max]).toEqual([sorted[0], sorted[2]]);
       expect(row.tokensPerSecond.mean).toBeCloseTo(row.samples.reduce((a, s) => a + s.tokensPerSecond, 0) / 3, 6);
       expect(row.quant).toBe("Q4_0");
       expect(row.backend).toBe("CPU prebuilt");
@@ -57,5 +60,12 @@ describe("token bench", () => {
     // warm-up + 3 repetitions per test, 4 tests
     expect(events.filter((e) => e === "measure")).toHaveLength(16);
     expect(events.filter((e) => e === "load")).toHaveLength(2);
+  });
+
+  it("sweeps flash attention like llama-bench's -fa 0,1, and says which it ran", async () => {
+    const dir = tempDir();
+    const file = (await makeModel(catalogRequest("tiny", "Q4_0"), { dir })).path;
+    const res = await runTokenBench({ ...base, models: [file], genTokens: [0], repetitions: 1, flashAttention: [false, true] });
+    expect(res.rows.map((r) => r.flashAttention)).toEqual([false, true]);
   });
 });

@@ -1,0 +1,155 @@
+import { spawn, spawnSync } from "node:child_process";
+import { existsSync, readFileSync } from "node:fs";
+import { mkdir, rename, rm, writeFile } from "node:fs/promises";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { EnvironmentError } from "../errors.js";
+import { tunebenchHome } from "../home.js";
+
+/**
+ * The reference: llama.cpp's own `llama-bench` and `llama-server`, compiled on
+ * this machine from the very llama.cpp release node-llama-cpp ships (its git
+ * bundle, no network), with llama.cpp's default options (native CPU features,
+ * OpenMP, Release). tunebench's figures are set beside theirs.
+ */
+
+export interface ReferenceBuild {
+  /** The folder with `llama-bench` and `llama-server`. */
+  dir: string;
+  llamaBench: string;
+  llamaServer: string;
+  /** The commit the bundle holds, and how it was built. */
+  commit: string;
+  release: string;
+  cmakeOptions: string[];
+  compiler: string;
+  builtAt: string;
+  seconds: number;
+}
+
+/** llama.cpp's CMake options for the reference: its defaults, less what would need the network or is not needed. */
+export const REFERENCE_CMAKE_OPTIONS = [
+  "-DCMAKE_BUILD_TYPE=Release",
+  "-DBUILD_SHARED_LIBS=OFF",
+  "-DLLAMA_BUILD_TESTS=OFF",
+  "-DLLAMA_BUILD_EXAMPLES=OFF",
+  "-DLLAMA_BUILD_TOOLS=ON",
+  "-DLLAMA_BUILD_SERVER=ON",
+  "-DLLAMA_BUILD_APP=OFF",
+  "-DLLAMA_BUILD_UI=OFF",
+  "-DLLAMA_USE_PREBUILT_UI=OFF",
+  "-DLLAMA_OPENSSL=OFF",
+] as const;
+
+function nodeLlamaCppDir(): string {
+  const entry = fileURLToPath(import.meta.resolve("node-llama-cpp"));
+  // dist/index.js -> the package root
+  return path.resolve(path.dirname(entry), "..");
+}
+
+/** The git bundle of llama.cpp's sources inside node-llama-cpp, and its release tag. */
+export function bundledSources(): { bundle: string; release: string } {
+  const root = nodeLlamaCppDir();
+  const bundle = path.join(root, "llama", "gitRelease.bundle");
+  let release = "unknown";
+  try {
+    release = (JSON.parse(readFileSync(path.join(root, "llama", "binariesGithubRelease.json"), "utf8")) as { release: string }).release;
+  } catch {
+    // an unusual install: the build still says which commit it used
+  }
+  return { bundle, release };
+}
+
+/** Where the reference build lives: `$TUNEBENCH_HOME/reference/<release>`. */
+export function referenceDir(home = tunebenchHome()): string {
+  return path.join(home, "reference", bundledSources().release);
+}
+
+/** The reference build of this machine, if `tunebench backend build --reference` made one. */
+export function findReference(home = tunebenchHome()): ReferenceBuild | undefined {
+  const file = path.join(referenceDir(home), "build.json");
+  if (!existsSync(file)) return undefined;
+  try {
+    const b = JSON.parse(readFileSync(file, "utf8")) as ReferenceBuild;
+    return existsSync(b.llamaBench) && existsSync(b.llamaServer) ? b : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function probe(cmd: string, args: string[]): string | undefined {
+  const res = spawnSync(cmd, args, { encoding: "utf8" });
+  if (res.error || res.status !== 0) return undefined;
+  return (res.stdout || res.stderr).split("\n")[0]?.trim();
+}
+
+function run(cmd: string, args: string[], options: { cwd?: string; onOutput?: (s: string) => void; signal?: AbortSignal }): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { cwd: options.cwd, stdio: ["ignore", "pipe", "pipe"], ...(options.signal ? { signal: options.signal } : {}) });
+    let tail = "";
+    const onData = (b: Buffer): void => {
+      const s = b.toString();
+      tail = (tail + s).slice(-4000);
+      options.onOutput?.(s);
+    };
+    child.stdout.on("data", onData);
+    child.stderr.on("data", onData);
+    child.on("error", reject);
+    child.on("close", (code) => {
+      if (code === 0) resolve();
+      else reject(new EnvironmentError(`${cmd} ${args.slice(0, 3).join(" ")} failed (exit ${code}); last output:\n${tail.trim().split("\n").slice(-12).join("\n")}`));
+    });
+  });
+}
+
+/**
+ * Builds llama-bench and llama-server from the bundled sources into a temporary
+ * folder, then moves it into place: an interrupted build leaves nothing that
+ * looks complete. Needs git, cmake and a C++ compiler (says which is missing).
+ */
+export async function buildReference(options: { home?: string; jobs?: number; onOutput?: (s: string) => void; signal?: AbortSignal } = {}): Promise<ReferenceBuild> {
+  const started = performance.now();
+  const missing = [
+    ["git", probe("git", ["--version"]), "apt-get install git"],
+    ["cmake", probe("cmake", ["--version"]), "apt-get install cmake"],
+    ["a C++ compiler (c++)", probe(process.env.CXX ?? "c++", ["--version"]), "apt-get install build-essential"],
+  ].filter(([, found]) => found === undefined);
+  if (missing.length > 0) throw new EnvironmentError(`cannot build the reference here: missing ${missing.map(([n, , how]) => `${n} (${how})`).join(", ")}`);
+  const { bundle, release } = bundledSources();
+  if (!existsSync(bundle)) throw new EnvironmentError(`node-llama-cpp's llama.cpp sources are missing (${bundle}): reinstall with npm ci`);
+  const dir = referenceDir(options.home);
+  const work = `${dir}.partial-${process.pid}`;
+  await rm(work, { recursive: true, force: true });
+  await mkdir(work, { recursive: true });
+  try {
+    const src = path.join(work, "src");
+    const build = path.join(work, "build");
+    await run("git", ["clone", "--quiet", bundle, src], options);
+    const commit = spawnSync("git", ["-C", src, "rev-parse", "--short", "HEAD"], { encoding: "utf8" }).stdout.trim();
+    await run("cmake", ["-S", src, "-B", build, ...REFERENCE_CMAKE_OPTIONS], options);
+    await run("cmake", ["--build", build, "--target", "llama-bench", "llama-server", "-j", String(options.jobs ?? 2)], options);
+    const bin = path.join(work, "bin");
+    await mkdir(bin);
+    for (const tool of ["llama-bench", "llama-server"]) await rename(path.join(build, "bin", tool), path.join(bin, tool));
+    await rm(src, { recursive: true, force: true });
+    await rm(build, { recursive: true, force: true });
+    const info: ReferenceBuild = {
+      dir,
+      llamaBench: path.join(dir, "bin", "llama-bench"),
+      llamaServer: path.join(dir, "bin", "llama-server"),
+      commit,
+      release,
+      cmakeOptions: [...REFERENCE_CMAKE_OPTIONS],
+      compiler: probe(process.env.CXX ?? "c++", ["--version"]) ?? "c++",
+      builtAt: new Date().toISOString(),
+      seconds: Math.round((performance.now() - started) / 1000),
+    };
+    await writeFile(path.join(work, "build.json"), `${JSON.stringify(info, null, 2)}\n`);
+    await rm(dir, { recursive: true, force: true });
+    await rename(work, dir);
+    return info;
+  } catch (err) {
+    await rm(work, { recursive: true, force: true });
+    throw err;
+  }
+}
