@@ -172,7 +172,7 @@ export async function runTokenBench(plan: TokenBenchPlan, options: TokenBenchOpt
           }
           const samples: ThroughputSample[] = [];
           const reference: number[] = [];
-          const fa = engine.context.flashAttention === true;
+          const fa = engine.flashAttention;
           for (let rep = 1; rep <= plan.repetitions; rep++) {
             if (options.signal?.aborted) throw options.signal.reason;
             emit({ type: "measure", test: name, repetition: rep, of: plan.repetitions, warmup: false, done, total });

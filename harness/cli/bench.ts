@@ -172,11 +172,14 @@ export const benchCommand: CommandModule<object, BenchArgs> = {
     process.stdout.write(markdownTable(columns(result.rows, plan), result.rows) + "\n\n");
     const b = result.backend;
     process.stdout.write(
-      `backend: ${b.label}, llama.cpp ${b.llamaCppRelease}, node-llama-cpp ${b.nodeLlamaCppVersion}; ` +
+      `backend: ${b.label}, llama.cpp ${b.llamaCppRelease}, node-llama-cpp ${b.nodeLlamaCppVersion}, libuv pool ${b.uvThreadpoolSize ?? "?"} thread${b.uvThreadpoolSize === 1 ? "" : "s"}; ` +
         `t/s: median and range over ${plan.repetitions} repetitions${plan.warmup ? " after 1 untimed warm-up" : ""}` +
         (plan.reference ? `; llama-bench: llama.cpp ${plan.reference.commit} built here, one run per repetition, interleaved; ratio: tunebench / llama-bench medians` : "") +
         "\n",
     );
+    if ((b.uvThreadpoolSize ?? 4) > 1) {
+      process.stdout.write(`! UV_THREADPOOL_SIZE=${process.env.UV_THREADPOOL_SIZE}: with more than one libuv pool thread, generation at 2+ threads runs far below llama.cpp's own speed; unset it to get tunebench's default of 1\n`);
+    }
     const noisy = result.rows.filter((r) => r.tokensPerSecond.cv > CV_WARN || (r.reference?.tokensPerSecond.cv ?? 0) > CV_WARN);
     if (noisy.length > 0) {
       process.stdout.write(

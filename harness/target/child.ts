@@ -20,15 +20,15 @@ export interface Target {
   stop(graceMs?: number): Promise<void>;
 }
 
-/** bin/tunebench.js, found upward from this file (it runs from source in tests, from dist/ otherwise). */
+/** bin/tunebench.cjs, found upward from this file (it runs from source in tests, from dist/ otherwise). */
 function binPath(): string {
   let dir = path.dirname(fileURLToPath(import.meta.url));
   for (let i = 0; i < 5; i++) {
-    const candidate = path.join(dir, "bin", "tunebench.js");
+    const candidate = path.join(dir, "bin", "tunebench.cjs");
     if (existsSync(candidate)) return candidate;
     dir = path.dirname(dir);
   }
-  throw new EnvironmentError("bin/tunebench.js is missing");
+  throw new EnvironmentError("bin/tunebench.cjs is missing");
 }
 
 export interface ChildRuntimeOptions {

@@ -30,8 +30,23 @@ export const BackendInfoSchema = z.object({
   /** Cores node-llama-cpp counts as useful for math (physical performance cores). */
   cpuMathCores: z.number().int(),
   cmakeOptions: z.record(z.string(), z.string()),
+  /** Threads in libuv's pool, where node-llama-cpp runs each decode and sampling step (see uvThreadpoolSize). */
+  uvThreadpoolSize: z.number().int().optional(),
 });
 export type BackendInfo = z.output<typeof BackendInfoSchema>;
+
+/**
+ * The size of this process's libuv thread pool, as libuv reads it from
+ * UV_THREADPOOL_SIZE (default 4, at least 1, at most 1024). tunebench's entry
+ * sets 1 when the user gave nothing: node-llama-cpp runs every decode and
+ * sampling step as a task on this pool, and more pool threads let consecutive
+ * steps land on different threads, which halves generation at 2 threads.
+ */
+export function uvThreadpoolSize(env: NodeJS.ProcessEnv = process.env): number {
+  const n = Number.parseInt(env.UV_THREADPOOL_SIZE ?? "", 10);
+  if (!Number.isFinite(n)) return 4;
+  return Math.min(1024, Math.max(1, n));
+}
 
 export interface LoadBackendOptions {
   /** Receives llama.cpp's log lines at warn level and above instead of the console (until removeLogListener). */
@@ -64,6 +79,7 @@ function describe(llama: Llama, name: BackendInfo["name"], version: string): Bac
     systemInfo: systemInfo.trim(),
     cpuMathCores: llama.cpuMathCores,
     cmakeOptions: llama.cmakeOptions,
+    uvThreadpoolSize: uvThreadpoolSize(),
   };
 }
 

@@ -52,6 +52,17 @@ export interface EngineLogLine {
 }
 
 /**
+ * What flash attention `auto` became. llama.cpp turns it on when every layer's
+ * attention can run fused on the layer's device, and otherwise warns "Flash
+ * Attention not supported, set to disabled" (or forces it off for an
+ * architecture that cannot use it); no warning means it is on.
+ */
+export function resolveFlashAttention(setting: boolean | "auto", contextLog: readonly EngineLogLine[]): boolean {
+  if (setting !== "auto") return setting;
+  return !contextLog.some((l) => /flash.?attention not supported|flash_attn is not compatible/i.test(l.message));
+}
+
+/**
  * The inference engine: one model, one context with `parallelSequences` sequences,
  * streaming generation with timings, embeddings. All llama.cpp work goes through
  * node-llama-cpp.
@@ -74,6 +85,8 @@ export class InferenceEngine {
     readonly file: GgufSummary,
     /** Threads the context uses. */
     readonly threads: number,
+    /** Whether flash attention is on: `auto` resolved the way llama.cpp resolved it. */
+    readonly flashAttention: boolean,
     /** llama.cpp's warnings and errors while this engine lives (the first 1,000). */
     readonly log: EngineLogLine[],
     private readonly onLog: (level: LlamaLogLevel, message: string) => void,
@@ -113,6 +126,7 @@ export class InferenceEngine {
       }
       const threads = config.threads ?? info.cpuMathCores;
       let context: LlamaContext;
+      const logBefore = log.length;
       try {
         context = await model.createContext({
           contextSize: config.contextSize,
@@ -125,7 +139,8 @@ export class InferenceEngine {
         await model.dispose();
         throw new EnvironmentError(`cannot create a context of ${config.contextSize} tokens: ${(err as Error).message}`);
       }
-      return new InferenceEngine(config, llama, info, model, context, file, threads, log, onLog);
+      const flashAttention = resolveFlashAttention(config.flashAttention, log.slice(logBefore));
+      return new InferenceEngine(config, llama, info, model, context, file, threads, flashAttention, log, onLog);
     } catch (err) {
       removeLogListener(onLog);
       throw err;

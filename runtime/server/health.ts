@@ -44,6 +44,8 @@ export const RuntimeHealthSchema = z.object({
     batchSize: z.number().int(),
     /** Whether flash attention is on (what `auto` resolved to). */
     flashAttention: z.boolean(),
+    /** Threads in the process's libuv pool, where node-llama-cpp runs each decode and sampling step (tunebench's entry sets 1 unless UV_THREADPOOL_SIZE is given). */
+    uvThreadpoolSize: z.number().int().optional(),
     gpuLayers: z.union([z.number(), z.string()]),
     /** node-llama-cpp's estimate of the memory the weights and the context (KV cache, buffers) take, bytes; null when it could not estimate. */
     estimate: z.object({ modelBytes: z.number(), contextBytes: z.number() }).nullable(),

@@ -13,6 +13,7 @@ import { GcChurn } from "./churn.js";
 import { ApiError, parseJsonBody, readBody, sendError, sendJson, startSse } from "./http.js";
 import type { RuntimeHealth, WarmReport } from "./health.js";
 import { ServiceMetrics } from "./metrics.js";
+import { uvThreadpoolSize } from "../inference/backend.js";
 import { BatchRequest, ChatRequest, CompletionRequest, EmbeddingsRequest, GcChurnRequest, SearchRequest, chatPrompt, completionId } from "./openai.js";
 
 export interface ServiceParts {
@@ -227,7 +228,8 @@ export class RuntimeService {
         parallelSequences: inf.parallelSequences,
         contextSize: inf.contextSize,
         batchSize: inf.batchSize,
-        flashAttention: engine.context.flashAttention === true,
+        flashAttention: engine.flashAttention,
+        uvThreadpoolSize: uvThreadpoolSize(),
         gpuLayers: inf.gpuLayers,
         estimate: this.parts.estimate ?? null,
         threadProbe: this.parts.threadProbe ?? null,

@@ -3,7 +3,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 
 export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
-export const BIN = path.join(REPO, "bin", "tunebench.js");
+export const BIN = path.join(REPO, "bin", "tunebench.cjs");
 
 export interface CliResult {
   code: number | null;
