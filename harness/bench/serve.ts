@@ -1,8 +1,11 @@
 import { Agent, request } from "undici";
 import { RuntimeConfigSchema, type BackendName } from "../../runtime/config.js";
 import type { FileTypeName } from "../../runtime/models/ftypes.js";
+import { InferenceEngine } from "../../runtime/inference/engine.js";
+import { resolveModelFile } from "../../runtime/models/resolve.js";
 import { startRuntime } from "../../runtime/server/start.js";
 import { median } from "../../runtime/stats.js";
+import { startChildRuntime } from "../target/child.js";
 
 export interface LatencyFigures {
   requests: number;
@@ -15,6 +18,8 @@ export interface LatencyFigures {
 export interface ServeBenchResult {
   model: string;
   backend: string;
+  /** Where the service ran: in this process (the engine it is compared with is its own), or in a child process, as a client sees it (the engine it is compared with is loaded here, from the same file and settings). */
+  server: "in-process" | "child";
   health: {
     sequential: LatencyFigures;
     /** Requests per second with `concurrency` requests in flight. */
@@ -48,6 +53,8 @@ export interface ServeBenchOptions {
   loadMs?: number;
   tokens?: number;
   rounds?: number;
+  /** `child`: the service in its own process (`tunebench serve`), measured as an external client sees it. Default in-process. */
+  server?: "in-process" | "child";
   onPhase?: (text: string) => void;
   signal?: AbortSignal;
 }
@@ -80,11 +87,37 @@ export async function runServeBench(options: ServeBenchOptions = {}): Promise<Se
     cache: { profile: "memory" },
     server: { port: 0 },
   });
-  phase("starting the service");
-  const service = await startRuntime(config, { withoutSearch: true, ...(options.signal ? { signal: options.signal } : {}) });
+  const mode = options.server ?? "in-process";
+  phase(mode === "child" ? "starting the service in a child process" : "starting the service");
+  let stopService: () => Promise<void>;
+  let engine: InferenceEngine;
+  let base: string;
+  if (mode === "child") {
+    const child = await startChildRuntime({
+      config: { ...config, search: { ...config.search, enabled: false } },
+      ...(options.signal ? { signal: options.signal } : {}),
+    });
+    base = child.url;
+    try {
+      phase("loading the same model here, for the engine called directly");
+      const file = await resolveModelFile(config.inference.model, config.inference.quant);
+      engine = await InferenceEngine.load({ ...config.inference, model: file.path }, { modelPath: file.path });
+    } catch (err) {
+      await child.stop(2000);
+      throw err;
+    }
+    stopService = async () => {
+      await engine.dispose();
+      await child.stop(5000);
+    };
+  } else {
+    const service = await startRuntime(config, { withoutSearch: true, ...(options.signal ? { signal: options.signal } : {}) });
+    base = service.url;
+    engine = service.engine;
+    stopService = () => service.stop(2000);
+  }
   const agent = new Agent({ connections: 64, keepAliveTimeout: 10_000 });
   try {
-    const base = service.url;
     const health = async (): Promise<boolean> => {
       const res = await request(`${base}/health`, { dispatcher: agent });
       await res.body.dump();
@@ -118,7 +151,6 @@ export async function runServeBench(options: ServeBenchOptions = {}): Promise<Se
     );
     const rps = (done * 1000) / (performance.now() - t0);
 
-    const engine = service.engine;
     const prompt = engine.tokenize("The quick brown fox jumps over the lazy dog");
     const body = JSON.stringify({ prompt: "The quick brown fox jumps over the lazy dog", max_tokens: tokens, ignore_eos: true });
     const viaHttp = async (): Promise<number> => {
@@ -159,6 +191,7 @@ export async function runServeBench(options: ServeBenchOptions = {}): Promise<Se
     return {
       model: engine.file.name ?? engine.file.path,
       backend: engine.backend.label,
+      server: mode,
       health: { sequential: figures(seq), concurrency, requestsPerSecond: rps, errors },
       completions: {
         tokens,
@@ -173,6 +206,6 @@ export async function runServeBench(options: ServeBenchOptions = {}): Promise<Se
     };
   } finally {
     await agent.close();
-    await service.stop(2000);
+    await stopService();
   }
 }

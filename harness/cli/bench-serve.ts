@@ -14,6 +14,7 @@ interface BenchServeArgs {
   tokens: number;
   rounds: number;
   concurrency: number;
+  child: boolean;
   json: boolean;
 }
 
@@ -29,6 +30,7 @@ export const benchServeCommand: CommandModule<object, BenchServeArgs> = {
       .option("tokens", { alias: "n", type: "number", default: 64, describe: "tokens per completion" })
       .option("rounds", { type: "number", default: 7, describe: "alternating HTTP / direct rounds" })
       .option("concurrency", { type: "number", default: 32, describe: "/health requests in flight for req/s" })
+      .option("child", { type: "boolean", default: false, describe: "run the service as a child process (`tunebench serve`) and measure it as an external client does; the engine it is compared with is loaded in this process" })
       .option("json", { type: "boolean", default: false, describe: "print JSON" }),
   handler: async (args) => {
     if (!Number.isInteger(args.tokens) || args.tokens < 2 || args.tokens > 4096) throw new InputError(`--tokens=${args.tokens}: valid: 2 to 4096`);
@@ -43,6 +45,7 @@ export const benchServeCommand: CommandModule<object, BenchServeArgs> = {
       tokens: args.tokens,
       rounds: args.rounds,
       concurrency: args.concurrency,
+      server: args.child ? "child" : "in-process",
       signal: interruptSignal,
       onPhase: (t) => status.set(t),
     }).finally(() => status.clear());
@@ -61,6 +64,6 @@ export const benchServeCommand: CommandModule<object, BenchServeArgs> = {
       `| the engine called directly | ${c.directMedian.toFixed(2)} tokens/s (median of ${c.rounds}) |`,
       `| server overhead | ${(c.overhead * 100).toFixed(2)} % |`,
     ];
-    process.stdout.write(`${lines.join("\n")}\n\nmodel ${r.model}, backend ${r.backend}; target: overhead <= 5 %: ${c.target.met ? "met" : "NOT met"}\n`);
+    process.stdout.write(`${lines.join("\n")}\n\nmodel ${r.model}, backend ${r.backend}, service ${r.server === "child" ? "in a child process (client and engine here)" : "in this process"}; target: overhead <= 5 %: ${c.target.met ? "met" : "NOT met"}\n`);
   },
 };

@@ -258,6 +258,7 @@ export class EmbeddingIndex {
       rowChunk[row] = r.ord;
       row++;
     }
+    this.store.close();
     this.store = store;
     this.rowDoc = rowDoc;
     this.rowChunk = rowChunk;
@@ -283,6 +284,7 @@ export class EmbeddingIndex {
   }
 
   close(): void {
+    this.store.close();
     this.db.close();
   }
 }

@@ -1,4 +1,4 @@
-import { SimdMatrix } from "./simd.js";
+import { defaultScanThreads, SimdMatrix } from "./simd.js";
 import { selectTopK, topK, type Hit } from "./topk.js";
 
 /**
@@ -21,10 +21,24 @@ export class VectorStore {
     this.kernel = simd ? "wasm-simd" : "js";
   }
 
-  /** A zeroed matrix of rows x dims; `kernel: "js"` forces the JavaScript scan. */
-  static create(rows: number, dims: number, options: { kernel?: "auto" | "js" } = {}): VectorStore {
-    const simd = options.kernel === "js" ? undefined : SimdMatrix.create(rows, dims);
+  /**
+   * A zeroed matrix of rows x dims; `kernel: "js"` forces the JavaScript scan;
+   * `threads`: how many threads scan it (default: the cores for a matrix of 16 MiB
+   * or more, else 1; the SIMD kernel only).
+   */
+  static create(rows: number, dims: number, options: { kernel?: "auto" | "js"; threads?: number } = {}): VectorStore {
+    const simd = options.kernel === "js" ? undefined : SimdMatrix.create(rows, dims, options.threads ?? defaultScanThreads(rows * dims * 4));
     return new VectorStore(rows, dims, simd);
+  }
+
+  /** Threads one scan uses. */
+  get threads(): number {
+    return this.simd?.threads ?? 1;
+  }
+
+  /** Stops the scan's worker threads, if it has any. */
+  close(): void {
+    this.simd?.close();
   }
 
   topK(query: Float32Array, k: number): Hit[] {

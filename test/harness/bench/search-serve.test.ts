@@ -16,14 +16,18 @@ describe("search benchmark", () => {
     expect(t.medianGBps).toBeCloseTo(t.matrixBytes / 1e6 / t.medianMs, 6);
   });
 
-  it("interleaves bandwidth passes and queries over the same number of bytes", () => {
-    const r = runSearchBench({ vectors: 4000, dims: 64, k: 3, rounds: 3 });
-    expect(r.bandwidth.passes).toHaveLength(3);
-    expect(r.topk.msPerQuery).toHaveLength(9);
-    expect(r.bandwidth.bytes).toBeGreaterThanOrEqual(r.topk.matrixBytes);
-    expect(r.topk.kernel).toBe("wasm-simd");
+  it("interleaves bandwidth passes and queries over the same number of bytes, on each thread count", () => {
+    const r = runSearchBench({ vectors: 4000, dims: 64, k: 3, rounds: 3, threads: [1, 2] });
+    expect(r.runs.map((x) => x.threads)).toEqual([1, 2]);
+    for (const run of r.runs) {
+      expect(run.bandwidth.passes).toHaveLength(3);
+      expect(run.topk.msPerQuery).toHaveLength(9);
+      expect(run.bandwidth.bytes).toBeGreaterThanOrEqual(run.topk.matrixBytes);
+      expect(run.topk.kernel).toBe("wasm-simd");
+    }
     expect(r.topkJs.kernel).toBe("js");
-    expect(r.target.met).toBe(r.fractionOfBandwidth >= 0.5);
+    expect(r.speedup).toBeCloseTo(r.runs[0]!.topk.medianMs / r.runs[1]!.topk.medianMs, 9);
+    expect(r.target.met).toBe(r.runs.every((x) => x.fractionOfBandwidth >= 0.5));
   });
 });
 

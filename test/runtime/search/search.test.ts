@@ -7,6 +7,7 @@ import { catalogRequest, makeModel } from "../../../runtime/models/make.js";
 import { chunkText, loadCorpus, syntheticCorpus } from "../../../runtime/search/corpus.js";
 import { EmbeddingIndex } from "../../../runtime/search/index.js";
 import { VectorStore } from "../../../runtime/search/store.js";
+import { createReadProbe } from "../../../runtime/search/simd.js";
 import { bruteForceTopK, topK } from "../../../runtime/search/topk.js";
 import { engineEmbedder } from "../../../runtime/server/start.js";
 import { Xorshift128 } from "../../../runtime/random.js";
@@ -58,6 +59,40 @@ describe("vector store", () => {
       const hits = store.topK(q, 12);
       expect(hits.map((h) => h.row)).toEqual(ref.map((h) => h.row));
       hits.forEach((h, i) => expect(h.score).toBeCloseTo(ref[i]!.score, 4));
+    }
+  });
+
+  it.each([2, 3, 5])("a scan on %i threads (worker threads over shared memory) scores every row exactly like one thread, query after query", (threads) => {
+    const rows = 1001; // not a multiple of the thread count: the last share is longer
+    const dims = 64;
+    const m = randomMatrix(rows, dims, 77);
+    const one = VectorStore.create(rows, dims, { threads: 1 });
+    const many = VectorStore.create(rows, dims, { threads });
+    try {
+      expect(one.threads).toBe(1);
+      expect(many.threads).toBe(threads);
+      one.data.set(m);
+      many.data.set(m);
+      for (let i = 0; i < 20; i++) {
+        const q = normalise(randomMatrix(1, dims, 900 + i));
+        expect(many.topK(q, rows)).toEqual(one.topK(q, rows));
+      }
+    } finally {
+      one.close();
+      many.close();
+    }
+  });
+
+  it("stays on one thread for a small matrix unless told, and reads a probe's bytes on every thread", () => {
+    const small = VectorStore.create(100, 64);
+    expect(small.threads).toBe(1);
+    small.close();
+    const probe = createReadProbe(4 * 1024 * 1024, 2)!;
+    try {
+      expect(probe.threads).toBe(2);
+      expect(probe.pass()).toBeGreaterThan(0);
+    } finally {
+      probe.close();
     }
   });
 });
