@@ -28,7 +28,7 @@ export const benchServeCommand: CommandModule<object, BenchServeArgs> = {
       .option("backend", { type: "string", default: "auto", choices: BACKENDS as unknown as string[], describe: "llama.cpp binary" })
       .option("threads", { alias: "t", type: "number", describe: "inference threads" })
       .option("tokens", { alias: "n", type: "number", default: 64, describe: "tokens per completion" })
-      .option("rounds", { type: "number", default: 7, describe: "alternating HTTP / direct rounds" })
+      .option("rounds", { type: "number", default: 11, describe: "rounds of one HTTP and one direct generation, back to back, the order alternating" })
       .option("concurrency", { type: "number", default: 32, describe: "/health requests in flight for req/s" })
       .option("child", { type: "boolean", default: false, describe: "run the service as a child process (`tunebench serve`) and measure it as an external client does; the engine it is compared with is loaded in this process" })
       .option("json", { type: "boolean", default: false, describe: "print JSON" }),
@@ -60,9 +60,9 @@ export const benchServeCommand: CommandModule<object, BenchServeArgs> = {
       `| --- | ---: |`,
       `| /health latency, sequential (${h.sequential.requests} requests) | p50 ${h.sequential.p50Ms.toFixed(3)} ms, p99 ${h.sequential.p99Ms.toFixed(3)} ms |`,
       `| /health throughput, ${h.concurrency} in flight | ${Math.round(h.requestsPerSecond).toLocaleString("en-US")} req/s (${h.errors} errors) |`,
-      `| /v1/completions, ${c.tokens} tokens, via HTTP | ${c.httpMedian.toFixed(2)} tokens/s (median of ${c.rounds}) |`,
-      `| the engine called directly | ${c.directMedian.toFixed(2)} tokens/s (median of ${c.rounds}) |`,
-      `| server overhead | ${(c.overhead * 100).toFixed(2)} % |`,
+      `| /v1/completions, ${c.tokens} tokens, via HTTP | ${c.httpMedian.toFixed(2)} tokens/s (median of ${c.rounds}, range ${Math.min(...c.httpTokensPerSecond).toFixed(1)}-${Math.max(...c.httpTokensPerSecond).toFixed(1)}) |`,
+      `| the engine called directly | ${c.directMedian.toFixed(2)} tokens/s (median of ${c.rounds}, range ${Math.min(...c.directTokensPerSecond).toFixed(1)}-${Math.max(...c.directTokensPerSecond).toFixed(1)}) |`,
+      `| server overhead: 1 - median of the rounds' HTTP/direct ratios | ${(c.overhead * 100).toFixed(2)} % (rounds from ${((1 - Math.max(...c.pairRatios)) * 100).toFixed(1)} to ${((1 - Math.min(...c.pairRatios)) * 100).toFixed(1)} %) |`,
     ];
     process.stdout.write(`${lines.join("\n")}\n\nmodel ${r.model}, backend ${r.backend}, service ${r.server === "child" ? "in a child process (client and engine here)" : "in this process"}; target: overhead <= 5 %: ${c.target.met ? "met" : "NOT met"}\n`);
   },

@@ -98,7 +98,7 @@ export const serveCommand: CommandModule<object, ServeArgs> = {
       .option("config", { type: "string", hidden: true, describe: "a JSON RuntimeConfig to run exactly (how the harness starts its runtime)" })
       .option("probe-threads", { type: "boolean", default: false, describe: "measure generation at 1 thread and at the configured threads before reporting ready (shown in /health)" })
       .option("harness-control", { type: "boolean", default: false, hidden: true, describe: "routes for the harness's in-runtime stressors" })
-      .example("$0 serve", "the base profile: small-200m, a 60-document synthetic corpus, full cache, on 127.0.0.1:8080")
+      .example("$0 serve", "the base profile: small-200m, a 20-document synthetic corpus, full cache, on 127.0.0.1:8080")
       .example("$0 serve --profile individual --port 9000", "a profile, one field overridden")
       .example("curl -s localhost:8080/v1/completions -H 'content-type: application/json' -d '{\"prompt\":\"Hello\",\"max_tokens\":8}'", "a completion"),
   handler: async (args) => {

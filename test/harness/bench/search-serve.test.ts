@@ -41,7 +41,10 @@ describe("serve benchmark", () => {
     expect(r.health.requestsPerSecond).toBeGreaterThan(0);
     expect(r.completions.httpTokensPerSecond).toHaveLength(2);
     expect(r.completions.directTokensPerSecond).toHaveLength(2);
-    expect(r.completions.overhead).toBeCloseTo(1 - r.completions.httpMedian / r.completions.directMedian, 9);
+    const ratios = r.completions.httpTokensPerSecond.map((h, i) => h / r.completions.directTokensPerSecond[i]!);
+    expect(r.completions.pairRatios).toEqual(ratios);
+    expect(r.completions.overhead).toBeCloseTo(1 - (ratios[0]! + ratios[1]!) / 2, 9);
+    expect(r.server).toBe("in-process");
     expect(path.basename(r.model)).toBeTruthy();
   });
 });

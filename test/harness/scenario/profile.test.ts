@@ -25,7 +25,7 @@ describe("profiles", () => {
     expect(dev.chain.map((f) => path.basename(f))).toEqual(["development.yaml", "individual.yaml", "base.yaml"]);
     expect(dev.config.inference.parallelSequences).toBe(1); // individual
     expect(dev.config.server.requestTimeoutMs).toBe(120000); // development
-    expect(dev.config.search.syntheticDocuments).toBe(50);
+    expect(dev.config.search.syntheticDocuments).toBe(20);
     expect(dev.config.cache.profile).toBe("memory-disk");
     expect((await loadProfile("enterprise")).config.cache.l3.required).toBe(true);
   });
