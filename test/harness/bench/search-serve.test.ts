@@ -47,4 +47,15 @@ describe("serve benchmark", () => {
     expect(r.server).toBe("in-process");
     expect(path.basename(r.model)).toBeTruthy();
   });
+
+  it("measures a client against the service in a child process, with the engine loaded here for the direct side", async () => {
+    const dir = tempDir();
+    const model = (await makeModel(catalogRequest("tiny", "Q4_0"), { dir })).path;
+    const r = await runServeBench({ model, backend: "cpu", threads: 1, healthRequests: 50, loadMs: 200, concurrency: 2, tokens: 16, rounds: 2, server: "child" });
+    expect(r.server).toBe("child");
+    expect(r.health.sequential.requests).toBe(50);
+    expect(r.health.errors).toBe(0);
+    expect(r.completions.httpTokensPerSecond).toHaveLength(2);
+    expect(r.completions.directTokensPerSecond).toHaveLength(2);
+  });
 });

@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { meanSd } from "../../../runtime/stats.js";
 import { runTokenBench, validatePlan, type TokenBenchPlan } from "../../../harness/bench/tokens.js";
 import { catalogRequest, makeModel } from "../../../runtime/models/make.js";
+import { resolveFlashAttention } from "../../../runtime/inference/engine.js";
 import { tempDir } from "../../helpers/tmp.js";
 
 const base: TokenBenchPlan = {
@@ -69,3 +70,22 @@ describe("token bench", () => {
     expect(res.rows.map((r) => r.flashAttention)).toEqual([false, true]);
   });
 });
+
+describe("flash attention auto", () => {
+  it("is on unless llama.cpp said, while making the context, that it turned it off", () => {
+    expect(resolveFlashAttention(true, [])).toBe(true);
+    expect(resolveFlashAttention(false, [])).toBe(false);
+    expect(resolveFlashAttention("auto", [{ level: "warn", message: "llama_context: layer 3 is assigned to device CPU but Flash Attention is assigned to device CUDA0" }])).toBe(true);
+    expect(resolveFlashAttention("auto", [{ level: "warn", message: "llama_context: Flash Attention not supported, set to disabled" }])).toBe(false);
+    expect(resolveFlashAttention("auto", [{ level: "warn", message: "llama_init_from_model: flash_attn is not compatible with Grok - forcing off" }])).toBe(false);
+  });
+
+  it("reports what auto became on this backend", async () => {
+    const dir = tempDir();
+    const file = (await makeModel(catalogRequest("tiny", "Q4_0"), { dir })).path;
+    const res = await runTokenBench({ ...base, models: [file], genTokens: [0], repetitions: 1, flashAttention: ["auto"] });
+    // the CPU backend runs flash attention for llama models
+    expect(res.rows.map((r) => r.flashAttention)).toEqual([true]);
+  });
+});
+

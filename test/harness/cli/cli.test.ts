@@ -70,10 +70,22 @@ describe("tunebench bench", () => {
     const res = runCli(["bench", "-m", "tiny", "-q", "Q4_0", "-t", "1", "-p", "32", "-n", "8", "-r", "2", "--backend", "cpu"], env);
     expect(res.code, res.stderr).toBe(0);
     const lines = res.stdout.trim().split("\n");
-    expect(lines[0]).toMatch(/^\| model\s+\|\s+size \|\s+params \| backend\s+\| threads \|\s+test \|\s+t\/s \|$/);
-    expect(lines[2]).toMatch(/^\| tiny Q4_0 \| +1\.01 MiB \| +1\.71 M \| CPU prebuilt \| +1 \| +pp32 \| +[\d.]+ ± [\d.]+ \|$/);
+    expect(lines[0]).toMatch(/^\| model\s+\|\s+size \|\s+params \| backend\s+\| threads \|\s+fa \|\s+test \|\s+t\/s median \(range\) \|$/);
+    expect(lines[2]).toMatch(/^\| tiny Q4_0 \| +1\.01 MiB \| +1\.71 M \| CPU prebuilt \| +1 \| +[01] \| +pp32 \| +[\d.]+ \([\d.]+-[\d.]+\)( !)? \|$/);
     expect(lines[3]).toMatch(/\| +tg8 \|/);
-    expect(res.stdout).toMatch(/backend: CPU prebuilt, llama\.cpp \S+, node-llama-cpp \S+; t\/s: mean ± sd over 2 repetitions after 1 warm-up/);
+    expect(res.stdout).toMatch(/backend: CPU prebuilt, llama\.cpp \S+, node-llama-cpp \S+, libuv pool 1 thread; t\/s: median and range over 2 repetitions after 1 untimed warm-up/);
+  });
+
+  it("runs the engine with one libuv pool thread unless UV_THREADPOOL_SIZE is set, and warns when it is above 1", () => {
+    const args = ["bench", "-m", "tiny", "-q", "Q4_0", "-t", "1", "-p", "0", "-n", "4", "-r", "1", "--backend", "cpu"];
+    const own = runCli([...args, "--json"], { ...env, UV_THREADPOOL_SIZE: "" });
+    expect(own.code, own.stderr).toBe(0);
+    expect((JSON.parse(own.stdout) as { backend: { uvThreadpoolSize: number } }).backend.uvThreadpoolSize).toBe(1);
+    const user = runCli([...args, "--json"], { ...env, UV_THREADPOOL_SIZE: "3" });
+    expect((JSON.parse(user.stdout) as { backend: { uvThreadpoolSize: number } }).backend.uvThreadpoolSize).toBe(3);
+    const table = runCli(args, { ...env, UV_THREADPOOL_SIZE: "3" });
+    expect(table.stdout).toMatch(/libuv pool 3 threads/);
+    expect(table.stdout).toMatch(/! UV_THREADPOOL_SIZE=3: with more than one libuv pool thread/);
   });
 
   it("--json carries every repetition; --csv one row per test", () => {
@@ -84,7 +96,7 @@ describe("tunebench bench", () => {
     expect(out.rows.map((r) => r.test)).toEqual(["pp16", "tg4"]);
     expect(out.rows[1]!.samples.map((s) => s.tokens)).toEqual([4, 4, 4]);
     const csv = runCli(["bench", "-m", "tiny", "-q", "Q8_0", "-t", "1", "-p", "16", "-n", "0", "-r", "1", "--backend", "cpu", "--csv"], env);
-    expect(csv.stdout.split("\n")[0]).toBe("model,quant,size_bytes,params,backend,threads,n_batch,n_ctx,ngl,fa,test,n_tokens,reps,avg_ts,stddev_ts");
+    expect(csv.stdout.split("\n")[0]).toBe("model,quant,size_bytes,params,backend,threads,n_batch,n_ctx,ngl,fa,test,n_tokens,reps,median_ts,min_ts,max_ts,avg_ts,stddev_ts,llama_bench_median_ts,ratio");
     expect(csv.stdout.trim().split("\n")).toHaveLength(2);
   });
 });
