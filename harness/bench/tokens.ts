@@ -2,7 +2,7 @@ import { InferenceConfigSchema, parseOrThrow, type BackendName, type InferenceCo
 import { InputError } from "../../runtime/errors.js";
 import { loadBackend, type BackendInfo } from "../../runtime/inference/backend.js";
 import { InferenceEngine } from "../../runtime/inference/engine.js";
-import { measureGeneration, measurePromptProcessing, type ThroughputSample } from "../../runtime/inference/throughput.js";
+import { measureGeneration, measurePromptProcessing, type GenerationPath, type ThroughputSample } from "../../runtime/inference/throughput.js";
 import type { FileTypeName } from "../../runtime/models/ftypes.js";
 import type { WriteProgress } from "../../runtime/models/gguf-writer.js";
 import { resolveModelFile, type ResolvedModel } from "../../runtime/models/resolve.js";
@@ -33,6 +33,8 @@ export interface TokenBenchPlan {
   flashAttention: Array<boolean | "auto">;
   /** llama.cpp's own llama-bench, run interleaved with tunebench's repetitions on the same file and settings. */
   reference?: ReferenceBuild;
+  /** How tg tests generate: node-llama-cpp's addon directly (default), or its sequence API, the runtime's path. */
+  generationPath?: GenerationPath;
 }
 
 export interface TokenBenchRow {
@@ -54,6 +56,8 @@ export interface TokenBenchRow {
   /** Over the timed repetitions (the warm-up pass is never among them). */
   tokensPerSecond: Spread;
   samples: ThroughputSample[];
+  /** tg tests: whether tokens went through node-llama-cpp's addon directly or its sequence API. */
+  generation?: GenerationPath;
   /** llama-bench on the same file and settings, one run per repetition, interleaved with tunebench's. */
   reference?: { tokensPerSecond: Spread; samples: number[] };
   /** tunebench's median over llama-bench's median. */
@@ -163,7 +167,7 @@ export async function runTokenBench(plan: TokenBenchPlan, options: TokenBenchOpt
         for (const test of tests) {
           const name = `${test.kind}${test.tokens}`;
           const measure = (): Promise<ThroughputSample> =>
-            test.kind === "pp" ? measurePromptProcessing(engine, test.tokens) : measureGeneration(engine, test.tokens);
+            test.kind === "pp" ? measurePromptProcessing(engine, test.tokens) : measureGeneration(engine, test.tokens, plan.generationPath ?? "addon");
           if (plan.warmup) {
             if (options.signal?.aborted) throw options.signal.reason;
             emit({ type: "measure", test: name, repetition: 0, of: plan.repetitions, warmup: true, done, total });
@@ -209,6 +213,7 @@ export async function runTokenBench(plan: TokenBenchPlan, options: TokenBenchOpt
             tokens: test.tokens,
             tokensPerSecond: spread,
             samples,
+            ...(test.kind === "tg" ? { generation: (samples[0] as { path?: GenerationPath } | undefined)?.path ?? "api" } : {}),
             ...(refSpread ? { reference: { tokensPerSecond: refSpread, samples: reference }, ratio: spread.median / refSpread.median } : {}),
           };
           rows.push(row);

@@ -27,6 +27,7 @@ interface BenchArgs {
   backend: string;
   "flash-attention": string;
   reference: boolean;
+  generation: string;
   json: boolean;
   csv: boolean;
   md: boolean;
@@ -113,6 +114,7 @@ export const benchCommand: CommandModule<object, BenchArgs> = {
       .option("backend", { global: false, type: "string", default: "auto", choices: BACKENDS as unknown as string[], describe: "llama.cpp binary: auto, cpu (prebuilt), cpu-local (see `tunebench backend build`), cuda, vulkan" })
       .option("flash-attention", { global: false, alias: "fa", type: "string", default: "auto", describe: "flash attention: 0, 1 or auto (llama.cpp decides; on where supported), comma-separated to sweep" })
       .option("reference", { global: false, type: "boolean", default: false, describe: "run llama.cpp's llama-bench (tunebench backend build --reference) interleaved on the same files and settings, with a ratio column" })
+      .option("generation", { global: false, type: "string", default: "addon", choices: ["addon", "api"], describe: "how tg generates: node-llama-cpp's native addon directly (decode + greedy sample per token, the binding's speed) or its sequence API (the runtime's path, with its batch scheduler)" })
       .option("json", { global: false, type: "boolean", default: false, describe: "JSON with every repetition's sample" })
       .option("csv", { global: false, type: "boolean", default: false, describe: "CSV, one row per test" })
       .option("md", { global: false, type: "boolean", default: false, describe: "Markdown table (the default)" })
@@ -136,6 +138,7 @@ export const benchCommand: CommandModule<object, BenchArgs> = {
       warmup: args.warmup,
       backend: args.backend as BackendName,
       flashAttention: parseFlashAttention(args["flash-attention"]),
+      generationPath: args.generation === "api" ? "api" : "addon",
     };
     if (args.reference) {
       const ref = findReference();
@@ -174,6 +177,7 @@ export const benchCommand: CommandModule<object, BenchArgs> = {
     process.stdout.write(
       `backend: ${b.label}, llama.cpp ${b.llamaCppRelease}, node-llama-cpp ${b.nodeLlamaCppVersion}, libuv pool ${b.uvThreadpoolSize ?? "?"} thread${b.uvThreadpoolSize === 1 ? "" : "s"}; ` +
         `t/s: median and range over ${plan.repetitions} repetitions${plan.warmup ? " after 1 untimed warm-up" : ""}` +
+        (result.rows.some((r) => r.generation) ? `; tg through ${result.rows.find((r) => r.generation)!.generation === "addon" ? "node-llama-cpp's addon directly (the runtime's sequence API costs more per token: --generation api)" : "node-llama-cpp's sequence API, the runtime's path"}` : "") +
         (plan.reference ? `; llama-bench: llama.cpp ${plan.reference.commit} built here, one run per repetition, interleaved; ratio: tunebench / llama-bench medians` : "") +
         "\n",
     );

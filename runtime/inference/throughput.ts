@@ -36,14 +36,74 @@ export async function measurePromptProcessing(engine: InferenceEngine, tokens: n
   });
 }
 
+/** How a tg test generated: through node-llama-cpp's native addon directly, or its sequence API (the runtime's path). */
+export type GenerationPath = "addon" | "api";
+
+/** The parts of node-llama-cpp's native addon a decode-and-sample loop needs (internal to node-llama-cpp 3.x; checked before use). */
+interface AddonContext {
+  initBatch(size: number): void;
+  addToBatch(sequenceId: number, firstTokenIndex: number, tokens: Uint32Array, logitIndexes: Uint32Array): Uint32Array | number[];
+  decodeBatch(): Promise<void>;
+  sampleToken(batchLogitIndex: number, sampler: unknown): Promise<number | number[]>;
+  disposeSequence(sequenceId: number): void;
+}
+interface AddonSampler {
+  applyConfig(config: Record<string, unknown>): void;
+  dispose(): void;
+}
+
+function addonOf(engine: InferenceEngine, sequence: unknown): { ctx: AddonContext; sequenceId: number; newSampler(): AddonSampler } | undefined {
+  const ctx = (engine.context as unknown as { _ctx?: Partial<AddonContext> })._ctx;
+  const bindings = (engine.llama as unknown as { _bindings?: { AddonSampler?: new (model: unknown) => AddonSampler } })._bindings;
+  const nativeModel = (engine.model as unknown as { _model?: unknown })._model;
+  const sequenceId = (sequence as { _sequenceId?: unknown })._sequenceId;
+  if (!ctx || !bindings?.AddonSampler || nativeModel === undefined || typeof sequenceId !== "number") return undefined;
+  for (const fn of ["initBatch", "addToBatch", "decodeBatch", "sampleToken", "disposeSequence"] as const) if (typeof ctx[fn] !== "function") return undefined;
+  const Sampler = bindings.AddonSampler;
+  return { ctx: ctx as AddonContext, sequenceId, newSampler: () => new Sampler(nativeModel) };
+}
+
 /**
  * Text generation: exactly `tokens` single-token decodes, each followed by greedy
- * sampling. End-of-sequence tokens are fed back like any other token, so the count
- * never comes out short.
+ * sampling, as llama-bench's tg (which decodes without sampling). It calls
+ * node-llama-cpp's native addon directly (decode, then sample, one token at a
+ * time, on a sequence of its own), so the figure is the binding's speed; the
+ * runtime generates through node-llama-cpp's sequence API and batch scheduler,
+ * which costs more per token (`bench serve` measures that path). With
+ * `path: "api"`, or where the addon does not have the calls this needs, it
+ * generates through the sequence API. End-of-sequence tokens are fed back like
+ * any other token, so the count never comes out short.
  */
-export async function measureGeneration(engine: InferenceEngine, tokens: number): Promise<ThroughputSample> {
+export async function measureGeneration(engine: InferenceEngine, tokens: number, path: GenerationPath = "addon"): Promise<ThroughputSample & { path: GenerationPath }> {
   const bos = engine.model.tokens.bos ?? randomTokens(engine, 1)[0]!;
   return engine.withSequence(async (sequence) => {
+    const addon = path === "addon" ? addonOf(engine, sequence) : undefined;
+    if (addon) {
+      await sequence.clearHistory();
+      const sampler = addon.newSampler();
+      sampler.applyConfig({ temperature: 0 });
+      const input = new Uint32Array(1);
+      const logit = Uint32Array.of(0);
+      try {
+        let token = bos as number;
+        const t0 = performance.now();
+        for (let i = 0; i < tokens; i++) {
+          addon.ctx.initBatch(1);
+          input[0] = token;
+          const at = addon.ctx.addToBatch(addon.sequenceId, i, input, logit);
+          await addon.ctx.decodeBatch();
+          const next = await addon.ctx.sampleToken(at[0]!, sampler);
+          token = Array.isArray(next) ? next[0]! : next;
+          if (token === -1) throw new Error("internal: the sampler gave no token");
+        }
+        const ms = performance.now() - t0;
+        return { tokens, ms, tokensPerSecond: (tokens * 1000) / ms, path: "addon" as const };
+      } finally {
+        sampler.dispose();
+        addon.ctx.disposeSequence(addon.sequenceId);
+        await sequence.clearHistory();
+      }
+    }
     let produced = 0;
     const t0 = performance.now();
     for await (const _ of sequence.evaluate([bos], { temperature: 0, yieldEogToken: true })) {
@@ -51,6 +111,6 @@ export async function measureGeneration(engine: InferenceEngine, tokens: number)
     }
     const ms = performance.now() - t0;
     if (produced !== tokens) throw new Error(`internal: generated ${produced} tokens, asked for ${tokens}`);
-    return { tokens, ms, tokensPerSecond: (tokens * 1000) / ms };
+    return { tokens, ms, tokensPerSecond: (tokens * 1000) / ms, path: "api" as const };
   });
 }

@@ -63,6 +63,17 @@ describe("token bench", () => {
     expect(events.filter((e) => e === "load")).toHaveLength(2);
   });
 
+  it("generates tg through the addon by default and through the sequence API when asked, exactly the tokens asked for", async () => {
+    const dir = tempDir();
+    const file = (await makeModel(catalogRequest("tiny", "Q4_0"), { dir })).path;
+    for (const generationPath of ["addon", "api"] as const) {
+      const res = await runTokenBench({ ...base, models: [file], promptTokens: [0], genTokens: [12], repetitions: 2, generationPath });
+      expect(res.rows).toHaveLength(1);
+      expect(res.rows[0]!.generation).toBe(generationPath);
+      expect(res.rows[0]!.samples.map((x) => x.tokens)).toEqual([12, 12]);
+    }
+  });
+
   it("sweeps flash attention like llama-bench's -fa 0,1, and says which it ran", async () => {
     const dir = tempDir();
     const file = (await makeModel(catalogRequest("tiny", "Q4_0"), { dir })).path;
