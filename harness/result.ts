@@ -51,6 +51,17 @@ export type StressorRecord = z.output<typeof StressorRecordSchema>;
  * load (its warm-up) started; times before it (the runtime starting, a memory
  * ballast filled before the runtime) are negative.
  */
+/** What an external target says about itself (see `target.reported`). */
+export const TargetReportSchema = z.object({
+  /** Model ids its `/v1/models` lists; null when it has no such route. */
+  models: z.array(z.string()).nullable(),
+  /** Its `/health` body (parsed JSON, or text); null when it has none. */
+  health: z.unknown().nullable(),
+  /** Its `Server` header. */
+  server: z.string().nullable(),
+});
+export type TargetReport = z.output<typeof TargetReportSchema>;
+
 export const RunResultSchema = z.object({
   schemaVersion: z.literal(RUN_RESULT_SCHEMA_VERSION),
   tool: z.object({ name: z.literal("tunebench"), version: z.string() }),
@@ -68,13 +79,20 @@ export const RunResultSchema = z.object({
   hardware: HardwareInfoSchema,
   scenario: z.object({ name: z.string(), file: z.string(), description: z.string(), tiers: z.array(z.number().int()), spec: ScenarioSchema }),
   profile: z.object({ name: z.string(), chain: z.array(z.string()), sla: SlaSchema, checklistLevel: ChecklistLevelSchema }),
-  /** The RuntimeConfig the runtime ran with (profile + scenario overrides + --set). */
+  /** The RuntimeConfig the runtime ran with (profile + scenario overrides + --set); for an external target, the profile the harness used: what the target runs with is unknown (see `target.reported`). */
   config: RuntimeConfigSchema,
   target: z.object({
     kind: z.enum(["child", "in-process", "external"]),
     url: z.string(),
     /** tunebench's runtime: its /health when the load started (model, threads, memory estimate, cache tiers, warming); null for another server. */
     runtime: RuntimeHealthSchema.nullable(),
+    /**
+     * Another server (`--target URL`): what it said about itself before the load. Its
+     * configuration is otherwise unknown: `config` then holds the profile the harness
+     * ran with (load, SLA), not the target's, and checks that judge configuration say
+     * "not evaluated".
+     */
+    reported: TargetReportSchema.optional(),
   }),
   /** What the load generator itself can resolve (a raw loop against /health). */
   generatorOverhead: PercentilesSchema.nullable(),

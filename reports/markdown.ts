@@ -100,7 +100,7 @@ export function summaryMarkdown(r: RunResult, options: { allowUnevaluated?: bool
     "",
     r.scenario.description,
     "",
-    `profile ${r.profile.name}; target ${r.target.kind} ${r.target.url}; measured ${seconds.toFixed(1)} s after ${(r.load.warmupMs / 1000).toFixed(1)} s warm-up; ${r.load.throughputRps.toFixed(1)} req/s`,
+    `profile ${r.profile.name}; target ${r.target.kind} ${r.target.url}${reportedText(r)}; measured ${seconds.toFixed(1)} s after ${(r.load.warmupMs / 1000).toFixed(1)} s warm-up; ${r.load.throughputRps.toFixed(1)} req/s`,
     r.generatorOverhead ? `load generator floor: /health p50 ${ms(r.generatorOverhead.p50Ms)} ms (raw undici loop, same run)` : "",
     "",
     ops,
@@ -122,4 +122,12 @@ export function summaryMarkdown(r: RunResult, options: { allowUnevaluated?: bool
     }`,
   ];
   return lines.filter((l, i, a) => !(l === "" && a[i - 1] === "")).join("\n") + "\n";
+}
+
+/** What an external target said about itself, for the summary line. */
+function reportedText(r: RunResult): string {
+  const said = r.target.reported;
+  if (!said) return "";
+  const parts = [said.models && said.models.length > 0 ? `model ${said.models.join(", ")}` : "no /v1/models", said.server ? `server ${said.server}` : ""].filter(Boolean);
+  return ` (it reports ${parts.join(", ")}; its configuration is otherwise unknown)`;
 }

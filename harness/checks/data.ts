@@ -170,6 +170,19 @@ export function severity(observed: number, bound: number, higherIsWorse = true):
   return Math.min(1, 0.5 + 0.5 * Math.log10(ratio));
 }
 
+/**
+ * Why a check that judges the target's configuration cannot judge this run: an
+ * external target's configuration is unknown (the RunResult's `config` is the
+ * profile the harness used), so such checks are not evaluated. Undefined for
+ * tunebench's own runtime.
+ */
+export function unknownTargetConfig(r: RunResult): string | undefined {
+  if (r.target.kind !== "external") return undefined;
+  const said = r.target.reported;
+  const what = said ? [said.models?.length ? `models ${said.models.slice(0, 3).join(", ")}` : "", said.server ? `server "${said.server}"` : ""].filter(Boolean).join(", ") : "";
+  return `an external target: its configuration is unknown${what ? ` (it reported ${what})` : ""}; the run's config is the harness's profile`;
+}
+
 /** The inference threads that ran: what the runtime reported, else the configuration, else the physical cores. */
 export function inferenceThreads(r: RunResult): { threads: number; from: string } {
   if (r.target.runtime) return { threads: r.target.runtime.model.threads, from: "the runtime's /health" };

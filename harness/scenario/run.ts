@@ -20,6 +20,7 @@ import { createStressor } from "../stress/registry.js";
 import { StressorTimeline } from "../stress/timeline.js";
 import { prepareRuntime, type Preparation } from "../../runtime/server/start.js";
 import { formatBytes } from "../format.js";
+import type { TargetReport } from "../result.js";
 import { externalTarget, readRuntimeHealth, startChildRuntime, startInProcessRuntime, type Target } from "../target/child.js";
 import { assembleResult } from "./assemble.js";
 import type { LoadedScenario } from "./load.js";
@@ -48,9 +49,11 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions = 
   emit({ type: "phase", text: "detecting the hardware" });
   // Ctrl-C is honoured even while detection waits (on a lock of a concurrent backend build, say)
   const hardware = await wait(detectHardware());
+  let reported: TargetReport | undefined;
   if (plan.target.kind === "external") {
     emit({ type: "phase", text: `checking that ${plan.target.url} answers` });
     await wait(probeTarget(plan.target.url!));
+    reported = await wait(readTargetReport(plan.target.url!));
   }
   // the run's own cache namespace (its keys are deleted at the end) and, with Redis stressors, the fault proxy in front of Redis
   const namespace = `tunebench-run-${randomBytes(3).toString("hex")}`;
@@ -129,7 +132,7 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions = 
     origin,
     runtimeStart,
     runtimeReady,
-    target: { kind: target?.kind ?? plan.target.kind, url: target?.url ?? plan.target.url ?? "", runtime: runtimeHealth },
+    target: { kind: target?.kind ?? plan.target.kind, url: target?.url ?? plan.target.url ?? "", runtime: runtimeHealth, ...(reported ? { reported } : {}) },
     overhead,
     load,
     series,
@@ -166,6 +169,44 @@ async function probeTarget(url: string): Promise<void> {
     }
   }
   throw new EnvironmentError(`the target ${url} does not answer (${last}); start it, or check the URL`);
+}
+
+/** The most of a target's self-report kept in a RunResult, characters. */
+const REPORT_LIMIT = 16_384;
+
+/**
+ * What another server says about itself before the load: the models its
+ * `/v1/models` lists, the body of its `/health` (JSON, or the start of its text),
+ * and its `Server` header. Each is null when the server does not offer it; none
+ * of it is trusted beyond being recorded (bounded in size).
+ */
+export async function readTargetReport(url: string): Promise<TargetReport> {
+  const get = async (p: string): Promise<{ body: string; server: string | null; json: unknown } | null> => {
+    try {
+      const res = await fetch(`${url}${p}`, { signal: AbortSignal.timeout(5000) });
+      const body = (await res.text()).slice(0, REPORT_LIMIT);
+      if (!res.ok) return null;
+      let json: unknown;
+      try {
+        json = JSON.parse(body);
+      } catch {
+        json = undefined;
+      }
+      return { body, server: res.headers.get("server"), json };
+    } catch {
+      return null;
+    }
+  };
+  const [models, health] = [await get("/v1/models"), await get("/health")];
+  const data = (models?.json as { data?: unknown } | undefined)?.data;
+  const ids = Array.isArray(data)
+    ? data.flatMap((m) => (m !== null && typeof m === "object" && typeof (m as { id?: unknown }).id === "string" ? [(m as { id: string }).id.slice(0, 256)] : [])).slice(0, 100)
+    : null;
+  return {
+    models: ids,
+    health: health ? (health.json !== undefined ? health.json : health.body) : null,
+    server: (models?.server ?? health?.server ?? null)?.slice(0, 256) ?? null,
+  };
 }
 
 /** The Redis URL with the fault proxy's host and port in place of Redis's: credentials and database kept. */

@@ -1,5 +1,5 @@
-import { INFERENCE_OPERATIONS, fmtMs, latencyOf } from "../data.js";
-import { defineCheck } from "../types.js";
+import { INFERENCE_OPERATIONS, fmtMs, latencyOf, unknownTargetConfig } from "../data.js";
+import { defineCheck, notEvaluated } from "../types.js";
 
 export default defineCheck({
   meta: {
@@ -12,6 +12,8 @@ export default defineCheck({
   },
   defaults: {},
   run(r) {
+    const unknown = unknownTargetConfig(r);
+    if (unknown) return notEvaluated(unknown);
     const { maxQueue, requestTimeoutMs } = r.config.server;
     const parallel = r.config.inference.parallelSequences;
     const ops = r.load.operations.filter((o) => INFERENCE_OPERATIONS.has(o.name));

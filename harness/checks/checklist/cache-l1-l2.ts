@@ -1,4 +1,5 @@
-import { defineCheck } from "../types.js";
+import { unknownTargetConfig } from "../data.js";
+import { defineCheck, notEvaluated } from "../types.js";
 
 export default defineCheck({
   meta: {
@@ -11,6 +12,8 @@ export default defineCheck({
   },
   defaults: { l1MinMs: 60_000, l1MaxMs: 3_600_000, l2MinMs: 600_000, l2MaxMs: 7 * 86_400_000 },
   run(r, _ctx, o) {
+    const unknown = unknownTargetConfig(r);
+    if (unknown) return notEvaluated(unknown);
     const enabled = r.target.runtime?.cache.enabled ?? (r.config.cache.profile === "full" || r.config.cache.profile === "memory-disk" ? ["L1", "L2"] : ["L1"]);
     const from = r.target.runtime ? "the runtime's /health" : `config cache.profile=${r.config.cache.profile}`;
     const l1 = r.config.cache.l1.ttlMs;

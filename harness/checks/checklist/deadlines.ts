@@ -1,6 +1,6 @@
-import { fmtMs } from "../data.js";
+import { fmtMs, unknownTargetConfig } from "../data.js";
 import { tierBudgetMs } from "../../profile/sla.js";
-import { defineCheck } from "../types.js";
+import { defineCheck, notEvaluated } from "../types.js";
 
 export default defineCheck({
   meta: {
@@ -13,6 +13,8 @@ export default defineCheck({
   },
   defaults: {},
   run(r) {
+    const unknown = unknownTargetConfig(r);
+    if (unknown) return notEvaluated(unknown);
     const deadline = r.config.server.requestTimeoutMs;
     const tiers = [...new Set(r.load.operations.map((o) => o.tier))];
     const largest = Math.max(...tiers.map((t) => tierBudgetMs(r.profile.sla, t)), 0);

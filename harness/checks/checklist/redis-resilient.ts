@@ -1,4 +1,5 @@
-import { defineCheck } from "../types.js";
+import { unknownTargetConfig } from "../data.js";
+import { defineCheck, notEvaluated } from "../types.js";
 
 export default defineCheck({
   meta: {
@@ -11,6 +12,8 @@ export default defineCheck({
   },
   defaults: { commandTimeoutMs: 1000, connectTimeoutMs: 5000, breakerFailures: 10, breakerCoolDownMs: 60_000 },
   run(r, _ctx, o) {
+    const unknown = unknownTargetConfig(r);
+    if (unknown) return notEvaluated(unknown);
     const l3 = r.config.cache.l3;
     const state = r.target.runtime?.cache.tiers.L3;
     const enabled = r.target.runtime ? r.target.runtime.cache.enabled.includes("L3") : r.config.cache.profile === "full" || r.config.cache.profile === "memory-redis";

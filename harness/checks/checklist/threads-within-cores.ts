@@ -1,5 +1,5 @@
-import { inferenceThreads } from "../data.js";
-import { defineCheck } from "../types.js";
+import { inferenceThreads, unknownTargetConfig } from "../data.js";
+import { defineCheck, notEvaluated } from "../types.js";
 
 export default defineCheck({
   meta: {
@@ -12,6 +12,8 @@ export default defineCheck({
   },
   defaults: {},
   run(r) {
+    const unknown = unknownTargetConfig(r);
+    if (unknown) return notEvaluated(unknown);
     const { threads, from } = inferenceThreads(r);
     const limit = r.hardware.cgroup.cpuLimit;
     const cores = limit !== undefined ? Math.min(r.hardware.cpu.physicalCores, Math.max(1, Math.floor(limit))) : r.hardware.cpu.physicalCores;

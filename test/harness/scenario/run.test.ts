@@ -1,3 +1,4 @@
+import { spawn } from "node:child_process";
 import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -264,6 +265,42 @@ describe("signals and unreachable targets", () => {
     expect(Date.now() - sentAt, "stopped long before the next request was due").toBeLessThan(30_000);
     const result = RunResultSchema.parse(runJson(out));
     expect(result.status).toBe("incomplete");
+  });
+
+  it("another server's self-report is recorded, and checks of the target's configuration are not evaluated", async () => {
+    // a stand-in for another OpenAI-compatible server, in a process of its own (runCli blocks this one)
+    const server = spawn(
+      process.execPath,
+      [
+        "-e",
+        `const http = require("node:http");
+         const s = http.createServer((req, res) => {
+           res.setHeader("server", "mock-llm/1.0");
+           res.setHeader("content-type", "application/json");
+           if (req.url === "/v1/models") return res.end(JSON.stringify({ object: "list", data: [{ id: "mock-model", object: "model" }] }));
+           if (req.url === "/health") return res.end(JSON.stringify({ status: "ok", slots: 2 }));
+           if (req.url === "/v1/completions") return req.resume().on("end", () => res.end(JSON.stringify({ choices: [{ text: "hi" }], usage: { prompt_tokens: 3, completion_tokens: 1 } })));
+           res.statusCode = 404; res.end("{}");
+         });
+         s.listen(0, "127.0.0.1", () => console.log(s.address().port));`,
+      ],
+      { stdio: ["ignore", "pipe", "inherit"] },
+    );
+    try {
+      const port = await new Promise<string>((resolve) => server.stdout!.once("data", (b: Buffer) => resolve(b.toString().trim())));
+      const out = tempDir();
+      const res = runCli(["run", path.join(REPO, "scenarios", "smoke.yaml"), "--target", `http://127.0.0.1:${port}`, "--duration", "2s", "--out", out], env, 120_000);
+      expect([0, 1], res.stderr).toContain(res.code);
+      const result = RunResultSchema.parse(runJson(out));
+      expect(result.target.kind).toBe("external");
+      expect(result.target.runtime).toBeNull();
+      expect(result.target.reported).toEqual({ models: ["mock-model"], health: { status: "ok", slots: 2 }, server: "mock-llm/1.0" });
+      const threads = result.checks.find((c) => c.check === "checklist.threads-within-cores")!;
+      expect(threads.status).toBe("not-evaluated");
+      expect(threads.evidence.join(" ")).toMatch(/external target: its configuration is unknown \(it reported models mock-model, server "mock-llm\/1\.0"\)/);
+    } finally {
+      server.kill();
+    }
   });
 
   it("a --target that does not answer is an environment error naming it, before any load (exit 3)", () => {
