@@ -142,7 +142,8 @@ export async function runTokenBench(plan: TokenBenchPlan, options: TokenBenchOpt
     }
   }
   const combos = cartesian({ gpuLayers: plan.gpuLayers, threads: threadsList, batchSize: plan.batchSizes, contextSize: plan.contextSizes, flashAttention: plan.flashAttention });
-  const total = resolved.length * combos.length * tests.length * (plan.repetitions * (plan.reference ? 2 : 1) + (plan.warmup ? 1 : 0));
+  const perTest = plan.reference ? plan.repetitions * 2 + (plan.warmup ? plan.repetitions : 0) : plan.repetitions + (plan.warmup ? 1 : 0);
+  const total = resolved.length * combos.length * tests.length * perTest;
   let done = 0;
   const rows: TokenBenchRow[] = [];
   for (const model of resolved) {
@@ -179,6 +180,13 @@ export async function runTokenBench(plan: TokenBenchPlan, options: TokenBenchOpt
           const fa = engine.flashAttention;
           for (let rep = 1; rep <= plan.repetitions; rep++) {
             if (options.signal?.aborted) throw options.signal.reason;
+            if (plan.reference && plan.warmup && rep > 1) {
+              // llama-bench warms up in each of its runs: after it ran, so does tunebench (untimed), or
+              // the comparison would set a warm llama-bench against a tunebench that just sat idle
+              emit({ type: "measure", test: name, repetition: rep, of: plan.repetitions, warmup: true, done, total });
+              await measure();
+              done++;
+            }
             emit({ type: "measure", test: name, repetition: rep, of: plan.repetitions, warmup: false, done, total });
             samples.push(await measure());
             done++;
