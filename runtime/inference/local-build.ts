@@ -13,10 +13,43 @@ export interface BuildTool {
   install: string;
 }
 
-function probe(cmd: string, args: string[]): string | undefined {
+/** The first line a tool prints for `args` (its version), or undefined when it is missing or fails. */
+export function probe(cmd: string, args: string[]): string | undefined {
   const res = spawnSync(cmd, args, { encoding: "utf8" });
   if (res.error || res.status !== 0) return undefined;
   return (res.stdout || res.stderr).split("\n")[0]?.trim();
+}
+
+/**
+ * Runs a build step with its output streamed to `onOutput`; a failure is an
+ * EnvironmentError with the step's last lines.
+ */
+export function runBuildStep(
+  cmd: string,
+  args: string[],
+  options: { cwd?: string; env?: NodeJS.ProcessEnv; what?: string; onOutput?: (s: string) => void; signal?: AbortSignal },
+): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, {
+      stdio: ["ignore", "pipe", "pipe"],
+      ...(options.cwd ? { cwd: options.cwd } : {}),
+      ...(options.env ? { env: options.env } : {}),
+      ...(options.signal ? { signal: options.signal } : {}),
+    });
+    let tail = "";
+    const onData = (b: Buffer): void => {
+      const s = b.toString();
+      tail = (tail + s).slice(-4000);
+      options.onOutput?.(s);
+    };
+    child.stdout.on("data", onData);
+    child.stderr.on("data", onData);
+    child.on("error", reject);
+    child.on("close", (code) => {
+      if (code === 0) resolve();
+      else reject(new EnvironmentError(`${options.what ?? `${cmd} ${args.slice(0, 3).join(" ")}`} failed (exit ${code}); last output:\n${tail.trim().split("\n").slice(-15).join("\n")}`));
+    });
+  });
 }
 
 /** cmake, a C++ compiler and OpenMP: what compiling llama.cpp with OpenMP needs. */
@@ -55,24 +88,10 @@ export async function buildLocalBackend(options: { onOutput?: (chunk: string) =>
   }
   const env: NodeJS.ProcessEnv = { ...process.env, CI: "true" };
   for (const [key, value] of Object.entries(LOCAL_BUILD_CMAKE_OPTIONS)) env[`NODE_LLAMA_CPP_CMAKE_OPTION_${key}`] = value;
-  await new Promise<void>((resolve, reject) => {
-    const child = spawn(process.execPath, [nodeLlamaCppCli(), "source", "download", "--gpu", "false", "--noUsageExample"], {
-      env,
-      stdio: ["ignore", "pipe", "pipe"],
-      ...(options.signal ? { signal: options.signal } : {}),
-    });
-    let tail = "";
-    const onData = (b: Buffer): void => {
-      const s = b.toString();
-      tail = (tail + s).slice(-4000);
-      options.onOutput?.(s);
-    };
-    child.stdout.on("data", onData);
-    child.stderr.on("data", onData);
-    child.on("error", reject);
-    child.on("close", (code) => {
-      if (code === 0) resolve();
-      else reject(new EnvironmentError(`the llama.cpp build failed (exit ${code}); last output:\n${tail.trim().split("\n").slice(-15).join("\n")}`));
-    });
+  await runBuildStep(process.execPath, [nodeLlamaCppCli(), "source", "download", "--gpu", "false", "--noUsageExample"], {
+    env,
+    what: "the llama.cpp build",
+    ...(options.onOutput ? { onOutput: options.onOutput } : {}),
+    ...(options.signal ? { signal: options.signal } : {}),
   });
 }

@@ -1,10 +1,11 @@
-import { spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { mkdir, rename, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { EnvironmentError } from "../errors.js";
 import { tunebenchHome } from "../home.js";
+import { probe, runBuildStep } from "./local-build.js";
 
 /**
  * The reference: llama.cpp's own `llama-bench` and `llama-server`, compiled on
@@ -77,31 +78,6 @@ export function findReference(home = tunebenchHome()): ReferenceBuild | undefine
   }
 }
 
-function probe(cmd: string, args: string[]): string | undefined {
-  const res = spawnSync(cmd, args, { encoding: "utf8" });
-  if (res.error || res.status !== 0) return undefined;
-  return (res.stdout || res.stderr).split("\n")[0]?.trim();
-}
-
-function run(cmd: string, args: string[], options: { cwd?: string; onOutput?: (s: string) => void; signal?: AbortSignal }): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { cwd: options.cwd, stdio: ["ignore", "pipe", "pipe"], ...(options.signal ? { signal: options.signal } : {}) });
-    let tail = "";
-    const onData = (b: Buffer): void => {
-      const s = b.toString();
-      tail = (tail + s).slice(-4000);
-      options.onOutput?.(s);
-    };
-    child.stdout.on("data", onData);
-    child.stderr.on("data", onData);
-    child.on("error", reject);
-    child.on("close", (code) => {
-      if (code === 0) resolve();
-      else reject(new EnvironmentError(`${cmd} ${args.slice(0, 3).join(" ")} failed (exit ${code}); last output:\n${tail.trim().split("\n").slice(-12).join("\n")}`));
-    });
-  });
-}
-
 /**
  * Builds llama-bench and llama-server from the bundled sources into a temporary
  * folder, then moves it into place: an interrupted build leaves nothing that
@@ -124,10 +100,10 @@ export async function buildReference(options: { home?: string; jobs?: number; on
   try {
     const src = path.join(work, "src");
     const build = path.join(work, "build");
-    await run("git", ["clone", "--quiet", bundle, src], options);
+    await runBuildStep("git", ["clone", "--quiet", bundle, src], options);
     const commit = spawnSync("git", ["-C", src, "rev-parse", "--short", "HEAD"], { encoding: "utf8" }).stdout.trim();
-    await run("cmake", ["-S", src, "-B", build, ...REFERENCE_CMAKE_OPTIONS], options);
-    await run("cmake", ["--build", build, "--target", "llama-bench", "llama-server", "-j", String(options.jobs ?? 2)], options);
+    await runBuildStep("cmake", ["-S", src, "-B", build, ...REFERENCE_CMAKE_OPTIONS], options);
+    await runBuildStep("cmake", ["--build", build, "--target", "llama-bench", "llama-server", "-j", String(options.jobs ?? 2)], options);
     const bin = path.join(work, "bin");
     await mkdir(bin);
     for (const tool of ["llama-bench", "llama-server"]) await rename(path.join(build, "bin", tool), path.join(bin, tool));
