@@ -17,7 +17,7 @@ const names = process.argv.length > 2 ? process.argv.slice(2) : all;
 for (const name of names) {
   const out = mkdtempSync(path.join(os.tmpdir(), "tunebench-fixture-"));
   process.stderr.write(`recording ${name} ...\n`);
-  const res = spawnSync(process.execPath, [path.join(repo, "bin", "tunebench.js"), "run", path.join(repo, "scenarios", `${name}.yaml`), "--out", out], { stdio: ["ignore", "ignore", "inherit"] });
+  const res = spawnSync(process.execPath, [path.join(repo, "bin", "tunebench.cjs"), "run", path.join(repo, "scenarios", `${name}.yaml`), "--out", out], { stdio: ["ignore", "ignore", "inherit"] });
   if (res.status !== 0 && res.status !== 1) throw new Error(`${name}: tunebench run exited ${res.status}`);
   const dir = readdirSync(out)[0];
   const result = JSON.parse(readFileSync(path.join(out, dir, "run.json"), "utf8"));
