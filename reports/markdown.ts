@@ -106,6 +106,7 @@ export function summaryMarkdown(r: RunResult, options: { allowUnevaluated?: bool
     ops,
     "",
     "Latency is of the requests that succeeded; failed requests are counted under errors.",
+    ...retriedLine(r),
     "",
     ...(exp.length > 0 ? ["| expectation | observed | result |", "| --- | ---: | --- |", ...exp.map((c) => `| ${cell(c.title)} | ${figure(c, c.observed)} | ${c.status} |`), ""] : []),
     ...(r.stressors.length > 0
@@ -131,3 +132,13 @@ function reportedText(r: RunResult): string {
   const parts = [said.models && said.models.length > 0 ? `model ${said.models.join(", ")}` : "no /v1/models", said.server ? `server ${said.server}` : ""].filter(Boolean);
   return ` (it reports ${parts.join(", ")}; its configuration is otherwise unknown)`;
 }
+
+/** Requests sent again because the server had closed the kept-alive connection they went out on: said, never hidden. */
+function retriedLine(r: RunResult): string[] {
+  const retried = r.load.operations.filter((o) => (o.retried ?? 0) > 0);
+  if (retried.length === 0) return [];
+  return [
+    `Sent again on a fresh connection (the server had closed the kept-alive one as the request went out; counted by the retry's outcome): ${retried.map((o) => `${o.name} ${o.retried}`).join(", ")}.`,
+  ];
+}
+

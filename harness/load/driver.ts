@@ -1,4 +1,4 @@
-import { Agent, errors as undiciErrors, request } from "undici";
+import { Agent, Client, errors as undiciErrors, request, type Dispatcher } from "undici";
 import { z } from "zod";
 import { Xorshift128 } from "../../runtime/random.js";
 import { LatencyRecorder, PercentilesSchema, type LatencyPercentiles } from "../../runtime/stats.js";
@@ -61,6 +61,12 @@ export const OperationResultSchema = z.object({
   serviceTime: PercentilesSchema.optional(),
   /** Requests in flight when the run was stopped (Ctrl-C): neither answers nor failures, and in no count above. */
   cutOff: z.number().int().optional(),
+  /**
+   * Requests sent again once because the kept-alive connection they went out on had
+   * been closed by the server before any answer came (the client's connection reuse,
+   * not the server's failure); each is in the counts above by the outcome of its retry.
+   */
+  retried: z.number().int().optional(),
   /** Streamed operations: time to the first token event, and the gaps between token events. */
   ttft: PercentilesSchema.optional(),
   interToken: PercentilesSchema.optional(),
@@ -106,7 +112,28 @@ interface OpState {
   ttft: LatencyRecorder;
   itl: LatencyRecorder;
   cutOff: number;
+  retried: number;
 }
+
+/**
+ * A request that failed because the server had closed the kept-alive connection
+ * it was written to (the server's idle timeout raced the client's reuse): the
+ * socket, one that had carried answers before, ended or was reset before any
+ * answer to this request came. It is sent once more on a fresh connection.
+ */
+export function closedBeforeAnswer(err: unknown): boolean {
+  const e = err as { code?: string; socket?: { bytesRead?: number } } | undefined;
+  if (e?.code === "UND_ERR_SOCKET") {
+    // a connection that had answered before (bytes read on it): a reused one; a fresh connection that fails is a real error
+    return (e.socket?.bytesRead ?? 0) > 0;
+  }
+  // a reset as the request was written comes bare, without the socket's history: retried once too (on a fresh
+  // connection, where a server that really resets everything fails again, and that failure counts)
+  return e?.code === "ECONNRESET" || e?.code === "EPIPE";
+}
+
+/** How long an idle kept-alive connection is kept: below the idle timeouts servers commonly use (5 s), so the client lets go first. A server's `Keep-Alive: timeout=` hint lowers it further. */
+export const IDLE_KEEPALIVE_MS = 4000;
 
 function classify(err: unknown): "timeout" | "connection" {
   if (err instanceof undiciErrors.HeadersTimeoutError || err instanceof undiciErrors.BodyTimeoutError) return "timeout";
@@ -147,6 +174,7 @@ export async function runLoad(plan: LoadPlan, options: { onEvent?: (e: LoadEvent
     ttft: new LatencyRecorder(),
     itl: new LatencyRecorder(),
     cutOff: 0,
+    retried: 0,
   }));
   const pick = (): OpState => {
     let r = (rng.nextU32() / 4294967296) * totalWeight;
@@ -156,7 +184,7 @@ export async function runLoad(plan: LoadPlan, options: { onEvent?: (e: LoadEvent
     }
     return states.at(-1)!;
   };
-  const agent = new Agent({ connections: plan.connections ?? 256, pipelining: 1, keepAliveTimeout: 30_000 });
+  const agent = new Agent({ connections: plan.connections ?? 256, pipelining: 1, keepAliveTimeout: IDLE_KEEPALIVE_MS, keepAliveTimeoutThreshold: 1000 });
   const timeoutMs = plan.timeoutMs ?? 60_000;
   const t0 = performance.now();
   const origin = plan.clockOrigin ?? t0;
@@ -173,15 +201,28 @@ export async function runLoad(plan: LoadPlan, options: { onEvent?: (e: LoadEvent
     let firstToken: number | undefined;
     let lastToken: number | undefined;
     const itl: number[] = [];
-    try {
-      const res = await request(`${plan.baseUrl}${spec.path}`, {
+    const send = (dispatcher: Dispatcher) =>
+      request(`${plan.baseUrl}${spec.path}`, {
         method: spec.method,
-        dispatcher: agent,
+        dispatcher,
         ...(options.signal ? { signal: options.signal } : {}),
         headersTimeout: timeoutMs,
         bodyTimeout: timeoutMs,
         ...(spec.body !== undefined ? { body: JSON.stringify(spec.body), headers: { "content-type": "application/json" } } : {}),
       });
+    let fresh: Client | undefined;
+    try {
+      let res;
+      try {
+        res = await send(agent);
+      } catch (err) {
+        // no answer at all: the server closed this kept-alive connection as the request went out; once more, on a
+        // connection of its own (the pool's other idle ones may have been closed too)
+        if (options.signal?.aborted || !closedBeforeAnswer(err)) throw err;
+        if (record) state.retried++;
+        fresh = new Client(new URL(plan.baseUrl).origin, { pipelining: 1 });
+        res = await send(fresh);
+      }
       if (spec.stream && res.statusCode === 200) {
         let pending = "";
         for await (const chunk of res.body) {
@@ -208,6 +249,8 @@ export async function runLoad(plan: LoadPlan, options: { onEvent?: (e: LoadEvent
     } catch (err) {
       // stopped by the user (Ctrl-C): cut off, not a failure of the service
       kind = options.signal?.aborted ? "cut-off" : classify(err);
+    } finally {
+      if (fresh) void fresh.close().catch(() => undefined);
     }
     const end = performance.now();
     const latencyMs = end - scheduledAt;
@@ -288,6 +331,7 @@ export async function runLoad(plan: LoadPlan, options: { onEvent?: (e: LoadEvent
     latency: s.latency.summary(),
     histogram: s.latency.encode(),
     ...(s.cutOff > 0 ? { cutOff: s.cutOff } : {}),
+    ...(s.retried > 0 ? { retried: s.retried } : {}),
     ...(plan.arrival.kind === "open" ? { serviceTime: s.service.summary() } : {}),
     ...(s.ttft.count > 0 ? { ttft: s.ttft.summary(), interToken: s.itl.summary() } : {}),
   }));

@@ -1,5 +1,5 @@
 import http from "node:http";
-import type { AddressInfo } from "node:net";
+import net, { type AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openLoopSchedule } from "../../../harness/load/arrival.js";
 import { measureGeneratorOverhead, runLoad } from "../../../harness/load/driver.js";
@@ -135,3 +135,102 @@ describe("load driver", () => {
     expect(overhead.p50Ms).toBeGreaterThan(0);
   });
 });
+
+/**
+ * A bare HTTP/1.1 server that keeps connections alive without saying for how long
+ * (no Keep-Alive header), as many do: `closeOn(n, socket)` decides whether the n-th
+ * request on a connection is dropped unanswered instead of answered, and an idle
+ * connection is closed after `idleMs`.
+ */
+async function rawServer(options: { idleMs: number; dropNth?: number }): Promise<{ url: string; close(): Promise<void>; dropped: () => number }> {
+  let dropped = 0;
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((sock) => {
+    sockets.add(sock);
+    sock.on("close", () => sockets.delete(sock));
+    let n = 0;
+    let buf = "";
+    let idle = setTimeout(() => sock.destroy(), options.idleMs);
+    sock.on("data", (d: Buffer) => {
+      clearTimeout(idle);
+      buf += d.toString("latin1");
+      for (;;) {
+        const head = buf.indexOf("\r\n\r\n");
+        if (head < 0) break;
+        const length = Number(/content-length: *(\d+)/i.exec(buf.slice(0, head))?.[1] ?? 0);
+        if (buf.length < head + 4 + length) break;
+        buf = buf.slice(head + 4 + length);
+        n++;
+        if (options.dropNth !== undefined && n === options.dropNth) {
+          dropped++;
+          sock.destroy();
+          return;
+        }
+        sock.write("HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 11\r\n\r\n{\"ok\":true}");
+      }
+      idle = setTimeout(() => sock.destroy(), options.idleMs);
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    dropped: () => dropped,
+    close: async () => {
+      for (const sock of sockets) sock.destroy();
+      await new Promise((r) => server.close(r));
+    },
+  };
+}
+
+describe("connections the server closed", () => {
+  const post = [{ name: "completion", weight: 1, build: () => ({ method: "POST" as const, path: "/v1/completions", body: { prompt: "x" } }) }];
+
+  it("a request written to a kept-alive connection the server dropped is sent again on a fresh one and counted apart, not as an error", async () => {
+    // every connection's second request is dropped unanswered: the race of a server's idle close with the client's reuse, made certain
+    const srv = await rawServer({ idleMs: 60_000, dropNth: 2 });
+    try {
+      const r = await runLoad({ baseUrl: srv.url, operations: post, arrival: { kind: "closed", concurrency: 1 }, durationMs: 400, warmupMs: 0 });
+      const op = r.operations[0]!;
+      expect(op.count).toBeGreaterThan(4);
+      expect(op.errors).toEqual({ status: {}, timeout: 0, connection: 0 });
+      expect(op.ok).toBe(op.count);
+      expect(op.retried).toBe(srv.dropped());
+      expect(op.retried).toBeGreaterThan(0);
+    } finally {
+      await srv.close();
+    }
+  });
+
+  it("a fresh connection that fails is still an error (no retry)", async () => {
+    const srv = await rawServer({ idleMs: 60_000, dropNth: 1 });
+    try {
+      const r = await runLoad({ baseUrl: srv.url, operations: post, arrival: { kind: "closed", concurrency: 1 }, durationMs: 200, warmupMs: 0 });
+      const op = r.operations[0]!;
+      expect(op.count).toBeGreaterThan(0);
+      expect(op.errors.connection).toBe(op.count);
+      expect(op.retried).toBeUndefined();
+    } finally {
+      await srv.close();
+    }
+  });
+
+  it("against a server that closes idle connections after 1 s without a Keep-Alive hint, requests spaced about 1 s apart all succeed", async () => {
+    const srv = await rawServer({ idleMs: 1000 });
+    try {
+      const r = await runLoad({
+        baseUrl: srv.url,
+        operations: post,
+        arrival: { kind: "open", stages: [{ durationMs: 6000, rate: 1 }], spacing: "constant" },
+        durationMs: 6000,
+        warmupMs: 0,
+      });
+      const op = r.operations[0]!;
+      expect(op.count).toBeGreaterThanOrEqual(5);
+      expect(op.errors).toEqual({ status: {}, timeout: 0, connection: 0 });
+      expect(op.ok).toBe(op.count);
+    } finally {
+      await srv.close();
+    }
+  });
+});
+
