@@ -17,6 +17,7 @@ interface RunArgs {
   set?: string[];
   duration?: string;
   target?: string;
+  model?: string;
   "in-process": boolean;
   out: string;
   json: boolean;
@@ -33,6 +34,7 @@ export const runCommand: CommandModule<object, RunArgs> = {
       .option("set", { type: "string", array: true, describe: "override a RuntimeConfig field: --set inference.threads=1 (repeatable)" })
       .option("duration", { type: "string", describe: "measured time instead of the scenario's: 30s, 2m" })
       .option("target", { type: "string", describe: "an OpenAI-compatible server to measure instead of starting the runtime" })
+      .option("model", { type: "string", describe: "with --target: the model name requests carry (default: the first the target's /v1/models lists)" })
       .option("in-process", { type: "boolean", default: false, describe: "run the runtime inside this process (micro-measurements; the profile's Node flags do not apply)" })
       .option("out", { type: "string", default: "tunebench-out", describe: "folder for run.json and summary.md" })
       .option("json", { type: "boolean", default: false, describe: "print the RunResult as JSON" })
@@ -40,6 +42,7 @@ export const runCommand: CommandModule<object, RunArgs> = {
       .example("$0 run scenarios/smoke.yaml", "seconds, on the tiny model")
       .example("$0 run scenarios/high-cpu.yaml --set inference.threads=1", "the same scenario with one change"),
   handler: async (args) => {
+    if (args.model !== undefined && args.target === undefined) throw new InputError("--model names the model of a --target server; without --target the runtime's model comes from the profile (--set inference.model=...)");
     const loaded = await loadScenario(args.scenario);
     let durationMs: number | undefined;
     if (args.duration !== undefined) {
@@ -57,6 +60,7 @@ export const runCommand: CommandModule<object, RunArgs> = {
       set: parseSet(args.set ?? []),
       ...(durationMs !== undefined ? { durationMs } : {}),
       ...(args.target ? { targetUrl: args.target } : {}),
+      ...(args.model !== undefined ? { targetModel: args.model } : {}),
       ...(args["in-process"] ? { inProcess: true } : {}),
       signal: interruptSignal,
       onEvent: (e) => {

@@ -19,6 +19,8 @@ export interface PlanOptions {
   durationMs?: number;
   /** An external OpenAI-compatible URL instead of starting the runtime. */
   targetUrl?: string;
+  /** The model name requests to the external target carry (default: the first its /v1/models lists). */
+  targetModel?: string;
   /** Run the runtime inside this process (no process boundary; the profile's Node flags do not apply). */
   inProcess?: boolean;
 }

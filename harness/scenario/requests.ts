@@ -9,8 +9,14 @@ function words(rng: Xorshift128, n: number): string {
   return out.join(" ");
 }
 
-/** The scenario's operations as requests, with queries that repeat at the scenario's rate (so cache hits are controlled). */
-export function buildOperations(s: Scenario): LoadOperation[] {
+/**
+ * The scenario's operations as requests, with queries that repeat at the
+ * scenario's rate (so cache hits are controlled). `model`: the model name the
+ * OpenAI-style requests carry (servers such as Ollama and vLLM refuse a request
+ * without one; tunebench's runtime ignores it).
+ */
+export function buildOperations(s: Scenario, options: { model?: string } = {}): LoadOperation[] {
+  const m = options.model !== undefined ? { model: options.model } : {};
   const rng = new Xorshift128(11);
   const pool = Array.from({ length: s.workload.distinctQueries }, () => words(rng, s.workload.promptWords));
   let fresh = 0;
@@ -31,14 +37,14 @@ export function buildOperations(s: Scenario): LoadOperation[] {
         case "search":
           return { method: "POST" as const, path: "/search", body: { query: nextQuery(), k: o.k } };
         case "embeddings":
-          return { method: "POST" as const, path: "/v1/embeddings", body: { input: nextQuery(), encoding_format: "base64" } };
+          return { method: "POST" as const, path: "/v1/embeddings", body: { ...m, input: nextQuery(), encoding_format: "base64" } };
         case "completion":
-          return { method: "POST" as const, path: "/v1/completions", body: { prompt: nextQuery(), max_tokens: o.maxTokens, stream: o.stream }, stream: o.stream };
+          return { method: "POST" as const, path: "/v1/completions", body: { ...m, prompt: nextQuery(), max_tokens: o.maxTokens, stream: o.stream }, stream: o.stream };
         case "chat":
           return {
             method: "POST" as const,
             path: "/v1/chat/completions",
-            body: { messages: [{ role: "user", content: nextQuery() }], max_tokens: o.maxTokens, stream: o.stream },
+            body: { ...m, messages: [{ role: "user", content: nextQuery() }], max_tokens: o.maxTokens, stream: o.stream },
             stream: o.stream,
           };
         case "batch":

@@ -21,6 +21,7 @@ import { StressorTimeline } from "../stress/timeline.js";
 import { prepareRuntime, type Preparation } from "../../runtime/server/start.js";
 import { formatBytes } from "../format.js";
 import type { TargetReport } from "../result.js";
+import { buildOperations } from "./requests.js";
 import { externalTarget, readRuntimeHealth, startChildRuntime, startInProcessRuntime, type Target } from "../target/child.js";
 import { assembleResult } from "./assemble.js";
 import type { LoadedScenario } from "./load.js";
@@ -54,6 +55,9 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions = 
     emit({ type: "phase", text: `checking that ${plan.target.url} answers` });
     await wait(probeTarget(plan.target.url!));
     reported = await wait(readTargetReport(plan.target.url!));
+    // the model every OpenAI-style request names: --model, else the first the target lists
+    const model = options.targetModel ?? reported.models?.[0];
+    if (model !== undefined) plan.operations = buildOperations(plan.scenario, { model });
   }
   // the run's own cache namespace (its keys are deleted at the end) and, with Redis stressors, the fault proxy in front of Redis
   const namespace = `tunebench-run-${randomBytes(3).toString("hex")}`;

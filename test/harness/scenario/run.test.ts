@@ -279,7 +279,15 @@ describe("signals and unreachable targets", () => {
            res.setHeader("content-type", "application/json");
            if (req.url === "/v1/models") return res.end(JSON.stringify({ object: "list", data: [{ id: "mock-model", object: "model" }] }));
            if (req.url === "/health") return res.end(JSON.stringify({ status: "ok", slots: 2 }));
-           if (req.url === "/v1/completions") return req.resume().on("end", () => res.end(JSON.stringify({ choices: [{ text: "hi" }], usage: { prompt_tokens: 3, completion_tokens: 1 } })));
+           if (req.url === "/v1/completions") {
+             // like Ollama and vLLM: a request without the model is refused
+             let body = "";
+             req.on("data", (d) => (body += d)).on("end", () => {
+               if (JSON.parse(body).model !== "mock-model") { res.statusCode = 400; return res.end(JSON.stringify({ error: "model is required" })); }
+               res.end(JSON.stringify({ choices: [{ text: "hi" }], usage: { prompt_tokens: 3, completion_tokens: 1 } }));
+             });
+             return;
+           }
            res.statusCode = 404; res.end("{}");
          });
          s.listen(0, "127.0.0.1", () => console.log(s.address().port));`,
@@ -295,6 +303,9 @@ describe("signals and unreachable targets", () => {
       expect(result.target.kind).toBe("external");
       expect(result.target.runtime).toBeNull();
       expect(result.target.reported).toEqual({ models: ["mock-model"], health: { status: "ok", slots: 2 }, server: "mock-llm/1.0" });
+      const completion = result.load.operations.find((o) => o.name === "completion")!;
+      expect(completion.count).toBeGreaterThan(0);
+      expect(completion.ok, "every completion named the model the target listed").toBe(completion.count);
       const threads = result.checks.find((c) => c.check === "checklist.threads-within-cores")!;
       expect(threads.status).toBe("not-evaluated");
       expect(threads.evidence.join(" ")).toMatch(/external target: its configuration is unknown \(it reported models mock-model, server "mock-llm\/1\.0"\)/);
