@@ -28,6 +28,10 @@ export const PHASES = ["start", "warmup", "measure"] as const;
 export const RunOperationSchema = OperationResultSchema.extend({
   name: z.enum(OPERATIONS),
   tier: z.number().int().min(1).max(5),
+  /** An external target does not offer it (found by a probe before the load; e.g. "POST /search answered 404"): left out of the load, judged "not evaluated". */
+  unsupported: z.string().optional(),
+  /** What was requested for it when that differs from the operation's own route (`health` against a server without /health: GET /v1/models). */
+  path: z.string().optional(),
 });
 export type RunOperation = z.output<typeof RunOperationSchema>;
 

@@ -107,6 +107,8 @@ export function summaryMarkdown(r: RunResult, options: { allowUnevaluated?: bool
     "",
     "Latency is of the requests that succeeded; failed requests are counted under errors.",
     ...retriedLine(r),
+    ...r.load.operations.filter((o) => o.unsupported).map((o) => `${o.name}: not supported by the target (${o.unsupported}); not evaluated.`),
+    ...r.load.operations.filter((o) => o.path).map((o) => `${o.name}: measured on ${o.path} (the target has no route of its own for it).`),
     "",
     ...(exp.length > 0 ? ["| expectation | observed | result |", "| --- | ---: | --- |", ...exp.map((c) => `| ${cell(c.title)} | ${figure(c, c.observed)} | ${c.status} |`), ""] : []),
     ...(r.stressors.length > 0

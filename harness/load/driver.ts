@@ -182,7 +182,8 @@ export async function runLoad(plan: LoadPlan, options: { onEvent?: (e: LoadEvent
       r -= s.op.weight;
       if (r < 0) return s;
     }
-    return states.at(-1)!;
+    // rounding can leave r at 0 after the last: the last operation that is in the mix at all
+    return states.findLast((s) => s.op.weight > 0) ?? states.at(-1)!;
   };
   const agent = new Agent({ connections: plan.connections ?? 256, pipelining: 1, keepAliveTimeout: IDLE_KEEPALIVE_MS, keepAliveTimeoutThreshold: 1000 });
   const timeoutMs = plan.timeoutMs ?? 60_000;

@@ -25,6 +25,8 @@ export interface RunPieces {
   series: TimeSeries | undefined;
   stressors: StressorRecord[];
   preparation?: RunResult["preparation"];
+  /** An external target's probe: operations it does not offer (name -> why), and routes used instead of an operation's own. */
+  offered?: { unsupported: Map<string, string>; paths: Map<string, string> };
 }
 
 const EMPTY_SERIES: TimeSeries = { intervalMs: 1000, atMs: [], values: {}, overhead: { cpuMs: 0, samples: 0, cpuMsPerSample: 0 }, failures: {} };
@@ -35,7 +37,11 @@ const round = (v: number): number => Math.round(v * 10) / 10;
 export function assembleResult(p: RunPieces): RunResult {
   const s = p.plan.scenario;
   const tierOf = new Map(s.workload.operations.map((o) => [o.op as string, o.tier]));
-  const operations = (p.load?.operations ?? []).map((o) => ({ ...o, name: o.name as RunResult["load"]["operations"][number]["name"], tier: tierOf.get(o.name) ?? 1 }));
+  const operations = (p.load?.operations ?? []).map((o) => {
+    const why = p.offered?.unsupported.get(o.name);
+    const route = p.offered?.paths.get(o.name);
+    return { ...o, name: o.name as RunResult["load"]["operations"][number]["name"], tier: tierOf.get(o.name) ?? 1, ...(why ? { unsupported: why } : {}), ...(route ? { path: route } : {}) };
+  });
   const phases: RunResult["phases"] = [];
   if (p.origin !== undefined && p.runtimeStart !== undefined && p.runtimeReady !== undefined) {
     phases.push({ name: "start", startAtMs: round(p.runtimeStart - p.origin), endAtMs: round(p.runtimeReady - p.origin) });

@@ -8,7 +8,7 @@ import type { RuntimeConfig } from "../../runtime/config.js";
 import { RedisTier, defaultRedisUrl } from "../../runtime/cache/redis.js";
 import { EnvironmentError } from "../../runtime/errors.js";
 import { detectHardware, type HardwareInfo } from "../detect/index.js";
-import { measureGeneratorOverhead, runLoad, type LoadEvent, type LoadResult } from "../load/driver.js";
+import { measureGeneratorOverhead, runLoad, type LoadEvent, type LoadOperation, type LoadResult } from "../load/driver.js";
 import { runtimeMetricsSampler } from "../monitor/metrics.js";
 import { Monitor } from "../monitor/monitor.js";
 import { processSampler } from "../monitor/process.js";
@@ -51,6 +51,7 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions = 
   // Ctrl-C is honoured even while detection waits (on a lock of a concurrent backend build, say)
   const hardware = await wait(detectHardware());
   let reported: TargetReport | undefined;
+  let offered: OfferedOperations | undefined;
   if (plan.target.kind === "external") {
     emit({ type: "phase", text: `checking that ${plan.target.url} answers` });
     await wait(probeTarget(plan.target.url!));
@@ -58,6 +59,9 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions = 
     // the model every OpenAI-style request names: --model, else the first the target lists
     const model = options.targetModel ?? reported.models?.[0];
     if (model !== undefined) plan.operations = buildOperations(plan.scenario, { model });
+    emit({ type: "phase", text: `asking ${plan.target.url} which operations it offers` });
+    offered = await wait(probeOperations(plan.target.url!, plan.operations));
+    plan.operations = offered.operations;
   }
   // the run's own cache namespace (its keys are deleted at the end) and, with Redis stressors, the fault proxy in front of Redis
   const namespace = `tunebench-run-${randomBytes(3).toString("hex")}`;
@@ -141,6 +145,7 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions = 
     load,
     series,
     stressors: stressors.records(origin),
+    ...(offered ? { offered: { unsupported: offered.unsupported, paths: offered.paths } } : {}),
     ...(preparation
       ? {
           preparation: {
@@ -173,6 +178,71 @@ async function probeTarget(url: string): Promise<void> {
     }
   }
   throw new EnvironmentError(`the target ${url} does not answer (${last}); start it, or check the URL`);
+}
+
+export interface OfferedOperations {
+  /** The operations to run: the unsupported ones with weight 0, health on the route the target has. */
+  operations: LoadOperation[];
+  /** Operation name -> why it is left out. */
+  unsupported: Map<string, string>;
+  /** Operation name -> the route used instead of its own. */
+  paths: Map<string, string>;
+}
+
+/**
+ * One request per operation before the load, so an operation another server does
+ * not offer (tunebench's own /search and /batch, say) is reported as not supported
+ * instead of failing thousands of times: 404, 405 or 501 means not offered.
+ * `health` follows the target: /health, else /v1/models.
+ */
+export async function probeOperations(url: string, operations: readonly LoadOperation[]): Promise<OfferedOperations> {
+  const unsupported = new Map<string, string>();
+  const paths = new Map<string, string>();
+  const out: LoadOperation[] = [];
+  const status = async (method: string, p: string, body?: unknown): Promise<number | string> => {
+    try {
+      const res = await fetch(`${url}${p}`, {
+        method,
+        signal: AbortSignal.timeout(60_000),
+        ...(body !== undefined ? { body: JSON.stringify(body), headers: { "content-type": "application/json" } } : {}),
+      });
+      await res.arrayBuffer();
+      return res.status;
+    } catch (err) {
+      return (err as Error).message;
+    }
+  };
+  const missing = (code: number | string): boolean => code === 404 || code === 405 || code === 501;
+  for (const op of operations) {
+    const spec = op.build(0);
+    if (op.name === "health") {
+      const own = await status("GET", spec.path);
+      if (!missing(own)) {
+        out.push(op);
+        continue;
+      }
+      const models = await status("GET", "/v1/models");
+      if (!missing(models)) {
+        paths.set(op.name, "/v1/models");
+        out.push({ ...op, build: (i) => ({ ...op.build(i), path: "/v1/models" }) });
+        continue;
+      }
+      unsupported.set(op.name, `GET ${spec.path} answered ${own} and GET /v1/models ${models}`);
+      out.push({ ...op, weight: 0 });
+      continue;
+    }
+    // a small request of the operation's own shape (one token where it generates)
+    const body = spec.body && typeof spec.body === "object" ? { ...(spec.body as Record<string, unknown>), ...("max_tokens" in (spec.body as object) ? { max_tokens: 1, stream: false } : {}) } : spec.body;
+    const code = await status(spec.method, spec.path, body);
+    if (missing(code)) {
+      unsupported.set(op.name, `${spec.method} ${spec.path} answered ${code}`);
+      out.push({ ...op, weight: 0 });
+    } else out.push(op);
+  }
+  if (out.every((o) => o.weight === 0)) {
+    throw new EnvironmentError(`the target ${url} offers none of the scenario's operations (${[...unsupported.values()].join("; ")})`);
+  }
+  return { operations: out, unsupported, paths };
 }
 
 /** The most of a target's self-report kept in a RunResult, characters. */

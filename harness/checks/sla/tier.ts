@@ -23,6 +23,7 @@ export default defineCheck({
       const budget = tierBudgetMs(sla, o.tier);
       const title = `${o.name}: tier ${o.tier} budget ${budget} ms at p${sla.percentile}, errors under ${fmtPct(sla.maxErrorRate)}`;
       const base = { subject: o.name, title, bound: budget, unit: "ms" as const, refs: { operations: [o.name], ...(window ? { window } : {}) } };
+      if (o.unsupported) return { ...base, status: "not-evaluated", observed: null, evidence: [`${o.name}: not supported by the target (${o.unsupported}); left out of the load`] };
       if (o.count === 0) return { ...base, status: "not-evaluated", observed: null, evidence: [`${o.name}: no request ended in the measured window`] };
       const errorRate = errorsOf(o) / o.count;
       const latency = judgePercentile(latencyOf([o]), sla.percentile, "<=", budget, `${o.name} (tier ${o.tier})`);

@@ -303,6 +303,13 @@ describe("signals and unreachable targets", () => {
       expect(result.target.kind).toBe("external");
       expect(result.target.runtime).toBeNull();
       expect(result.target.reported).toEqual({ models: ["mock-model"], health: { status: "ok", slots: 2 }, server: "mock-llm/1.0" });
+      const search = result.load.operations.find((o) => o.name === "search")!;
+      expect(search.unsupported).toBe("POST /search answered 404");
+      expect(search.count, "an operation the target does not offer is not sent thousands of times").toBe(0);
+      const searchSla = result.checks.find((c) => c.id === "sla.search")!;
+      expect(searchSla.status).toBe("not-evaluated");
+      expect(searchSla.evidence.join(" ")).toMatch(/not supported by the target/);
+      expect(res.stdout).toMatch(/search: not supported by the target \(POST \/search answered 404\)/);
       const completion = result.load.operations.find((o) => o.name === "completion")!;
       expect(completion.count).toBeGreaterThan(0);
       expect(completion.ok, "every completion named the model the target listed").toBe(completion.count);
