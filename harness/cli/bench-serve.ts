@@ -1,5 +1,6 @@
 import type { CommandModule } from "yargs";
 import { runServeBench } from "../bench/serve.js";
+import { runServeAgainst } from "../bench/against.js";
 import { BACKENDS, type BackendName } from "../../runtime/config.js";
 import { InputError } from "../../runtime/errors.js";
 import { parseFileType } from "../../runtime/models/make.js";
@@ -15,6 +16,9 @@ interface BenchServeArgs {
   rounds: number;
   concurrency: number;
   child: boolean;
+  against?: string;
+  slots: number;
+  "round-seconds": number;
   json: boolean;
 }
 
@@ -28,15 +32,46 @@ export const benchServeCommand: CommandModule<object, BenchServeArgs> = {
       .option("backend", { type: "string", default: "auto", choices: BACKENDS as unknown as string[], describe: "llama.cpp binary" })
       .option("threads", { alias: "t", type: "number", describe: "inference threads" })
       .option("tokens", { alias: "n", type: "number", default: 64, describe: "tokens per completion" })
-      .option("rounds", { type: "number", default: 11, describe: "rounds of one HTTP and one direct generation, back to back, the order alternating" })
+      .option("rounds", { type: "number", default: 11, describe: "rounds of one HTTP and one direct generation, back to back, the order alternating (with --against: rounds of both servers; 11 there means the default of 3)" })
       .option("concurrency", { type: "number", default: 32, describe: "/health requests in flight for req/s" })
       .option("child", { type: "boolean", default: false, describe: "run the service as a child process (`tunebench serve`) and measure it as an external client does; the engine it is compared with is loaded in this process" })
+      .option("against", { type: "string", choices: ["llama-server"], describe: "tunebench's runtime against llama.cpp's llama-server (tunebench backend build --reference) on the same GGUF, threads, slots and context, in interleaved rounds, with ratios" })
+      .option("slots", { type: "number", default: 2, describe: "with --against: parallel sequences (slots) on both servers" })
+      .option("round-seconds", { type: "number", default: 10, describe: "with --against: measured seconds of each server in each round" })
       .option("json", { type: "boolean", default: false, describe: "print JSON" }),
   handler: async (args) => {
     if (!Number.isInteger(args.tokens) || args.tokens < 2 || args.tokens > 4096) throw new InputError(`--tokens=${args.tokens}: valid: 2 to 4096`);
     if (!Number.isInteger(args.rounds) || args.rounds < 1 || args.rounds > 100) throw new InputError(`--rounds=${args.rounds}: valid: 1 to 100`);
     if (!Number.isInteger(args.concurrency) || args.concurrency < 1 || args.concurrency > 1024) throw new InputError(`--concurrency=${args.concurrency}: valid: 1 to 1024`);
     const status = statusLine();
+    if (args.against !== undefined) {
+      if (!Number.isInteger(args.slots) || args.slots < 1 || args.slots > 64) throw new InputError(`--slots=${args.slots}: valid: 1 to 64`);
+      if (!(args["round-seconds"] >= 2 && args["round-seconds"] <= 600)) throw new InputError(`--round-seconds=${args["round-seconds"]}: valid: 2 to 600`);
+      const a = await runServeAgainst({
+        model: args.model,
+        quant: parseFileType(args.quant),
+        backend: args.backend as BackendName,
+        ...(args.threads !== undefined ? { threads: args.threads } : {}),
+        slots: args.slots,
+        rounds: args.rounds === 11 ? 3 : args.rounds,
+        roundMs: args["round-seconds"] * 1000,
+        maxTokens: Math.min(args.tokens, 64),
+        signal: interruptSignal,
+        onPhase: (t) => status.set(t),
+      }).finally(() => status.clear());
+      if (args.json) {
+        writeJson(a);
+        return;
+      }
+      const f = (v: number | null, unit: string): string => (v === null ? "-" : unit === "ms" ? `${v.toFixed(1)} ms` : `${v.toFixed(2)} ${unit}`);
+      const rows = a.metrics.map((m) => `| ${m.name} | ${f(m.tunebench, m.unit)} | ${f(m.llamaServer, m.unit)} | ${m.ratio === null ? "-" : `${m.ratio.toFixed(2)}x`} |`);
+      process.stdout.write(
+        [`| metric | tunebench | llama-server | ratio |`, `| --- | ---: | ---: | ---: |`, ...rows].join("\n") +
+          `\n\nmodel ${a.model}, ${a.threads} threads, ${a.slots} slots, ${a.contextSize} tokens of context each; llama-server built here from llama.cpp ${a.llamaServer.commit}; ` +
+          `${a.rounds.tunebench.length} interleaved rounds (the order alternating), medians; errors: tunebench ${a.errors.tunebench}, llama-server ${a.errors.llamaServer}; ratio = tunebench / llama-server (throughput: higher is better; latencies: lower)\n`,
+      );
+      return;
+    }
     const r = await runServeBench({
       model: args.model,
       quant: parseFileType(args.quant),

@@ -2,6 +2,8 @@ import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { measureReadBandwidth, measureTopK, runSearchBench } from "../../../harness/bench/search.js";
 import { runServeBench } from "../../../harness/bench/serve.js";
+import { runServeAgainst } from "../../../harness/bench/against.js";
+import { findReference } from "../../../runtime/inference/reference-build.js";
 import { catalogRequest, makeModel } from "../../../runtime/models/make.js";
 import { tempDir } from "../../helpers/tmp.js";
 
@@ -57,5 +59,20 @@ describe("serve benchmark", () => {
     expect(r.health.errors).toBe(0);
     expect(r.completions.httpTokensPerSecond).toHaveLength(2);
     expect(r.completions.directTokensPerSecond).toHaveLength(2);
+  });
+
+  const reference = findReference();
+  it.skipIf(!reference)("against llama-server: both servers on the same file, the same workload in rounds, ratios per metric (skipped: `tunebench backend build --reference` has not been run here)", async () => {
+    const dir = tempDir();
+    const model = (await makeModel(catalogRequest("tiny", "Q4_0"), { dir })).path;
+    const r = await runServeAgainst({ model, backend: "cpu", threads: 1, slots: 2, contextSize: 256, rounds: 2, roundMs: 2000, maxTokens: 8 });
+    expect(r.rounds.tunebench).toHaveLength(2);
+    expect(r.rounds.llamaServer).toHaveLength(2);
+    expect(r.errors).toEqual({ tunebench: 0, llamaServer: 0 });
+    const throughput = r.metrics.find((m) => m.name === "throughput")!;
+    expect(throughput.tunebench).toBeGreaterThan(0);
+    expect(throughput.llamaServer).toBeGreaterThan(0);
+    expect(throughput.ratio).toBeCloseTo(throughput.tunebench! / throughput.llamaServer!, 9);
+    expect(r.metrics.find((m) => m.name === "chat time to first token p50")!.llamaServer).toBeGreaterThan(0);
   });
 });

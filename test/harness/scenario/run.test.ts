@@ -3,6 +3,8 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { RunResultSchema } from "../../../harness/result.js";
+import { findReference } from "../../../runtime/inference/reference-build.js";
+import { catalogRequest, makeModel } from "../../../runtime/models/make.js";
 import { REPO, runCli, startCli } from "../../helpers/cli.js";
 import { Redis } from "ioredis";
 import { privateRedis, type PrivateRedis } from "../../helpers/redis-server.js";
@@ -316,6 +318,33 @@ describe("signals and unreachable targets", () => {
       const threads = result.checks.find((c) => c.check === "checklist.threads-within-cores")!;
       expect(threads.status).toBe("not-evaluated");
       expect(threads.evidence.join(" ")).toMatch(/external target: its configuration is unknown \(it reported models mock-model, server "mock-llm\/1\.0"\)/);
+    } finally {
+      server.kill();
+    }
+  });
+
+  it.skipIf(!findReference())("against a real llama-server: its model named, tunebench's own operations not supported, no errors (skipped: `tunebench backend build --reference` has not been run here)", async () => {
+    const ref = findReference()!;
+    const model = (await makeModel(catalogRequest("tiny", "Q4_0"), { dir: tempDir() })).path;
+    const port = 20_000 + Math.floor(Math.random() * 20_000);
+    const server = spawn(ref.llamaServer, ["-m", model, "-t", "1", "-np", "2", "-c", "1024", "--host", "127.0.0.1", "--port", String(port)], { stdio: "ignore" });
+    try {
+      for (let i = 0; i < 100; i++) {
+        const up = await fetch(`http://127.0.0.1:${port}/health`).then((r) => r.ok, () => false);
+        if (up) break;
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      const out = tempDir();
+      const res = runCli(["run", path.join(REPO, "scenarios", "smoke.yaml"), "--target", `http://127.0.0.1:${port}`, "--duration", "3s", "--out", out], env, 120_000);
+      expect([0, 1], res.stderr).toContain(res.code);
+      const result = RunResultSchema.parse(runJson(out));
+      expect(result.target.reported!.server).toBe("llama.cpp");
+      expect(result.target.reported!.models![0]).toMatch(/tiny\.Q4_0\.gguf$/);
+      expect(result.load.operations.find((o) => o.name === "search")!.unsupported).toMatch(/POST \/search answered 404/);
+      for (const o of result.load.operations.filter((x) => !x.unsupported)) {
+        expect(o.count, o.name).toBeGreaterThan(0);
+        expect(o.count - o.ok, `${o.name}: failed requests`).toBe(0);
+      }
     } finally {
       server.kill();
     }
