@@ -167,7 +167,7 @@ export async function runTokenBench(plan: TokenBenchPlan, options: TokenBenchOpt
       try {
         for (const test of tests) {
           const name = `${test.kind}${test.tokens}`;
-          const measure = (): Promise<ThroughputSample> =>
+          const measure = (): Promise<ThroughputSample & { path?: GenerationPath }> =>
             test.kind === "pp" ? measurePromptProcessing(engine, test.tokens) : measureGeneration(engine, test.tokens, plan.generationPath ?? "addon");
           if (plan.warmup) {
             if (options.signal?.aborted) throw options.signal.reason;
@@ -175,7 +175,7 @@ export async function runTokenBench(plan: TokenBenchPlan, options: TokenBenchOpt
             await measure();
             done++;
           }
-          const samples: ThroughputSample[] = [];
+          const samples: Array<ThroughputSample & { path?: GenerationPath }> = [];
           const reference: number[] = [];
           const fa = engine.flashAttention;
           for (let rep = 1; rep <= plan.repetitions; rep++) {
@@ -221,7 +221,7 @@ export async function runTokenBench(plan: TokenBenchPlan, options: TokenBenchOpt
             tokens: test.tokens,
             tokensPerSecond: spread,
             samples,
-            ...(test.kind === "tg" ? { generation: (samples[0] as { path?: GenerationPath } | undefined)?.path ?? "api" } : {}),
+            ...(samples[0]?.path ? { generation: samples[0].path } : {}),
             ...(refSpread ? { reference: { tokensPerSecond: refSpread, samples: reference }, ratio: spread.median / refSpread.median } : {}),
           };
           rows.push(row);

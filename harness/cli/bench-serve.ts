@@ -13,7 +13,7 @@ interface BenchServeArgs {
   backend: string;
   threads?: number;
   tokens: number;
-  rounds: number;
+  rounds?: number;
   concurrency: number;
   child: boolean;
   against?: string;
@@ -32,7 +32,7 @@ export const benchServeCommand: CommandModule<object, BenchServeArgs> = {
       .option("backend", { type: "string", default: "auto", choices: BACKENDS as unknown as string[], describe: "llama.cpp binary" })
       .option("threads", { alias: "t", type: "number", describe: "inference threads" })
       .option("tokens", { alias: "n", type: "number", default: 64, describe: "tokens per completion" })
-      .option("rounds", { type: "number", default: 11, describe: "rounds of one HTTP and one direct generation, back to back, the order alternating (with --against: rounds of both servers; 11 there means the default of 3)" })
+      .option("rounds", { type: "number", describe: "rounds of one HTTP and one direct generation, back to back, the order alternating (default 11); with --against, rounds of both servers (default 3)" })
       .option("concurrency", { type: "number", default: 32, describe: "/health requests in flight for req/s" })
       .option("child", { type: "boolean", default: false, describe: "run the service as a child process (`tunebench serve`) and measure it as an external client does; the engine it is compared with is loaded in this process" })
       .option("against", { type: "string", choices: ["llama-server"], describe: "tunebench's runtime against llama.cpp's llama-server (tunebench backend build --reference) on the same GGUF, threads, slots and context, in interleaved rounds, with ratios" })
@@ -41,24 +41,22 @@ export const benchServeCommand: CommandModule<object, BenchServeArgs> = {
       .option("json", { type: "boolean", default: false, describe: "print JSON" }),
   handler: async (args) => {
     if (!Number.isInteger(args.tokens) || args.tokens < 2 || args.tokens > 4096) throw new InputError(`--tokens=${args.tokens}: valid: 2 to 4096`);
-    if (!Number.isInteger(args.rounds) || args.rounds < 1 || args.rounds > 100) throw new InputError(`--rounds=${args.rounds}: valid: 1 to 100`);
+    if (args.rounds !== undefined && (!Number.isInteger(args.rounds) || args.rounds < 1 || args.rounds > 100)) throw new InputError(`--rounds=${args.rounds}: valid: 1 to 100`);
     if (!Number.isInteger(args.concurrency) || args.concurrency < 1 || args.concurrency > 1024) throw new InputError(`--concurrency=${args.concurrency}: valid: 1 to 1024`);
     const status = statusLine();
+    const common = {
+      model: args.model,
+      quant: parseFileType(args.quant),
+      backend: args.backend as BackendName,
+      ...(args.threads !== undefined ? { threads: args.threads } : {}),
+      ...(args.rounds !== undefined ? { rounds: args.rounds } : {}),
+      signal: interruptSignal,
+      onPhase: (t: string) => status.set(t),
+    };
     if (args.against !== undefined) {
       if (!Number.isInteger(args.slots) || args.slots < 1 || args.slots > 64) throw new InputError(`--slots=${args.slots}: valid: 1 to 64`);
       if (!(args["round-seconds"] >= 2 && args["round-seconds"] <= 600)) throw new InputError(`--round-seconds=${args["round-seconds"]}: valid: 2 to 600`);
-      const a = await runServeAgainst({
-        model: args.model,
-        quant: parseFileType(args.quant),
-        backend: args.backend as BackendName,
-        ...(args.threads !== undefined ? { threads: args.threads } : {}),
-        slots: args.slots,
-        rounds: args.rounds === 11 ? 3 : args.rounds,
-        roundMs: args["round-seconds"] * 1000,
-        maxTokens: Math.min(args.tokens, 64),
-        signal: interruptSignal,
-        onPhase: (t) => status.set(t),
-      }).finally(() => status.clear());
+      const a = await runServeAgainst({ ...common, slots: args.slots, roundMs: args["round-seconds"] * 1000, maxTokens: Math.min(args.tokens, 64) }).finally(() => status.clear());
       if (args.json) {
         writeJson(a);
         return;
@@ -72,18 +70,7 @@ export const benchServeCommand: CommandModule<object, BenchServeArgs> = {
       );
       return;
     }
-    const r = await runServeBench({
-      model: args.model,
-      quant: parseFileType(args.quant),
-      backend: args.backend as BackendName,
-      ...(args.threads !== undefined ? { threads: args.threads } : {}),
-      tokens: args.tokens,
-      rounds: args.rounds,
-      concurrency: args.concurrency,
-      server: args.child ? "child" : "in-process",
-      signal: interruptSignal,
-      onPhase: (t) => status.set(t),
-    }).finally(() => status.clear());
+    const r = await runServeBench({ ...common, tokens: args.tokens, concurrency: args.concurrency, server: args.child ? "child" : "in-process" }).finally(() => status.clear());
     if (args.json) {
       writeJson(r);
       return;

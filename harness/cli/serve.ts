@@ -4,7 +4,7 @@ import { BACKENDS, CACHE_PROFILES, RuntimeConfigSchema, parseOrThrow, type Runti
 import { withL3Secret } from "../../runtime/cache/redis.js";
 import { InputError } from "../../runtime/errors.js";
 import { startRuntime } from "../../runtime/server/start.js";
-import { loadProfile, mergeConfig, parseSet } from "../profile/load.js";
+import { loadProfile, parseSet } from "../profile/load.js";
 import { interruptSignal, stopWithParent, writeJson } from "./common.js";
 import { formatBytes } from "../format.js";
 import { statusLine } from "./progress.js";

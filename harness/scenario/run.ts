@@ -6,9 +6,8 @@ import { CACHE_PROFILES } from "../../runtime/config.js";
 import { tunebenchHome } from "../../runtime/home.js";
 import type { RuntimeConfig } from "../../runtime/config.js";
 import { RedisTier, defaultRedisUrl } from "../../runtime/cache/redis.js";
-import { EnvironmentError } from "../../runtime/errors.js";
 import { detectHardware, type HardwareInfo } from "../detect/index.js";
-import { measureGeneratorOverhead, runLoad, type LoadEvent, type LoadOperation, type LoadResult } from "../load/driver.js";
+import { measureGeneratorOverhead, runLoad, type LoadEvent, type LoadResult } from "../load/driver.js";
 import { runtimeMetricsSampler } from "../monitor/metrics.js";
 import { Monitor } from "../monitor/monitor.js";
 import { processSampler } from "../monitor/process.js";
@@ -22,6 +21,7 @@ import { prepareRuntime, type Preparation } from "../../runtime/server/start.js"
 import { formatBytes } from "../format.js";
 import type { TargetReport } from "../result.js";
 import { buildOperations } from "./requests.js";
+import { probeOperations, surveyTarget, type OfferedOperations } from "../target/external.js";
 import { externalTarget, readRuntimeHealth, startChildRuntime, startInProcessRuntime, type Target } from "../target/child.js";
 import { assembleResult } from "./assemble.js";
 import type { LoadedScenario } from "./load.js";
@@ -53,14 +53,14 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions = 
   let reported: TargetReport | undefined;
   let offered: OfferedOperations | undefined;
   if (plan.target.kind === "external") {
-    emit({ type: "phase", text: `checking that ${plan.target.url} answers` });
-    await wait(probeTarget(plan.target.url!));
-    reported = await wait(readTargetReport(plan.target.url!));
+    emit({ type: "phase", text: `asking ${plan.target.url} what it is` });
+    const survey = await wait(surveyTarget(plan.target.url!));
+    reported = survey.report;
     // the model every OpenAI-style request names: --model, else the first the target lists
     const model = options.targetModel ?? reported.models?.[0];
     if (model !== undefined) plan.operations = buildOperations(plan.scenario, { model });
     emit({ type: "phase", text: `asking ${plan.target.url} which operations it offers` });
-    offered = await wait(probeOperations(plan.target.url!, plan.operations));
+    offered = await wait(probeOperations(plan.target.url!, plan.operations, survey.status));
     plan.operations = offered.operations;
   }
   // the run's own cache namespace (its keys are deleted at the end) and, with Redis stressors, the fault proxy in front of Redis
@@ -159,128 +159,6 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions = 
         }
       : {}),
   });
-}
-
-/**
- * A server given with --target must answer before any load starts: one that does
- * not is an environment error naming it (exit 3), not thousands of failed requests.
- */
-async function probeTarget(url: string): Promise<void> {
-  let last = "";
-  for (const path of ["/health", "/v1/models", "/"]) {
-    try {
-      const res = await fetch(`${url}${path}`, { signal: AbortSignal.timeout(5000) });
-      await res.arrayBuffer();
-      return; // any answer at all: it is there
-    } catch (err) {
-      const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-      last = cause?.code ?? cause?.message ?? (err as Error).message;
-    }
-  }
-  throw new EnvironmentError(`the target ${url} does not answer (${last}); start it, or check the URL`);
-}
-
-export interface OfferedOperations {
-  /** The operations to run: the unsupported ones with weight 0, health on the route the target has. */
-  operations: LoadOperation[];
-  /** Operation name -> why it is left out. */
-  unsupported: Map<string, string>;
-  /** Operation name -> the route used instead of its own. */
-  paths: Map<string, string>;
-}
-
-/**
- * One request per operation before the load, so an operation another server does
- * not offer (tunebench's own /search and /batch, say) is reported as not supported
- * instead of failing thousands of times: 404, 405 or 501 means not offered.
- * `health` follows the target: /health, else /v1/models.
- */
-export async function probeOperations(url: string, operations: readonly LoadOperation[]): Promise<OfferedOperations> {
-  const unsupported = new Map<string, string>();
-  const paths = new Map<string, string>();
-  const out: LoadOperation[] = [];
-  const status = async (method: string, p: string, body?: unknown): Promise<number | string> => {
-    try {
-      const res = await fetch(`${url}${p}`, {
-        method,
-        signal: AbortSignal.timeout(60_000),
-        ...(body !== undefined ? { body: JSON.stringify(body), headers: { "content-type": "application/json" } } : {}),
-      });
-      await res.arrayBuffer();
-      return res.status;
-    } catch (err) {
-      return (err as Error).message;
-    }
-  };
-  const missing = (code: number | string): boolean => code === 404 || code === 405 || code === 501;
-  for (const op of operations) {
-    const spec = op.build(0);
-    if (op.name === "health") {
-      const own = await status("GET", spec.path);
-      if (!missing(own)) {
-        out.push(op);
-        continue;
-      }
-      const models = await status("GET", "/v1/models");
-      if (!missing(models)) {
-        paths.set(op.name, "/v1/models");
-        out.push({ ...op, build: (i) => ({ ...op.build(i), path: "/v1/models" }) });
-        continue;
-      }
-      unsupported.set(op.name, `GET ${spec.path} answered ${own} and GET /v1/models ${models}`);
-      out.push({ ...op, weight: 0 });
-      continue;
-    }
-    // a small request of the operation's own shape (one token where it generates)
-    const body = spec.body && typeof spec.body === "object" ? { ...(spec.body as Record<string, unknown>), ...("max_tokens" in (spec.body as object) ? { max_tokens: 1, stream: false } : {}) } : spec.body;
-    const code = await status(spec.method, spec.path, body);
-    if (missing(code)) {
-      unsupported.set(op.name, `${spec.method} ${spec.path} answered ${code}`);
-      out.push({ ...op, weight: 0 });
-    } else out.push(op);
-  }
-  if (out.every((o) => o.weight === 0)) {
-    throw new EnvironmentError(`the target ${url} offers none of the scenario's operations (${[...unsupported.values()].join("; ")})`);
-  }
-  return { operations: out, unsupported, paths };
-}
-
-/** The most of a target's self-report kept in a RunResult, characters. */
-const REPORT_LIMIT = 16_384;
-
-/**
- * What another server says about itself before the load: the models its
- * `/v1/models` lists, the body of its `/health` (JSON, or the start of its text),
- * and its `Server` header. Each is null when the server does not offer it; none
- * of it is trusted beyond being recorded (bounded in size).
- */
-export async function readTargetReport(url: string): Promise<TargetReport> {
-  const get = async (p: string): Promise<{ body: string; server: string | null; json: unknown } | null> => {
-    try {
-      const res = await fetch(`${url}${p}`, { signal: AbortSignal.timeout(5000) });
-      const body = (await res.text()).slice(0, REPORT_LIMIT);
-      if (!res.ok) return null;
-      let json: unknown;
-      try {
-        json = JSON.parse(body);
-      } catch {
-        json = undefined;
-      }
-      return { body, server: res.headers.get("server"), json };
-    } catch {
-      return null;
-    }
-  };
-  const [models, health] = [await get("/v1/models"), await get("/health")];
-  const data = (models?.json as { data?: unknown } | undefined)?.data;
-  const ids = Array.isArray(data)
-    ? data.flatMap((m) => (m !== null && typeof m === "object" && typeof (m as { id?: unknown }).id === "string" ? [(m as { id: string }).id.slice(0, 256)] : [])).slice(0, 100)
-    : null;
-  return {
-    models: ids,
-    health: health ? (health.json !== undefined ? health.json : health.body) : null,
-    server: (models?.server ?? health?.server ?? null)?.slice(0, 256) ?? null,
-  };
 }
 
 /** The Redis URL with the fault proxy's host and port in place of Redis's: credentials and database kept. */

@@ -1,4 +1,4 @@
-import { getLlama, getLlamaGpuTypes, getModuleVersion, LlamaLogLevel, NoBinaryFoundError, type Llama, type LlamaGpuType } from "node-llama-cpp";
+import { getLlama, getLlamaGpuTypes, getModuleVersion, LlamaLogLevel, NoBinaryFoundError, type Llama } from "node-llama-cpp";
 import { z } from "zod";
 import type { BackendName } from "../config.js";
 import { EnvironmentError } from "../errors.js";

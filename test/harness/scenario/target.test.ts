@@ -1,7 +1,7 @@
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { probeOperations, readTargetReport } from "../../../harness/scenario/run.js";
+import { probeOperations, surveyTarget } from "../../../harness/target/external.js";
 import type { LoadOperation } from "../../../harness/load/driver.js";
 
 /** A server with /v1/models and /v1/chat/completions only, no /health, no Server header. */
@@ -41,6 +41,8 @@ describe("an external target", () => {
   });
 
   it("records what it says about itself, keeping only well-formed model ids", async () => {
-    expect(await readTargetReport(url)).toEqual({ models: ["a", "b"], health: null, server: null });
+    const survey = await surveyTarget(url);
+    expect(survey.report).toEqual({ models: ["a", "b"], health: null, server: null });
+    expect([...survey.status.entries()]).toEqual([["/v1/models", 200], ["/health", 404]]);
   });
 });
