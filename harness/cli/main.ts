@@ -6,6 +6,7 @@ import { checkCommand } from "./check.js";
 import { EXIT, installInterruptHandler, InterruptedError } from "./common.js";
 import { detectCommand } from "./detect.js";
 import { modelsCommand } from "./models.js";
+import { reportCommand } from "./report.js";
 import { runCommand } from "./run.js";
 import { schemaCommand } from "./schema.js";
 import { suiteCommand } from "./suite.js";
@@ -35,6 +36,7 @@ export async function main(argv: string[]): Promise<void> {
     .command(runCommand)
     .command(suiteCommand)
     .command(checkCommand)
+    .command(reportCommand)
     .command(detectCommand)
     .command(benchCommand)
     .command(modelsCommand)

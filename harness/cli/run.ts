@@ -3,6 +3,7 @@ import type { CommandModule } from "yargs";
 import { InputError } from "../../runtime/errors.js";
 import { ensureDir, writeFileAtomic } from "../../runtime/fs.js";
 import { summaryMarkdown } from "../../reports/markdown.js";
+import { writeRunReport } from "../../reports/report.js";
 import { verdictOf } from "../checks/run.js";
 import { loadScenario } from "../scenario/load.js";
 import { parseSet } from "../profile/load.js";
@@ -22,6 +23,7 @@ interface RunArgs {
   out: string;
   json: boolean;
   "allow-unevaluated": boolean;
+  report: boolean;
 }
 
 export const runCommand: CommandModule<object, RunArgs> = {
@@ -36,7 +38,8 @@ export const runCommand: CommandModule<object, RunArgs> = {
       .option("target", { type: "string", describe: "an OpenAI-compatible server to measure instead of starting the runtime" })
       .option("model", { type: "string", describe: "with --target: the model name requests carry (default: the first the target's /v1/models lists)" })
       .option("in-process", { type: "boolean", default: false, describe: "run the runtime inside this process (micro-measurements; the profile's Node flags do not apply)" })
-      .option("out", { type: "string", default: "tunebench-out", describe: "folder for run.json and summary.md" })
+      .option("out", { type: "string", default: "tunebench-out", describe: "folder for run.json, summary.md and the report" })
+      .option("report", { type: "boolean", default: true, describe: "write report.html, report.md and charts/ beside run.json (--no-report to skip)" })
       .option("json", { type: "boolean", default: false, describe: "print the RunResult as JSON" })
       .option("allow-unevaluated", { type: "boolean", default: false, describe: "pass even when an SLA tier, expectation or checklist item could not be evaluated (too few samples, missing data)" })
       .example("$0 run scenarios/smoke.yaml", "seconds, on the tiny model")
@@ -77,8 +80,9 @@ export const runCommand: CommandModule<object, RunArgs> = {
     const allow = { allowUnevaluated: args["allow-unevaluated"] };
     const summary = summaryMarkdown(result, allow);
     await writeFileAtomic(path.join(dir, "summary.md"), summary);
+    const report = args.report ? await writeRunReport(dir, result, allow) : undefined;
     if (args.json) writeJson(result);
-    else process.stdout.write(`${summary}\nwrote ${path.join(dir, "run.json")} and summary.md\n`);
+    else process.stdout.write(`${summary}\nwrote ${path.join(dir, "run.json")} and summary.md${report ? `\nreport: ${report}` : ""}\n`);
     if (result.status === "incomplete") process.exitCode = EXIT.interrupted;
     else if (verdictOf(result.checks, allow).status === "fail") process.exitCode = EXIT.failed;
   },

@@ -4,6 +4,8 @@ import type { CommandModule } from "yargs";
 import { InputError, isTunebenchError } from "../../runtime/errors.js";
 import { ensureDir, writeFileAtomic } from "../../runtime/fs.js";
 import { summaryMarkdown } from "../../reports/markdown.js";
+import { buildReport, mainFile, writeReport, writeRunReport } from "../../reports/report.js";
+import { suiteSource, type SuiteIndexFile } from "./report.js";
 import { verdictOf } from "../checks/run.js";
 import { loadScenario } from "../scenario/load.js";
 import { BUILTIN_SCENARIOS_DIR } from "../paths.js";
@@ -17,6 +19,7 @@ interface SuiteArgs {
   out: string;
   json: boolean;
   "allow-unevaluated": boolean;
+  report: boolean;
 }
 
 interface IndexRow {
@@ -45,6 +48,7 @@ export const suiteCommand: CommandModule<object, SuiteArgs> = {
       .option("quick", { type: "boolean", default: false, describe: `each scenario measured for ${QUICK_DURATION_MS / 1000} s` })
       .option("out", { type: "string", default: "tunebench-out", describe: "folder for the results" })
       .option("json", { type: "boolean", default: false, describe: "print the index as JSON" })
+      .option("report", { type: "boolean", default: true, describe: "write an HTML and Markdown report per scenario and for the index (--no-report to skip)" })
       .option("allow-unevaluated", { type: "boolean", default: false, describe: "a check that could not be evaluated does not fail a scenario" }),
   handler: async (args) => {
     let files: string[];
@@ -80,6 +84,10 @@ export const suiteCommand: CommandModule<object, SuiteArgs> = {
         });
         await writeFileAtomic(path.join(dir, "run.json"), `${JSON.stringify(result, null, 2)}\n`);
         await writeFileAtomic(path.join(dir, "summary.md"), summaryMarkdown(result, allow));
+        if (args.report) {
+          status.set(`${label}: writing the report`);
+          await writeRunReport(dir, result, allow);
+        }
         const deciding = result.checks.filter((c) => c.kind === "sla" || c.kind === "expectation");
         const top = result.checks.find((c) => c.kind === "diagnosis" && (c.status === "fail" || c.status === "warn"));
         const items = result.checks.filter((c) => c.kind === "checklist");
@@ -112,9 +120,21 @@ export const suiteCommand: CommandModule<object, SuiteArgs> = {
       ),
     ];
     await writeFileAtomic(path.join(root, "index.md"), `${lines.join("\n")}\n`);
-    await writeFileAtomic(path.join(root, "index.json"), `${JSON.stringify(index, null, 2)}\n`);
-    if (args.json) writeJson({ dir: root, runs: index });
-    else process.stdout.write(`${lines.join("\n")}\n\nwrote ${path.join(root, "index.md")}\n`);
+    const indexFile: SuiteIndexFile = {
+      tool: "tunebench",
+      kind: "suite",
+      quick: args.quick,
+      runs: index.map((r) => ({ ...r, dir: path.relative(root, r.dir) })),
+    };
+    await writeFileAtomic(path.join(root, "index.json"), `${JSON.stringify(indexFile, null, 2)}\n`);
+    let report: string | undefined;
+    if (args.report) {
+      const built = await buildReport(await suiteSource(path.join(root, "index.json"), indexFile, allow.allowUnevaluated));
+      await writeReport(root, built);
+      report = mainFile(root, built);
+    }
+    if (args.json) writeJson({ dir: root, runs: index, ...(report ? { report } : {}) });
+    else process.stdout.write(`${lines.join("\n")}\n\nwrote ${path.join(root, "index.md")}${report ? `\nreport: ${report}` : ""}\n`);
     if (interruptSignal.aborted) process.exitCode = EXIT.interrupted;
     else if (index.some((r) => r.verdict !== "pass")) process.exitCode = EXIT.failed;
   },

@@ -77,6 +77,7 @@ export type OperationResult = z.output<typeof OperationResultSchema>;
 export const TimelinePointSchema = z.object({
   /** Start of the second, ms on the run clock. */
   atMs: z.number(),
+  /** Its length within the load, ms: 1000, except where the load started or ended inside it. */
   spanMs: z.number(),
   phase: z.enum(["warmup", "measure"]),
   requests: z.number().int(),
@@ -340,9 +341,15 @@ export async function runLoad(plan: LoadPlan, options: { onEvent?: (e: LoadEvent
   const measureStartAtMs = measureFrom - origin;
   const timeline: TimelinePoint[] = [...buckets.entries()]
     .sort(([a], [b]) => a - b)
-    .map(([k, b]) => ({
-      atMs: measureStartAtMs + k * 1000,
-      spanMs: 1000,
+    .map(([k, b]) => {
+      // a second cut by the load's start or end spans only its part (the last one is usually short)
+      const from = Math.max(measureFrom + k * 1000, t0);
+      const to = Math.min(measureFrom + (k + 1) * 1000, Math.max(measureEnd, from + 1));
+      return { k, b, atMs: from - origin, spanMs: to - from };
+    })
+    .map(({ k, b, atMs, spanMs }) => ({
+      atMs,
+      spanMs,
       phase: k < 0 ? ("warmup" as const) : ("measure" as const),
       requests: b.requests,
       errors: b.errors,

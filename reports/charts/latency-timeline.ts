@@ -1,0 +1,84 @@
+import type { RunResult } from "../../harness/result.js";
+import { bandLayer, round, timeDomain, topLevel, type ChartOutcome, LOG_AXIS } from "./common.js";
+
+/**
+ * Latency over time (p50, p95 and max of each second, every operation
+ * together) with the warm-up and the stressors shaded, and below it the
+ * requests and errors of each second, on one time axis (the run clock).
+ */
+export function latencyTimelineChart(r: RunResult): ChartOutcome {
+  const id = "latency-timeline";
+  const title = "Latency and requests over time";
+  if (r.load.timeline.length === 0) return { id, title, reason: "the run has no per-second timeline (no request ended)" };
+  const domain = timeDomain(r);
+  const latency: Array<Record<string, number | string>> = [];
+  const counts: Array<Record<string, number | string>> = [];
+  for (const p of r.load.timeline) {
+    const t = round((p.atMs + p.spanMs / 2) / 1000);
+    for (const [stat, v] of [
+      ["p50", p.p50Ms],
+      ["p95", p.p95Ms],
+      ["max", p.maxMs],
+    ] as const) {
+      if (v !== null) latency.push({ t, stat, ms: round(v) });
+    }
+    const perSecond = 1000 / p.spanMs;
+    counts.push({ t, start: round(p.atMs / 1000), end: round((p.atMs + p.spanMs) / 1000), outcome: "succeeded", perSecond: round((p.requests - p.errors) * perSecond) });
+    if (p.errors > 0) counts.push({ t, start: round(p.atMs / 1000), end: round((p.atMs + p.spanMs) / 1000), outcome: "failed", perSecond: round(p.errors * perSecond) });
+  }
+  const x = { field: "t", type: "quantitative", scale: { domain, nice: false, zero: false }, title: "seconds since the load started" };
+  const shade = bandLayer(r, domain);
+  const top = {
+    width: 640,
+    height: 200,
+    layer: [
+      ...(shade ? [shade] : []),
+      {
+        data: { values: latency },
+        mark: { type: "line", strokeWidth: 1.5, clip: true },
+        encoding: {
+          x: { ...x, title: null },
+          y: { field: "ms", type: "quantitative", scale: { type: "log" }, axis: LOG_AXIS, title: "latency, ms (log)" },
+          strokeDash: { field: "stat", type: "nominal", title: "each second", sort: ["p50", "p95", "max"], scale: { domain: ["p50", "p95", "max"], range: [[1, 0], [6, 3], [2, 2]] } },
+          tooltip: [
+            { field: "t", type: "quantitative", title: "s" },
+            { field: "stat", type: "nominal" },
+            { field: "ms", type: "quantitative" },
+          ],
+        },
+      },
+    ],
+    resolve: { scale: { color: "independent" } },
+  };
+  const bottom = {
+    width: 640,
+    height: 90,
+    layer: [
+      ...(shade ? [{ ...shade, encoding: { ...(shade.encoding as object), color: { ...((shade.encoding as { color: object }).color), legend: null } } }] : []),
+      {
+        data: { values: counts },
+        mark: { type: "bar", binSpacing: 0, clip: true },
+        encoding: {
+          x: { field: "start", type: "quantitative", bin: "binned", scale: { domain, nice: false, zero: false }, title: "seconds since the load started" },
+          x2: { field: "end" },
+          y: { field: "perSecond", type: "quantitative", stack: "zero", title: "requests/s" },
+          color: { field: "outcome", type: "nominal", title: "requests", scale: { domain: ["succeeded", "failed"], range: ["#90a4ae", "#c62828"] } },
+          tooltip: [
+            { field: "start", type: "quantitative", title: "from s" },
+            { field: "outcome", type: "nominal" },
+            { field: "perSecond", type: "quantitative", title: "per second" },
+          ],
+        },
+      },
+    ],
+    resolve: { scale: { color: "independent" } },
+  };
+  return {
+    id,
+    title,
+    description:
+      "Top: the p50, p95 and largest latency of the successful requests that ended in each second, every operation together (log axis); grey shading is the warm-up (not measured), orange a stressor switched on. Bottom: requests that ended in each second, failed ones in red.",
+    spec: topLevel(title, { vconcat: [top, bottom], spacing: 6, resolve: { scale: { x: "shared", color: "independent" } } }),
+    notes: [],
+  };
+}
