@@ -1,3 +1,4 @@
+import { setMaxListeners } from "node:events";
 import { Agent, Client, errors as undiciErrors, request, type Dispatcher } from "undici";
 import { z } from "zod";
 import { Xorshift128 } from "../../runtime/random.js";
@@ -162,6 +163,8 @@ function sleepUnlessAborted(ms: number, signal: AbortSignal | undefined): Promis
  * by kind).
  */
 export async function runLoad(plan: LoadPlan, options: { onEvent?: (e: LoadEvent) => void; signal?: AbortSignal } = {}): Promise<LoadResult> {
+  // every request in flight listens to the stop signal until it ends: more than Node's default 10 at once is the load, not a leak
+  if (options.signal) setMaxListeners(0, options.signal);
   const rng = new Xorshift128(plan.seed ?? 7);
   const totalWeight = plan.operations.reduce((a, o) => a + o.weight, 0);
   const states: OpState[] = plan.operations.map((op) => ({

@@ -34,6 +34,7 @@ export function cacheChart(runs: readonly LabelledRun[]): ChartOutcome {
     }
   }
   if (counts.length === 0) return { id, title, reason: "the runtime's cache counters were not sampled (no cache, or an external target)" };
+  if (counts.every((c) => c.lookups === 0)) return { id, title, reason: "the workload made no cache lookup in the measured window" };
   const order = [...TIERS.map((t) => `${t} hit`), "source (missed every tier)"];
   const left = {
     data: { values: counts },

@@ -62,7 +62,7 @@ export function suiteIndexChart(entries: readonly SuiteEntry[]): ChartOutcome {
             y,
             x: { field: "ratio", type: "quantitative", scale: { type: "log", domain: [round(lo, 2), round(hi, 2)] }, axis: { ...LOG_AXIS, format: "~g" }, title: "SLA latency / budget (log; 1 = the budget)" },
             x2: { datum: round(lo, 2) },
-            color: { field: "verdict", type: "nominal", scale: { domain: ["pass", "fail", "error"], range: [COLORS.pass, COLORS.fail, COLORS.notEvaluated] }, title: "verdict" },
+            color: { field: "verdict", type: "nominal", scale: { domain: ["pass", "fail", "error"], range: [COLORS.pass, COLORS.fail, COLORS.notEvaluated] }, title: "verdict", legend: { orient: "top", direction: "horizontal" } },
             tooltip: [{ field: "scenario" }, { field: "verdict" }, { field: "figure" }, { field: "throughput" }],
           },
         },

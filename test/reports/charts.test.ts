@@ -10,6 +10,7 @@ import { runtimeTimelineChart, MAX_SERIES_POINTS } from "../../reports/charts/ru
 import { suiteIndexChart } from "../../reports/charts/suite-index.js";
 import { compileSpec, renderSvg } from "../../reports/render.js";
 import { textWidth } from "../../reports/text-metrics.js";
+import { buildReport } from "../../reports/report.js";
 import type { TokenBenchRow } from "../../harness/bench/tokens.js";
 import { fixture, fixtureFiles } from "../helpers/fixtures.js";
 
@@ -94,12 +95,29 @@ describe("chart specs on the recorded RunResults", () => {
     expect(thin.atMs.length).toBeLessThanOrEqual(MAX_SERIES_POINTS);
     expect(thin.bucket).toBe(3);
     expect(Math.max(...(thin.columns.b as number[]))).toBe(99); // a peak survives thinning by max
-    expect(thin.columns.a[1]).toBe(400); // mean of 300, 400, 500
+    expect(thin.columns.a![1]).toBe(400); // mean of 300, 400, 500
     const run = fixture("smoke");
     const long = { ...run, series: { ...run.series, atMs: at, values: { "runtime.cpu_percent": at.map(() => 50), "runtime.event_loop_p99_seconds": at.map(() => 0.01) } } };
     const chart = runtimeTimelineChart(long);
     if (!isChart(chart)) throw new Error("no chart");
     expect(chart.notes.join(" ")).toMatch(/1000 samples thinned to 334/);
+  });
+
+  it("keeps the report of an hour-long run under 2 MB, and says what it thinned", async () => {
+    const run = fixture("gc-jitter");
+    const seconds = 3600;
+    const tl = run.load.timeline;
+    run.load.timeline = Array.from({ length: seconds }, (_, i) => ({ ...tl[i % tl.length]!, atMs: i * 1000, spanMs: 1000, phase: "measure" as const }));
+    const n = seconds * 2;
+    const atMs = Array.from({ length: n }, (_, i) => i * 500);
+    run.series = { ...run.series, atMs, values: Object.fromEntries(Object.entries(run.series.values).map(([k, v]) => [k, atMs.map((_, i) => v[i % v.length] ?? null)])) };
+    const measure = run.phases.find((p) => p.name === "measure")!;
+    measure.endAtMs = seconds * 1000;
+    const built = await buildReport({ kind: "runs", runs: [{ label: "long", run }] }, ["html"]);
+    const html = built.files[0]!.content;
+    expect(Buffer.byteLength(html)).toBeLessThan(2 * 1024 * 1024);
+    expect(html).toContain("3600 seconds merged into 600 points of 6 s");
+    expect(html).toContain("7200 samples thinned to 400");
   });
 
   it("draws a suite index, a bench grid and recommendations from their own results", async () => {
