@@ -71,7 +71,7 @@ export function runtimeTimelineChart(r: RunResult): ChartOutcome {
         mark: { type: "line", strokeWidth: 1.5, clip: true, interpolate: "linear" },
         encoding: {
           x: { field: "t", type: "quantitative", scale: { domain, nice: false, zero: false }, title: i === shown.length - 1 ? "seconds since the load started" : null },
-          y: { field: "v", type: "quantitative", title: p.title, ...(p.id === "memory" ? { scale: { type: "log" } } : {}), axis: { titleAngle: 0, titleAlign: "left", titleAnchor: "end", titleY: -6, titleX: 0, titleBaseline: "bottom", ...(p.id === "memory" ? LOG_AXIS : {}) } },
+          y: { field: "v", type: "quantitative", title: p.title, ...(p.id === "memory" ? { scale: { type: "log" } } : {}), axis: { titleAngle: 0, titleAlign: "left", titleAnchor: "end", titleY: -6, titleX: 0, titleBaseline: "bottom", ...(p.id === "memory" ? { ...LOG_AXIS, tickCount: 4 } : {}) } },
           color: { field: "series", type: "nominal", title: p.title.split(",")[0], scale: { domain: p.lines.map((l) => l.name), scheme: "tableau10" }, legend: { orient: "right" } },
           tooltip: [
             { field: "t", type: "quantitative", title: "s" },

@@ -24,17 +24,18 @@ describe("tunebench report", () => {
       const res = runCli(["report", files["gc-jitter"]!, "--out", out]);
       expect(res.stderr).toBe("");
       expect(res.code).toBe(0);
-      expect(res.stdout).toMatch(/wrote .*report\.html \(\d+ KiB\) and \d+ more files .*: 5 charts rendered in/);
+      expect(res.stdout).toMatch(/wrote .*report\.html \(\d+ KiB\) and \d+ more files .*: 4 charts rendered in [\d.]+ s; not drawn: token-latency .*; cache \(the workload made no cache lookup/);
     }
     const names = listFiles(a);
-    expect(names).toEqual(["charts/cache.svg", "charts/latency-distribution.svg", "charts/latency-percentiles.svg", "charts/latency-timeline.svg", "charts/runtime-timeline.svg", "report.html", "report.json", "report.md"]);
+    expect(names).toEqual(["charts/latency-distribution.svg", "charts/latency-percentiles.svg", "charts/latency-timeline.svg", "charts/runtime-timeline.svg", "report.html", "report.json", "report.md"]);
     expect(listFiles(b)).toEqual(names);
     for (const n of names) expect(readFileSync(path.join(b, n)).equals(readFileSync(path.join(a, n)))).toBe(true);
     const html = readFileSync(path.join(a, "report.html"), "utf8");
     expect(Buffer.byteLength(html)).toBeLessThan(2 * 1024 * 1024);
     // one inline SVG per chart, each with its spec beside it
-    expect(html.match(/<svg /g)).toHaveLength(5);
-    expect(html.match(/Vega-Lite spec and data/g)).toHaveLength(5);
+    expect(html.match(/<svg /g)).toHaveLength(4);
+    expect(html.match(/Vega-Lite spec and data/g)).toHaveLength(4);
+    expect(html).toContain("not drawn, the workload made no cache lookup in the measured window");
     expect(html).not.toMatch(/<script|https?:\/\/(?!vega\.github\.io\/schema)[^"\s]*\.(js|css)/i);
     const md = readFileSync(path.join(a, "report.md"), "utf8");
     expect(Buffer.byteLength(md)).toBeLessThan(1024 * 1024);

@@ -208,7 +208,10 @@ describe("secrets", () => {
     expect(res.code, res.stderr).toBe(0);
     expect(res.stdout + res.stderr).not.toContain("pw-never-printed");
     const dir = path.join(out, readdirSync(out)[0]!);
-    for (const f of readdirSync(dir)) expect(readFileSync(path.join(dir, f), "utf8"), f).not.toContain("pw-never-printed");
+    // every file the run wrote, its report and charts included
+    const files = readdirSync(dir, { recursive: true, withFileTypes: true }).filter((d) => d.isFile());
+    expect(files.map((d) => d.name)).toEqual(expect.arrayContaining(["run.json", "summary.md", "report.html", "report.md"]));
+    for (const d of files) expect(readFileSync(path.join(d.parentPath, d.name), "utf8"), d.name).not.toContain("pw-never-printed");
     const result = RunResultSchema.parse(runJson(out));
     expect(result.config.cache.l3.url).toBe(`redis://***@127.0.0.1:${redis.port}`);
     expect(result.target.runtime!.cache.tiers.L3, "the runtime used that Redis").toEqual({ state: "ready" });
