@@ -10,6 +10,7 @@ import { reportCommand } from "./report.js";
 import { runCommand } from "./run.js";
 import { schemaCommand } from "./schema.js";
 import { suiteCommand } from "./suite.js";
+import { tuneCommand } from "./tune.js";
 import { serveCommand } from "./serve.js";
 
 import { TUNEBENCH_VERSION } from "../../runtime/version.js";
@@ -36,6 +37,7 @@ export async function main(argv: string[]): Promise<void> {
     .command(runCommand)
     .command(suiteCommand)
     .command(checkCommand)
+    .command(tuneCommand)
     .command(reportCommand)
     .command(detectCommand)
     .command(benchCommand)

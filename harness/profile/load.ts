@@ -63,6 +63,8 @@ export interface OverrideLayer {
   /** The YAML file the fields were read from, and where in it they sit (`["overrides"]`). */
   source?: YamlSource;
   prefix?: readonly PropertyKey[];
+  /** Lay the named profile's own fields (its file's, not those it extends) here again: a profile named on the command line wins over a scenario's overrides where it sets a field itself. */
+  profileOwn?: boolean;
 }
 
 const RUNTIME_SECTIONS = Object.keys(RuntimeConfigSchema.shape);
@@ -134,7 +136,12 @@ export async function loadProfile(nameOrPath: string, overrides: Obj | OverrideL
     const owner = sources.find((s) => hasPath(s.value, at)) ?? sources[0]!;
     throw new InputError(`${owner.file}:${lineOf(owner, at)}: ${at.join(".")}: ${issue.code === "unrecognized_keys" ? "unknown field" : issue.message}`);
   }
-  for (const layer of layers) {
+  const own = (): Obj => {
+    const { $schema: _s, extends: _e, description: _d, sla: _sla, checklist: _c, ...fields } = sources[0]!.value as Obj;
+    return fields;
+  };
+  const resolved = layers.map((l) => (l.profileOwn ? { ...l, value: own(), source: sources[0]!, prefix: [] } : l));
+  for (const layer of resolved) {
     checkSections(layer.value, (key) => (layer.source ? `${layer.source.file}:${lineOf(layer.source, [...(layer.prefix ?? []), key])}` : layer.label));
     merged = mergeConfig(merged, layer.value);
   }
@@ -143,12 +150,12 @@ export async function loadProfile(nameOrPath: string, overrides: Obj | OverrideL
     const issue = res.error.issues[0]!;
     if (issue.code === "unrecognized_keys") {
       const at = issuePath(issue);
-      throw new InputError(`${locate(at, sources, layers)}: ${at.join(".")}: unknown field; valid: ${knownKeys(issue.path).join(", ")}`);
+      throw new InputError(`${locate(at, sources, resolved)}: ${at.join(".")}: unknown field; valid: ${knownKeys(issue.path).join(", ")}`);
     }
     let value: unknown = merged;
     for (const k of issue.path) value = value !== null && typeof value === "object" ? (value as Obj)[k as string] : undefined;
     const shown = value === undefined || (typeof value === "object" && value !== null) ? "" : `=${JSON.stringify(value)}`;
-    throw new InputError(`${locate(issue.path, sources, layers)}: ${issue.path.join(".")}${shown}: ${issue.message}`);
+    throw new InputError(`${locate(issue.path, sources, resolved)}: ${issue.path.join(".")}${shown}: ${issue.message}`);
   }
   const top = sources[0]!.value as Obj;
   return {

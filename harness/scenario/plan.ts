@@ -82,6 +82,8 @@ export async function buildPlan(loaded: LoadedScenario, options: PlanOptions = {
   // a profile named by the scenario resolves beside the scenario file; one given on the command line, from here
   const layers: OverrideLayer[] = [
     { value: s.overrides, label: `${loaded.file}: overrides`, ...(loaded.source ? { source: loaded.source, prefix: ["overrides"] } : {}) },
+    // a profile named on the command line is the configuration to test: its own fields win over the scenario's overrides
+    ...(options.profile !== undefined ? [{ value: {}, label: `--profile ${options.profile}`, profileOwn: true }] : []),
     { value: options.set ?? {}, label: "--set" },
   ];
   const profile = await loadProfile(options.profile ?? s.profile, layers, {

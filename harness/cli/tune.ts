@@ -1,0 +1,131 @@
+import path from "node:path";
+import type { CommandModule } from "yargs";
+import { InputError, isTunebenchError } from "../../runtime/errors.js";
+import { ensureDir, writeFileAtomic } from "../../runtime/fs.js";
+import { buildReport, mainFile, writeReport } from "../../reports/report.js";
+import { parseSet } from "../profile/load.js";
+import { readRunResult } from "../result.js";
+import { Duration } from "../scenario/schema.js";
+import { loadScenario } from "../scenario/load.js";
+import { recommendationMetrics, tunedProfileYaml, tuneMarkdown } from "../tune/output.js";
+import { tuneScenario, type TuneEvent } from "../tune/tune.js";
+import { EXIT, interruptSignal, writeJson } from "./common.js";
+import { isInteractive, statusLine } from "./progress.js";
+
+interface TuneArgs {
+  scenario: string;
+  from?: string;
+  rounds: number;
+  floor: string;
+  budget?: string;
+  duration?: string;
+  profile?: string;
+  set?: string[];
+  "max-candidates": number;
+  aa: boolean;
+  "dry-run": boolean;
+  out: string;
+  json: boolean;
+  report: boolean;
+}
+
+function parseDuration(text: string, option: string): number {
+  const d = Duration.safeParse(/^\d+(\.\d+)?$/.test(text) ? Number(text) : text);
+  if (!d.success) throw new InputError(`${option}=${text}: valid: a duration such as 30s, 10m or 500ms`);
+  return d.data;
+}
+
+/** `10%`, `0.1` -> 0.1 */
+function parseFloor(text: string): number {
+  const m = /^(\d+(?:\.\d+)?)\s*(%?)$/.exec(text.trim());
+  const v = m ? Number(m[1]) / (m[2] ? 100 : 1) : Number.NaN;
+  if (!(v >= 0 && v < 1)) throw new InputError(`--floor=${text}: valid: a relative change such as 10% or 0.1 (under 100 %)`);
+  return v;
+}
+
+const seconds = (ms: number): string => (ms >= 120_000 ? `${Math.round(ms / 60_000)} min` : `${Math.round(ms / 1000)} s`);
+
+export const tuneCommand: CommandModule<object, TuneArgs> = {
+  command: "tune <scenario>",
+  describe: "Find remedies for what a scenario fails, verify each against the original in interleaved rounds, and write a tuned profile of what the measurements prove",
+  builder: (y) =>
+    y
+      .positional("scenario", { type: "string", demandOption: true, describe: "a scenario .yaml file" })
+      .option("from", { type: "string", describe: "a saved run.json of this scenario to take the findings from (instead of running it first)" })
+      .option("rounds", { type: "number", default: 3, describe: "interleaved rounds: each runs the original, then every candidate" })
+      .option("floor", { type: "string", default: "10%", describe: "a change smaller than this is \"no change\" (relative)" })
+      .option("budget", { type: "string", describe: "bound on the total time (10m): candidates are dropped from the bottom of the ranking to fit" })
+      .option("duration", { type: "string", describe: "measured time of each run instead of the scenario's" })
+      .option("profile", { type: "string", describe: "profile instead of the scenario's" })
+      .option("set", { type: "string", array: true, describe: "override a RuntimeConfig field in every run: --set inference.threads=2" })
+      .option("max-candidates", { type: "number", default: 4, describe: "candidates verified at most (the best expected first)" })
+      .option("aa", { type: "boolean", default: false, describe: "verify an empty change against the original (A/A): the verdicts should say no change" })
+      .option("dry-run", { type: "boolean", default: false, describe: "list the candidates with their reasons and run nothing beyond the first run" })
+      .option("out", { type: "string", default: "tunebench-out", describe: "folder for tune.json, the tuned profile, summary.md and the report" })
+      .option("json", { type: "boolean", default: false, describe: "print the TuneResult as JSON" })
+      .option("report", { type: "boolean", default: true, describe: "write report.html with the before/after chart (--no-report to skip)" })
+      .example("$0 tune scenarios/high-cpu.yaml", "find, verify and write a tuned profile")
+      .example("$0 tune scenarios/slow-search.yaml --from tunebench-out/slow-search-*/run.json --dry-run", "the candidates and why, without running")
+      .check((a) => {
+        if (!Number.isInteger(a.rounds) || a.rounds < 2 || a.rounds > 50) throw new InputError(`--rounds=${a.rounds}: valid: a whole number from 2 to 50`);
+        if (!Number.isInteger(a["max-candidates"]) || a["max-candidates"] < 1) throw new InputError(`--max-candidates=${a["max-candidates"]}: valid: a whole number from 1`);
+        return true;
+      }),
+  handler: async (args) => {
+    const loaded = await loadScenario(args.scenario);
+    const from = args.from !== undefined ? await readRunResult(args.from) : undefined;
+    if (from && from.scenario.name !== loaded.scenario.name) throw new InputError(`--from ${args.from}: a run of "${from.scenario.name}", not of ${loaded.scenario.name}`);
+    const settings = {
+      rounds: args.rounds,
+      floor: parseFloor(args.floor),
+      ...(args.duration !== undefined ? { durationMs: parseDuration(args.duration, "--duration") } : {}),
+      ...(args.profile !== undefined ? { profile: args.profile } : {}),
+      set: parseSet(args.set ?? []),
+      ...(args.budget !== undefined ? { budgetMs: parseDuration(args.budget, "--budget") } : {}),
+      maxCandidates: args["max-candidates"],
+      aa: args.aa,
+      dryRun: args["dry-run"],
+    };
+    const status = statusLine();
+    const started = Date.now();
+    const say = (text: string): void => {
+      // long work: a status line on a terminal, a line per step elsewhere (CI logs)
+      if (isInteractive()) status.set(text);
+      else process.stderr.write(`${text}\n`);
+    };
+    const onEvent = (e: TuneEvent): void => {
+      const elapsed = seconds(Date.now() - started);
+      if (e.type === "phase") say(`${elapsed} ${loaded.scenario.name}: ${e.text}`);
+      else say(`${elapsed} ${loaded.scenario.name}: round ${e.round}/${e.rounds}, ${e.label} (run ${e.index} of ${e.total}${e.leftMs !== undefined ? `, about ${seconds(e.leftMs)} left` : ""})`);
+    };
+    let result;
+    try {
+      result = await tuneScenario(loaded, settings, { ...(from ? { from } : {}), signal: interruptSignal, onEvent });
+    } finally {
+      status.clear();
+    }
+    const stamp = result.startedAt.replace(/[:.]/g, "-");
+    const dir = path.resolve(args.out, `tune-${loaded.scenario.name}-${stamp}`);
+    ensureDir(dir);
+    const profileName = `tuned-${loaded.scenario.name}.yaml`;
+    const profileYaml = tunedProfileYaml(result, loaded, dir);
+    if (profileYaml) await writeFileAtomic(path.join(dir, profileName), profileYaml);
+    await writeFileAtomic(path.join(dir, "tune.json"), `${JSON.stringify(result, null, 2)}\n`);
+    const summary = tuneMarkdown(result, profileYaml ? { profile: path.join(dir, profileName) } : {});
+    await writeFileAtomic(path.join(dir, "summary.md"), summary);
+    let report: string | undefined;
+    if (args.report && result.verifications.length > 0) {
+      try {
+        const built = await buildReport({ kind: "recommendations", title: `tunebench tune: ${result.scenario.name}`, lead: summary.split("\n").filter((l) => l && !l.startsWith("|") && !l.startsWith("#")).slice(0, 6), metrics: recommendationMetrics(result) });
+        await writeReport(dir, built);
+        report = mainFile(dir, built);
+      } catch (err) {
+        if (!isTunebenchError(err)) throw err;
+      }
+    }
+    if (args.json) writeJson(result);
+    else process.stdout.write(`${summary}\nwrote ${path.join(dir, "tune.json")}${profileYaml ? ` and ${path.join(dir, profileName)}` : ""}${report ? `\nreport: ${report}` : ""}\n`);
+    if (result.status === "incomplete") process.exitCode = EXIT.interrupted;
+    else if (result.original.failing.length > 0 && !settings.dryRun && !settings.aa && !result.tuned?.fixes) process.exitCode = EXIT.failed;
+  },
+};
