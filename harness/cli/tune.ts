@@ -116,7 +116,7 @@ export const tuneCommand: CommandModule<object, TuneArgs> = {
     let report: string | undefined;
     if (args.report && result.verifications.length > 0) {
       try {
-        const built = await buildReport({ kind: "recommendations", title: `tunebench tune: ${result.scenario.name}`, lead: summary.split("\n").filter((l) => l && !l.startsWith("|") && !l.startsWith("#")).slice(0, 6), metrics: recommendationMetrics(result) });
+        const built = await buildReport({ kind: "recommendations", title: `tunebench tune: ${result.scenario.name}`, lead: summary.split("\n").filter((l) => l && !l.startsWith("|") && !l.startsWith("#")).map((l) => l.replaceAll("**", "")).slice(0, 6), metrics: recommendationMetrics(result) });
         await writeReport(dir, built);
         report = mainFile(dir, built);
       } catch (err) {

@@ -1,6 +1,7 @@
 import path from "node:path";
 import { Document, isSeq, type Node } from "yaml";
 import { mergeConfig } from "../profile/load.js";
+import { BUILTIN_PROFILES_DIR } from "../paths.js";
 import { markdownTable } from "../format.js";
 import type { LoadedScenario } from "../scenario/load.js";
 import type { RecommendationMetric } from "../../reports/charts/recommendations.js";
@@ -28,8 +29,11 @@ export function tunedProfileYaml(result: TuneResult, loaded: LoadedScenario, pro
   const overrides = mergeConfig((loaded.scenario.overrides ?? {}) as Record<string, unknown>, result.settings.set);
   const patches = patchObject(tuned.patches);
   const body = mergeConfig(overrides, patches);
-  const extendsPath = path.isAbsolute(result.profile.file) ? path.relative(profileDir, result.profile.file) || result.profile.file : result.profile.file;
-  const doc = new Document({ extends: extendsPath.startsWith(".") ? extendsPath : `./${extendsPath}`, description: `${result.scenario.name} tuned by tunebench: ${verification.candidate.title}`, ...body });
+  // a built-in profile by its name (found from anywhere); the user's own by its path from the tuned profile's folder
+  const builtin = path.dirname(result.profile.file) === BUILTIN_PROFILES_DIR;
+  const relative = path.relative(profileDir, result.profile.file);
+  const extendsPath = builtin ? path.basename(result.profile.file).replace(/\.ya?ml$/, "") : relative.startsWith(".") ? relative : `./${relative}`;
+  const doc = new Document({ extends: extendsPath, description: `${result.scenario.name} tuned by tunebench: ${verification.candidate.title}`, ...body });
   const patched = new Set(tuned.patches.map((p) => p.path));
   for (const leaf of leaves(body)) {
     const node = doc.getIn(leaf, true) as Node | undefined;
@@ -48,7 +52,7 @@ export function tunedProfileYaml(result: TuneResult, loaded: LoadedScenario, pro
     ...moved.map((m) => `   ${m.title}: ${m.reason} -> ${m.verdict}`),
     ` Why: ${verification.candidate.why}`,
     ...(verification.candidate.tradeoff ? [` Trade-off: ${verification.candidate.tradeoff}`] : []),
-    ` Use: tunebench run ${path.relative(profileDir, result.scenario.file) || result.scenario.file} --profile <this file>, or tunebench serve --profile <this file>`,
+    ` Use: tunebench run ${result.scenario.file} --profile <this file>, or tunebench serve --profile <this file>`,
   ].join("\n");
   return String(doc);
 }
@@ -109,8 +113,8 @@ export function tuneMarkdown(result: TuneResult, files: { profile?: string }): s
       markdownTable(
         [
           { header: "metric", value: (m: (typeof v.metrics)[number]) => m.title },
-          { header: "baseline rounds", value: (m) => m.baseline.map((x) => x.toPrecision(3)).join(", ") },
-          { header: "candidate rounds", value: (m) => m.candidate.map((x) => x.toPrecision(3)).join(", ") },
+          { header: "baseline rounds", value: (m) => m.baseline.map((x) => String(Number(x.toPrecision(3)))).join(", ") },
+          { header: "candidate rounds", value: (m) => m.candidate.map((x) => String(Number(x.toPrecision(3)))).join(", ") },
           { header: "change (95 % interval)", value: (m) => `${pct(m.change)} (${pct(m.low)} to ${pct(m.high)})` },
           { header: "A/A noise", value: (m) => (m.noise === null ? "-" : `${(m.noise * 100).toFixed(1)} %`) },
           { header: "met (base/cand)", value: (m) => `${m.passedBaseline}/${m.passedCandidate} of ${v.rounds}` },

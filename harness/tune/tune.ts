@@ -98,7 +98,8 @@ export async function tuneScenario(loaded: LoadedScenario, settings: TuneSetting
       ...(options.signal ? { signal: options.signal } : {}),
     });
   }
-  const runMs = Math.max(1000, Date.parse(original.finishedAt) - Date.parse(original.startedAt));
+  // a first run that wrote the model or embedded the index took longer than the runs to come
+  const runMs = Math.max(1000, Date.parse(original.finishedAt) - Date.parse(original.startedAt) - (original.preparation?.ms ?? 0));
   const failing = failingChecks(original);
   const base: Omit<TuneResult, "status" | "finishedAt" | "elapsedMs" | "candidates" | "dropped" | "verifications" | "recommendations" | "stillFailing"> = {
     schemaVersion: TUNE_RESULT_SCHEMA_VERSION,

@@ -6,7 +6,9 @@ export interface RecommendationMetric {
   recommendation: string;
   metric: string;
   unit: string;
+  /** The original's figure with its spread (the range of its rounds). */
   before: { value: number; low: number; high: number };
+  /** The candidate's figure with the 95 % interval of the measured change. */
   after: { value: number; low: number; high: number };
   /** What the re-measurement decided. */
   verdict: "better" | "worse" | "no change";
@@ -37,7 +39,7 @@ export function recommendationsChart(metrics: readonly RecommendationMetric[]): 
   return {
     id,
     title,
-    description: "For each recommendation and metric: the value before and after the change (point) and its 95 % confidence interval (bar), coloured by what the re-measurement decided.",
+    description: "For each recommendation and metric: before, the median of the original's rounds with their range; after, that median moved by the measured change, with the change's 95 % confidence interval; coloured by what the re-measurement decided.",
     spec: topLevel(title, {
       data: { values: rows },
       facet: { row: { field: "metric", type: "nominal", title: null, header: { labelAngle: 0, labelAlign: "left" } }, column: { field: "recommendation", type: "nominal", title: null } },

@@ -1,0 +1,83 @@
+import { describe, expect, it } from "vitest";
+import { Xorshift128 } from "../../../runtime/random.js";
+import { candidateVerdict, compareRounds, type MetricComparison } from "../../../harness/tune/verify.js";
+import { comparePaired, t975 } from "../../../harness/tune/stats.js";
+
+/** A log-normal figure around `median` with relative spread `sd` (what a p95 does between runs). */
+function noisy(rng: Xorshift128, median: number, sd: number): number {
+  const u1 = Math.max(1e-12, rng.nextFloat());
+  const u2 = rng.nextFloat();
+  return median * Math.exp(sd * Math.sqrt(-2 * Math.log(u1)) * Math.cos(2 * Math.PI * u2));
+}
+
+describe("the paired verdict", () => {
+  it("knows Student's t", () => {
+    expect(t975(2)).toBe(4.303);
+    expect(t975(4)).toBe(2.776);
+    expect(t975(1000)).toBe(1.96);
+  });
+
+  it("computes the change and its interval from per-round log ratios", () => {
+    const c = comparePaired([100, 100, 100], [50, 50, 50], { lowerIsBetter: true, floor: 0.1, unit: "ms" });
+    expect(c.change).toBeCloseTo(-0.5, 3);
+    expect(c.low).toBeCloseTo(-0.5, 3);
+    expect(c.high).toBeCloseTo(-0.5, 3);
+    expect(c.verdict).toBe("improved");
+    expect(comparePaired([100, 100, 100], [200, 200, 200], { lowerIsBetter: true, floor: 0.1, unit: "ms" }).verdict).toBe("worse");
+    expect(comparePaired([100, 100, 100], [200, 200, 200], { lowerIsBetter: false, floor: 0.1, unit: "ms" }).verdict).toBe("improved");
+    // a 5 % change under a 10 % floor is no change, however sure
+    expect(comparePaired([100, 100, 100], [105, 105, 105], { lowerIsBetter: true, floor: 0.1, unit: "ms" }).verdict).toBe("no change");
+    // a large change whose rounds disagree: the interval includes no change
+    const split = comparePaired([100, 100, 100], [300, 40, 200], { lowerIsBetter: true, floor: 0.1, unit: "ms" });
+    expect(split.verdict).toBe("inconclusive");
+    expect(split.reason).toMatch(/includes no change/);
+    expect(comparePaired([100], [50], { lowerIsBetter: true, floor: 0.1 }).verdict).toBe("inconclusive");
+    // a zero (no error at all) on one side is a ratio, not an infinity
+    expect(comparePaired([0.2, 0.25, 0.22], [0, 0, 0], { lowerIsBetter: true, floor: 0.1, unit: "fraction" }).verdict).toBe("improved");
+    expect(comparePaired([0, 0, 0], [0, 0, 0], { lowerIsBetter: true, floor: 0.1, unit: "fraction" }).verdict).toBe("no change");
+  });
+
+  it("raises no false alarm on equal distributions: A/A over 2000 seeds at a 10 % run-to-run spread", () => {
+    const aa = (floor: number, rounds: number): { changed: number; noChange: number } => {
+      let changed = 0;
+      let noChange = 0;
+      for (let seed = 1; seed <= 2000; seed++) {
+        const rng = new Xorshift128(seed);
+        const a = Array.from({ length: rounds }, () => noisy(rng, 100, 0.1));
+        const b = Array.from({ length: rounds }, () => noisy(rng, 100, 0.1));
+        const v = comparePaired(a, b, { lowerIsBetter: true, floor, unit: "ms" }).verdict;
+        if (v === "improved" || v === "worse") changed++;
+        if (v === "no change") noChange++;
+      }
+      return { changed: changed / 2000, noChange: noChange / 2000 };
+    };
+    // a false "improved" or "worse" needs the interval to exclude 0 (5 %) and the change to pass the floor too
+    const def = aa(0.1, 3);
+    expect(def.changed).toBeLessThan(0.05);
+    // the rest is "no change" or, where the rounds drift past the floor, "inconclusive": the floor and rounds set the split
+    expect(def.noChange).toBeGreaterThan(0.7);
+    expect(aa(0.2, 3).noChange).toBeGreaterThan(0.95);
+    expect(aa(0.1, 6).noChange).toBeGreaterThan(def.noChange);
+  });
+
+  it("detects a known shift: a 2x latency cut at a 10 % spread is improved in nearly every trial", () => {
+    let improved = 0;
+    for (let seed = 1; seed <= 500; seed++) {
+      const rng = new Xorshift128(seed);
+      const a = [0, 1, 2].map(() => noisy(rng, 100, 0.1));
+      const b = [0, 1, 2].map(() => noisy(rng, 50, 0.1));
+      if (comparePaired(a, b, { lowerIsBetter: true, floor: 0.1, unit: "ms" }).verdict === "improved") improved++;
+    }
+    expect(improved).toBeGreaterThanOrEqual(475);
+  });
+
+  it("decides a candidate from its metrics: improved needs an improvement and nothing worse", () => {
+    const m = (verdict: MetricComparison["verdict"]): MetricComparison => ({ verdict }) as MetricComparison;
+    expect(candidateVerdict([m("improved"), m("no change")])).toBe("improved");
+    expect(candidateVerdict([m("improved"), m("worse")])).toBe("mixed");
+    expect(candidateVerdict([m("no change"), m("no change")])).toBe("no change");
+    expect(candidateVerdict([m("no change"), m("inconclusive")])).toBe("inconclusive");
+    expect(candidateVerdict([m("worse")])).toBe("worse");
+    expect(typeof compareRounds).toBe("function");
+  });
+});
