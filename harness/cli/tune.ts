@@ -16,6 +16,7 @@ interface TuneArgs {
   scenario: string;
   from?: string;
   rounds: number;
+  "max-rounds"?: number;
   floor: string;
   budget?: string;
   duration?: string;
@@ -53,6 +54,7 @@ export const tuneCommand: CommandModule<object, TuneArgs> = {
       .positional("scenario", { type: "string", demandOption: true, describe: "a scenario .yaml file" })
       .option("from", { type: "string", describe: "a saved run.json of this scenario to take the findings from (instead of running it first)" })
       .option("rounds", { type: "number", default: 3, describe: "interleaved rounds: each runs the original, then every candidate" })
+      .option("max-rounds", { type: "number", describe: "rounds a candidate may get in all when it is still inconclusive after --rounds (default: twice --rounds)" })
       .option("floor", { type: "string", default: "10%", describe: "a change smaller than this is \"no change\" (relative)" })
       .option("budget", { type: "string", describe: "bound on the total time (10m): candidates are dropped from the bottom of the ranking to fit" })
       .option("duration", { type: "string", describe: "measured time of each run instead of the scenario's" })
@@ -68,6 +70,7 @@ export const tuneCommand: CommandModule<object, TuneArgs> = {
       .example("$0 tune scenarios/slow-search.yaml --from tunebench-out/slow-search-*/run.json --dry-run", "the candidates and why, without running")
       .check((a) => {
         if (!Number.isInteger(a.rounds) || a.rounds < 2 || a.rounds > 50) throw new InputError(`--rounds=${a.rounds}: valid: a whole number from 2 to 50`);
+        if (a["max-rounds"] !== undefined && (!Number.isInteger(a["max-rounds"]) || a["max-rounds"] < a.rounds || a["max-rounds"] > 100)) throw new InputError(`--max-rounds=${a["max-rounds"]}: valid: a whole number from --rounds (${a.rounds}) to 100`);
         if (!Number.isInteger(a["max-candidates"]) || a["max-candidates"] < 1) throw new InputError(`--max-candidates=${a["max-candidates"]}: valid: a whole number from 1`);
         return true;
       }),
@@ -77,6 +80,7 @@ export const tuneCommand: CommandModule<object, TuneArgs> = {
     if (from && from.scenario.name !== loaded.scenario.name) throw new InputError(`--from ${args.from}: a run of "${from.scenario.name}", not of ${loaded.scenario.name}`);
     const settings = {
       rounds: args.rounds,
+      maxRounds: args["max-rounds"] ?? args.rounds * 2,
       floor: parseFloor(args.floor),
       ...(args.duration !== undefined ? { durationMs: parseDuration(args.duration, "--duration") } : {}),
       ...(args.profile !== undefined ? { profile: args.profile } : {}),

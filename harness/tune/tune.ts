@@ -11,6 +11,8 @@ export const TUNE_RESULT_SCHEMA_VERSION = 1;
 
 export interface TuneSettings {
   rounds: number;
+  /** Rounds an inconclusive candidate may get in all (confirmation before concluding). */
+  maxRounds: number;
   floor: number;
   durationMs?: number;
   profile?: string;
@@ -154,6 +156,9 @@ export async function tuneScenario(loaded: LoadedScenario, settings: TuneSetting
   const failingIds = failing.map((c) => c.id);
   const verifyOptions = {
     rounds: settings.rounds,
+    maxRounds: settings.maxRounds,
+    runMs,
+    ...(settings.budgetMs !== undefined ? { deadline: started + settings.budgetMs } : {}),
     floor: settings.floor,
     ...(settings.durationMs !== undefined ? { durationMs: settings.durationMs } : {}),
     ...(settings.profile ? { profile: settings.profile } : {}),

@@ -37,6 +37,11 @@ export interface Verification {
 
 export interface VerifyOptions {
   rounds: number;
+  /** Rounds a candidate still inconclusive after `rounds` may get (each one more baseline and candidate run); default `rounds`, no extra. */
+  maxRounds?: number;
+  /** No extra round starts unless it can end by then (epoch ms), at `runMs` a run. */
+  deadline?: number;
+  runMs?: number;
   /** Relative change under which a metric is "no change". */
   floor: number;
   durationMs?: number;
@@ -45,6 +50,8 @@ export interface VerifyOptions {
   signal?: AbortSignal;
   /** Failing check ids of the original run (what must be fixed). */
   failing: readonly string[];
+  /** How one run is made (default: the scenario, with the candidate's patches over `set`). */
+  run?: (candidate: Candidate | undefined) => Promise<RunResult>;
   onRun?: (e: { label: string; round: number; rounds: number; index: number; total: number }) => void;
 }
 
@@ -115,33 +122,44 @@ export function compareRounds(candidate: Candidate, baseline: readonly RunResult
  * Verifies candidates against the baseline in interleaved rounds: each round
  * runs the baseline, then each candidate (A B C, A B C, ...), same scenario,
  * seed and workload, so slow drift of a shared machine falls on every side
- * alike. Returns each candidate's verification and the baseline's rounds; a
- * stop (Ctrl-C) returns what completed rounds allow.
+ * alike. A candidate still inconclusive after `rounds` gets more rounds, up to
+ * `maxRounds`. Returns each candidate's verification and the baseline's
+ * rounds; a stop (Ctrl-C) returns what completed rounds allow.
  */
 export async function verifyInterleaved(loaded: LoadedScenario, candidates: readonly Candidate[], options: VerifyOptions): Promise<{ verifications: Verification[]; baseline: RunResult[]; interrupted: boolean }> {
   const baseline: RunResult[] = [];
   const runs: RunResult[][] = candidates.map(() => []);
-  const total = options.rounds * (1 + candidates.length);
+  const maxRounds = Math.max(options.rounds, options.maxRounds ?? options.rounds);
   let index = 0;
   let interrupted = false;
-  outer: for (let round = 1; round <= options.rounds; round++) {
-    const roundRuns: RunResult[] = [];
-    for (const [i, c] of [undefined, ...candidates].entries()) {
+  let active = candidates.map((_, i) => i);
+  let total = options.rounds * (1 + candidates.length);
+  outer: for (let round = 1; round <= maxRounds; round++) {
+    if (round > options.rounds) {
+      // confirm before concluding: only a candidate whose interval still straddles no change gets another round
+      active = active.filter((i) => compareRounds(candidates[i]!, baseline, runs[i]!, options).verdict === "inconclusive");
+      if (active.length === 0) break;
+      if (options.deadline !== undefined && Date.now() + (1 + active.length) * (options.runMs ?? 0) > options.deadline) break;
+      total += 1 + active.length;
+    }
+    const roundRuns: Array<RunResult | undefined> = [];
+    for (const i of [-1, ...active]) {
       if (options.signal?.aborted) {
         interrupted = true;
         break outer;
       }
-      options.onRun?.({ label: c ? c.title : "baseline", round, rounds: options.rounds, index: ++index, total });
-      const r = await runWith(loaded, options, c);
+      const c = i < 0 ? undefined : candidates[i]!;
+      options.onRun?.({ label: c ? c.title : "baseline", round, rounds: round > options.rounds ? maxRounds : options.rounds, index: ++index, total });
+      const r = options.run ? await options.run(c) : await runWith(loaded, options, c);
       if (r.status === "incomplete") {
         interrupted = true;
         break outer;
       }
-      roundRuns[i] = r;
+      roundRuns[i + 1] = r;
     }
-    // a round counts only whole: the baseline and every candidate
+    // a round counts only whole: the baseline and every candidate still in it
     baseline.push(roundRuns[0]!);
-    candidates.forEach((_, i) => runs[i]!.push(roundRuns[i + 1]!));
+    for (const i of active) runs[i]!.push(roundRuns[i + 1]!);
   }
   return { verifications: candidates.map((c, i) => compareRounds(c, baseline, runs[i]!, options)), baseline, interrupted };
 }

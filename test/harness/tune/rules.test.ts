@@ -1,4 +1,4 @@
-import { writeFileSync } from "node:fs";
+import { readFileSync, readdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { proposeCandidates } from "../../../harness/tune/candidates.js";
@@ -7,7 +7,7 @@ import { combine, type TuneResult } from "../../../harness/tune/tune.js";
 import type { Verification } from "../../../harness/tune/verify.js";
 import { loadScenario } from "../../../harness/scenario/load.js";
 import { buildPlan } from "../../../harness/scenario/plan.js";
-import { REPO, hasStackTrace, runCli } from "../../helpers/cli.js";
+import { REPO, hasStackTrace, runCli, startCli } from "../../helpers/cli.js";
 import { fixture, fixtureFiles } from "../../helpers/fixtures.js";
 import { tempDir } from "../../helpers/tmp.js";
 
@@ -134,26 +134,26 @@ describe("tunebench tune on the command line", () => {
 
 describe("tunebench tune, measured", () => {
   const tmp = tempDir();
+  const scenario = path.join(tmp, "aa.yaml");
+  writeFileSync(
+    scenario,
+    [
+      "name: aa-check",
+      "description: health on the tiny model",
+      "tiers: [1]",
+      "profile: development",
+      "overrides: { inference: { model: tiny, quant: Q8_0, threads: 1 }, search: { enabled: false } }",
+      "workload: { operations: [ { op: health, tier: 1 } ] }",
+      "arrival: { kind: closed, concurrency: 1 }",
+      "duration: 1s",
+      "warmup: 500ms",
+      'expectations: [ "rate(errors)<1%" ]',
+      "",
+    ].join("\n"),
+  );
 
   it("--aa verifies an empty change in interleaved rounds and writes a TuneResult with every metric compared", () => {
-    const scenario = path.join(tmp, "aa.yaml");
-    writeFileSync(
-      scenario,
-      [
-        "name: aa-check",
-        "description: health on the tiny model",
-        "tiers: [1]",
-        "profile: development",
-        "overrides: { inference: { model: tiny, quant: Q8_0, threads: 1 }, search: { enabled: false } }",
-        "workload: { operations: [ { op: health, tier: 1 } ] }",
-        "arrival: { kind: closed, concurrency: 1 }",
-        "duration: 1s",
-        "warmup: 500ms",
-        'expectations: [ "rate(errors)<1%" ]',
-        "",
-      ].join("\n"),
-    );
-    const res = runCli(["tune", scenario, "--aa", "--rounds", "2", "--out", tmp, "--json", "--no-report"], {}, 300_000);
+    const res = runCli(["tune", scenario, "--aa", "--rounds", "2", "--max-rounds", "2", "--out", tmp, "--json", "--no-report"], {}, 300_000);
     expect(res.code, res.stderr).toBe(0);
     const result = JSON.parse(res.stdout) as TuneResult;
     expect(result.status).toBe("complete");
@@ -173,5 +173,25 @@ describe("tunebench tune, measured", () => {
     expect(result.recommendations).toEqual([]);
     expect(result.tuned).toBeUndefined();
     expect(res.stderr).toMatch(/round 2\/2, no change \(A\/A/);
+  });
+
+  it("Ctrl-C keeps what was verified so far in a valid TuneResult marked incomplete (exit 130)", async () => {
+    const out = path.join(tmp, "stopped");
+    const child = startCli(["tune", scenario, "--aa", "--rounds", "20", "--out", out]);
+    let stderr = "";
+    child.stderr.on("data", (b: Buffer) => (stderr += b.toString()));
+    // stop it once the second round has begun
+    const deadline = Date.now() + 240_000;
+    while (!/round 2\/20/.test(stderr) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+    child.kill("SIGINT");
+    const code = await new Promise<number | null>((resolve) => child.on("close", resolve));
+    expect(code, stderr).toBe(130);
+    const dir = path.join(out, readdirSync(out)[0]!);
+    const result = JSON.parse(readFileSync(path.join(dir, "tune.json"), "utf8")) as TuneResult;
+    expect(result.status).toBe("incomplete");
+    expect(result.stoppedBecause).toBe("interrupted");
+    // only whole rounds count: round 1 (the baseline and the candidate), never the half-done second
+    expect(result.verifications[0]!.rounds).toBe(1);
+    expect(result.verifications[0]!.metrics.every((m) => m.baseline.length === 1 && m.candidate.length === 1)).toBe(true);
   });
 });

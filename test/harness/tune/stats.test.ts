@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { Xorshift128 } from "../../../runtime/random.js";
-import { candidateVerdict, compareRounds, type MetricComparison } from "../../../harness/tune/verify.js";
+import { candidateVerdict, compareRounds, verifyInterleaved, type MetricComparison } from "../../../harness/tune/verify.js";
+import { fixture } from "../../helpers/fixtures.js";
 import { comparePaired, t975 } from "../../../harness/tune/stats.js";
 
 /** A log-normal figure around `median` with relative spread `sd` (what a p95 does between runs). */
@@ -79,5 +80,61 @@ describe("the paired verdict", () => {
     expect(candidateVerdict([m("no change"), m("inconclusive")])).toBe("inconclusive");
     expect(candidateVerdict([m("worse")])).toBe("worse");
     expect(typeof compareRounds).toBe("function");
+  });
+});
+
+describe("interleaved verification", () => {
+  /** A run whose health p95 (its SLA metric) is `ms`. */
+  const runAt = (ms: number) => {
+    const r = fixture("smoke");
+    r.checks = r.checks.map((c) => (c.id === "sla.health" ? { ...c, observed: ms, status: ms <= 100 ? "pass" : "fail" } : c));
+    return r;
+  };
+  const candidate = (id: string) => ({ id, rule: "test", finding: "none", title: id, patches: [], why: "", expectedGain: 0 });
+
+  it("runs the baseline then each candidate in every round, and gives extra rounds only to what is still inconclusive", async () => {
+    const order: string[] = [];
+    // "fast" halves the latency every time; "erratic" lands far above or far below, mostly above
+    const pattern = [160, 10, 160, 160, 10];
+    let erratic = 0;
+    const figures = { baseline: () => 40, fast: () => 20, erratic: () => pattern[erratic++]! };
+    const result = await verifyInterleaved({ file: "x.yaml", scenario: fixture("smoke").scenario.spec }, [candidate("fast"), candidate("erratic")], {
+      rounds: 3,
+      maxRounds: 5,
+      floor: 0.1,
+      set: {},
+      failing: [],
+      run: async (c) => {
+        order.push(c?.id ?? "baseline");
+        return runAt(figures[(c?.id ?? "baseline") as keyof typeof figures]());
+      },
+    });
+    expect(order.slice(0, 9)).toEqual(["baseline", "fast", "erratic", "baseline", "fast", "erratic", "baseline", "fast", "erratic"]);
+    // rounds 4 and 5: the baseline and the erratic one only
+    expect(order.slice(9)).toEqual(["baseline", "erratic", "baseline", "erratic"]);
+    const [fast, erraticV] = result.verifications;
+    expect(fast!.rounds).toBe(3);
+    expect(fast!.metrics.find((m) => m.id === "sla.health")!.verdict).toBe("improved");
+    expect(erraticV!.rounds).toBe(5);
+    expect(erraticV!.verdict).toBe("inconclusive");
+    expect(result.baseline).toHaveLength(5);
+  });
+
+  it("counts only whole rounds when stopped part-way", async () => {
+    const stop = new AbortController();
+    let n = 0;
+    const result = await verifyInterleaved({ file: "x.yaml", scenario: fixture("smoke").scenario.spec }, [candidate("a")], {
+      rounds: 3,
+      floor: 0.1,
+      set: {},
+      failing: [],
+      signal: stop.signal,
+      run: async () => {
+        if (++n === 3) stop.abort(); // during round 2's baseline
+        return runAt(40);
+      },
+    });
+    expect(result.interrupted).toBe(true);
+    expect(result.verifications[0]!.rounds).toBe(1);
   });
 });
