@@ -7,6 +7,7 @@ import { combine, type TuneResult } from "../../../harness/tune/tune.js";
 import type { Verification } from "../../../harness/tune/verify.js";
 import { loadScenario } from "../../../harness/scenario/load.js";
 import { buildPlan } from "../../../harness/scenario/plan.js";
+import { parseRunResult } from "../../../harness/result.js";
 import { REPO, hasStackTrace, runCli, startCli } from "../../helpers/cli.js";
 import { fixture, fixtureFiles } from "../../helpers/fixtures.js";
 import { tempDir } from "../../helpers/tmp.js";
@@ -43,6 +44,21 @@ describe("tuning rules on the recorded runs", () => {
     cache.scenario.name = "docs-search";
     const c2 = proposeCandidates(cache, { ...cache.config, cache: { ...cache.config.cache, l1: { ...cache.config.cache.l1, ttlMs: 5 } } }).candidates;
     expect(c2[0]!.patches.find((p) => p.path === "cache.l1.ttlMs")).toEqual({ path: "cache.l1.ttlMs", value: 300000, from: 5 });
+  });
+
+  it("gives two scenarios of its own, recorded here, the same remedies: another neighbour load, another cache configuration", () => {
+    const variant = (name: string) => {
+      const file = path.join(REPO, "test", "fixtures", "variants", `${name}.json`);
+      return parseRunResult(JSON.parse(readFileSync(file, "utf8")), file);
+    };
+    // chat while one worker keeps a core 90 % busy: high-cpu's remedy, found from the monitors
+    const busy = variant("busy-neighbour");
+    expect(busy.checks.filter((c) => c.kind === "expectation" && c.status === "fail").length).toBeGreaterThan(0);
+    expect(proposeCandidates(busy, busy.config).candidates.map((c) => c.id)).toContain("threads:1");
+    // an L1-only cache whose entries live 20 ms: slow-search's remedy (the tier's default lifetime)
+    const cache = variant("expiring-cache");
+    const ttl = proposeCandidates(cache, cache.config).candidates.find((c) => c.rule === "cache")!;
+    expect(ttl.patches).toEqual([{ path: "cache.l1.ttlMs", value: 300000, from: 20 }]);
   });
 
   it("caps candidates by expected gain and says what it dropped", () => {
