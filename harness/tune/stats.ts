@@ -25,12 +25,19 @@ export interface PairedComparison {
 /** A figure that can be zero (an error rate, a GC share): ratios are taken with this much added to both sides. */
 const EPSILON: Record<string, number> = { fraction: 0.001, count: 1, ms: 0.01, bytes: 1024, rps: 0.01 };
 
+/** How many times the machine's own round-to-round noise a change must pass (with the fixed floor) before it counts. */
+export const NOISE_MULTIPLE = 1.5;
+
 /**
  * Compares paired rounds (baseline and candidate run back to back, A B A B)
  * of one metric: the log ratio of each pair, their mean with a t-interval.
- * Verdict: a change smaller than `floor` (relative) is "no change"; a larger
- * one is improved or worse when the interval excludes no change, else
- * inconclusive. `lowerIsBetter` says which way is improved.
+ * The floor a change must pass is the larger of `floor` (relative) and
+ * 1.5 x the machine's own noise on this metric (the spread of the log ratios
+ * between consecutive baseline rounds, an A/A measured in the same run): on a
+ * quiet machine a 10 % change counts, on a noisy one only what stands out of
+ * its noise. Verdict: a change under the floor is "no change"; a larger one is
+ * improved or worse when the interval excludes no change, else inconclusive.
+ * `lowerIsBetter` says which way is improved.
  */
 export function comparePaired(baseline: readonly number[], candidate: readonly number[], options: { lowerIsBetter: boolean; floor: number; unit?: string }): PairedComparison {
   const n = Math.min(baseline.length, candidate.length);
@@ -38,7 +45,8 @@ export function comparePaired(baseline: readonly number[], candidate: readonly n
   const logs: number[] = [];
   for (let i = 0; i < n; i++) logs.push(Math.log((candidate[i]! + eps) / (baseline[i]! + eps)));
   const noiseLogs = baseline.slice(1, n).map((b, i) => Math.log((b + eps) / (baseline[i]! + eps)));
-  const noise = noiseLogs.length >= 2 ? Math.exp(sampleStandardDeviation(noiseLogs)) - 1 : noiseLogs.length === 1 ? Math.abs(Math.exp(noiseLogs[0]!) - 1) : null;
+  const noiseSd = noiseLogs.length >= 2 ? sampleStandardDeviation(noiseLogs) : undefined;
+  const noise = noiseSd !== undefined ? Math.exp(noiseSd) - 1 : noiseLogs.length === 1 ? Math.abs(Math.exp(noiseLogs[0]!) - 1) : null;
   const base = { baseline: baseline.slice(0, n), candidate: candidate.slice(0, n), noise };
   if (n < 2 || logs.some((l) => !Number.isFinite(l))) {
     return { ...base, change: n > 0 && Number.isFinite(logs[0]!) ? Math.exp(mean(logs)) - 1 : Number.NaN, low: Number.NaN, high: Number.NaN, verdict: "inconclusive", reason: n < 2 ? "fewer than 2 rounds" : "a figure was missing or zero in a round" };
@@ -50,9 +58,14 @@ export function comparePaired(baseline: readonly number[], candidate: readonly n
   const high = Math.exp(m + half) - 1;
   const pct = (v: number): string => `${v >= 0 ? "+" : ""}${(v * 100).toFixed(1)} %`;
   const interval = `${pct(change)} (95 % interval ${pct(low)} to ${pct(high)}, ${n} rounds)`;
-  if (Math.abs(change) < options.floor) return { ...base, change, low, high, verdict: "no change", reason: `${interval}: smaller than the ${(options.floor * 100).toFixed(0)} % floor` };
+  // the floor in log terms, so a halving and a doubling count alike
+  const fixed = Math.log(1 + options.floor);
+  const byNoise = noiseSd !== undefined ? NOISE_MULTIPLE * noiseSd : 0;
+  const floorLog = Math.max(fixed, byNoise);
+  const floorText = byNoise > fixed ? `the floor of 1.5 x this machine's noise (${pct(Math.exp(floorLog) - 1)})` : `the ${(options.floor * 100).toFixed(0)} % floor`;
+  if (Math.abs(m) < floorLog) return { ...base, change, low, high, verdict: "no change", reason: `${interval}: smaller than ${floorText}` };
   const excludesZero = low > 0 || high < 0;
   if (!excludesZero) return { ...base, change, low, high, verdict: "inconclusive", reason: `${interval}: the interval includes no change` };
   const better = options.lowerIsBetter ? change < 0 : change > 0;
-  return { ...base, change, low, high, verdict: better ? "improved" : "worse", reason: interval };
+  return { ...base, change, low, high, verdict: better ? "improved" : "worse", reason: `${interval}, past ${floorText}` };
 }

@@ -125,6 +125,17 @@ describe("tunebench tune on the command line", () => {
     expect(result.original.failing.map((f) => f.id)).toEqual(["expectation.0", "expectation.1"]);
   });
 
+  it("--budget drops candidates from the bottom of the ranking to fit, and says so", () => {
+    // memory-pressure's recorded run took about a minute: 10 s leave no time for any candidate
+    const res = runCli(["tune", path.join(REPO, "scenarios", "memory-pressure.yaml"), "--from", files["memory-pressure"]!, "--budget", "10s", "--out", tmp, "--json"]);
+    expect(res.code, res.stderr).toBe(1);
+    const result = JSON.parse(res.stdout) as TuneResult;
+    expect(result.reason).toMatch(/the --budget leaves no time for a candidate \(one run takes about \d+ s; one candidate needs 6 runs\)/);
+    expect(result.dropped.map((d) => d.candidate.id)).toEqual(["quant:Q8_0", "context:512", "sequences:2"]);
+    expect(result.dropped.every((d) => /beyond the --budget/.test(d.why))).toBe(true);
+    expect(result.verifications).toEqual([]);
+  });
+
   it("says there is nothing to tune for a run that passes (exit 0, no profile)", () => {
     const res = runCli(["tune", path.join(REPO, "scenarios", "smoke.yaml"), "--from", files.smoke!, "--out", tmp]);
     expect(res.code, res.stderr).toBe(0);
