@@ -120,7 +120,8 @@ export function compareRounds(candidate: Candidate, baseline: readonly RunResult
 
 /**
  * Verifies candidates against the baseline in interleaved rounds: each round
- * runs the baseline, then each candidate (A B C, A B C, ...), same scenario,
+ * runs the baseline and each candidate, every other round in reverse order
+ * (A B C, C B A, ...), same scenario,
  * seed and workload, so slow drift of a shared machine falls on every side
  * alike. A candidate still inconclusive after `rounds` gets more rounds, up to
  * `maxRounds`. Returns each candidate's verification and the baseline's
@@ -143,7 +144,9 @@ export async function verifyInterleaved(loaded: LoadedScenario, candidates: read
       total += 1 + active.length;
     }
     const roundRuns: Array<RunResult | undefined> = [];
-    for (const i of [-1, ...active]) {
+    // every other round runs in reverse (A B C, C B A, ...): a run that gains from coming second (warm page cache, a calmer machine) gains on each side alike
+    const order = [-1, ...active];
+    for (const i of round % 2 === 1 ? order : [...order].reverse()) {
       if (options.signal?.aborted) {
         interrupted = true;
         break outer;

@@ -38,6 +38,20 @@ describe("the paired verdict", () => {
     expect(comparePaired([0, 0, 0], [0, 0, 0], { lowerIsBetter: true, floor: 0.1, unit: "fraction" }).verdict).toBe("no change");
   });
 
+  it("asks a change to stand out of the machine's own noise on the metric, not only the fixed floor", () => {
+    // the same -20 % in every round: counts on a quiet machine, not where consecutive baseline rounds differ by 30-50 %
+    const quiet = comparePaired([100, 101, 99], [80, 81, 79], { lowerIsBetter: true, floor: 0.1, unit: "ms" });
+    expect(quiet.verdict).toBe("improved");
+    expect(quiet.reason).toMatch(/past the 10 % floor/);
+    const noisy = comparePaired([100, 150, 80], [80, 120, 64], { lowerIsBetter: true, floor: 0.1, unit: "ms" });
+    expect(noisy.noise).toBeGreaterThan(0.5);
+    expect(noisy.verdict).toBe("no change");
+    expect(noisy.reason).toMatch(/smaller than the floor of 1\.5 x this machine's noise/);
+    // with rounds swinging 50 % apart, a halving does not stand out of that noise; a cut to a fifth does
+    expect(comparePaired([100, 150, 80], [50, 75, 40], { lowerIsBetter: true, floor: 0.1, unit: "ms" }).verdict).toBe("no change");
+    expect(comparePaired([100, 150, 80], [20, 30, 16], { lowerIsBetter: true, floor: 0.1, unit: "ms" }).verdict).toBe("improved");
+  });
+
   it("raises no false alarm on equal distributions: A/A over 2000 seeds at a 10 % run-to-run spread", () => {
     const aa = (floor: number, rounds: number): { changed: number; noChange: number } => {
       let changed = 0;
@@ -92,7 +106,7 @@ describe("interleaved verification", () => {
   };
   const candidate = (id: string) => ({ id, rule: "test", finding: "none", title: id, patches: [], why: "", expectedGain: 0 });
 
-  it("runs the baseline then each candidate in every round, and gives extra rounds only to what is still inconclusive", async () => {
+  it("runs the baseline and each candidate in every round, every other round in reverse, and gives extra rounds only to what is still inconclusive", async () => {
     const order: string[] = [];
     // "fast" halves the latency every time; "erratic" lands far above or far below, mostly above
     const pattern = [160, 10, 160, 160, 10];
@@ -109,9 +123,10 @@ describe("interleaved verification", () => {
         return runAt(figures[(c?.id ?? "baseline") as keyof typeof figures]());
       },
     });
-    expect(order.slice(0, 9)).toEqual(["baseline", "fast", "erratic", "baseline", "fast", "erratic", "baseline", "fast", "erratic"]);
+    // every other round in reverse, so neither side always runs first
+    expect(order.slice(0, 9)).toEqual(["baseline", "fast", "erratic", "erratic", "fast", "baseline", "baseline", "fast", "erratic"]);
     // rounds 4 and 5: the baseline and the erratic one only
-    expect(order.slice(9)).toEqual(["baseline", "erratic", "baseline", "erratic"]);
+    expect(order.slice(9)).toEqual(["erratic", "baseline", "baseline", "erratic"]);
     const [fast, erraticV] = result.verifications;
     expect(fast!.rounds).toBe(3);
     expect(fast!.metrics.find((m) => m.id === "sla.health")!.verdict).toBe("improved");
@@ -130,7 +145,7 @@ describe("interleaved verification", () => {
       failing: [],
       signal: stop.signal,
       run: async () => {
-        if (++n === 3) stop.abort(); // during round 2's baseline
+        if (++n === 3) stop.abort(); // during round 2's first run
         return runAt(40);
       },
     });
