@@ -93,6 +93,7 @@ export async function tuneScenario(loaded: LoadedScenario, settings: TuneSetting
   let original = options.from;
   if (!original) {
     emit({ type: "phase", text: "running the scenario as it is" });
+    // a stop before the original run is measured ends tune with nothing verified (exit 130)
     original = await runScenario(loaded, {
       ...(settings.profile ? { profile: settings.profile } : {}),
       set: settings.set,

@@ -153,7 +153,15 @@ export async function verifyInterleaved(loaded: LoadedScenario, candidates: read
       }
       const c = i < 0 ? undefined : candidates[i]!;
       options.onRun?.({ label: c ? c.title : "baseline", round, rounds: round > options.rounds ? maxRounds : options.rounds, index: ++index, total });
-      const r = options.run ? await options.run(c) : await runWith(loaded, options, c);
+      let r: RunResult;
+      try {
+        r = options.run ? await options.run(c) : await runWith(loaded, options, c);
+      } catch (err) {
+        // a stop while a run was starting (before its load) ends the verification; anything else is an error
+        if (!options.signal?.aborted) throw err;
+        interrupted = true;
+        break outer;
+      }
       if (r.status === "incomplete") {
         interrupted = true;
         break outer;

@@ -135,6 +135,39 @@ describe("interleaved verification", () => {
     expect(result.baseline).toHaveLength(5);
   });
 
+  it("keeps the whole rounds when a stop comes while a run is still starting (the run throws)", async () => {
+    const stop = new AbortController();
+    let n = 0;
+    const result = await verifyInterleaved({ file: "x.yaml", scenario: fixture("smoke").scenario.spec }, [candidate("a")], {
+      rounds: 3,
+      floor: 0.1,
+      set: {},
+      failing: [],
+      signal: stop.signal,
+      run: async () => {
+        if (++n === 3) {
+          stop.abort();
+          throw new Error("interrupted while the runtime started");
+        }
+        return runAt(40);
+      },
+    });
+    expect(result.interrupted).toBe(true);
+    expect(result.verifications[0]!.rounds).toBe(1);
+    // a failure that is not a stop still fails
+    await expect(
+      verifyInterleaved({ file: "x.yaml", scenario: fixture("smoke").scenario.spec }, [candidate("a")], {
+        rounds: 2,
+        floor: 0.1,
+        set: {},
+        failing: [],
+        run: async () => {
+          throw new Error("no model");
+        },
+      }),
+    ).rejects.toThrow("no model");
+  });
+
   it("counts only whole rounds when stopped part-way", async () => {
     const stop = new AbortController();
     let n = 0;
