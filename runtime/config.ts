@@ -147,6 +147,13 @@ export const ServerConfigSchema = z
     maxTokens: z.number().int().min(1).max(1_000_000).default(2048),
     /** Operations one /batch request may carry. Default 64. */
     maxBatchOperations: z.number().int().min(1).max(10_000).default(64),
+    /**
+     * A test knob, never a tuning: each response is held back, before it ends, for this
+     * fraction of the time the service took over it so far (0.15: every request 15 %
+     * slower in the service; the last 2 ms of each wait spin, for precision). Shows a regression gate a known
+     * regression without a code change. Default 0 (off).
+     */
+    injectSlowdown: z.number().min(0).max(10).default(0),
   })
   .strict();
 export type ServerConfig = z.output<typeof ServerConfigSchema>;

@@ -1,4 +1,5 @@
 import { InputError } from "../../runtime/errors.js";
+import { Duration } from "../scenario/schema.js";
 
 /** Exit codes, as the README documents them. */
 export const EXIT = {
@@ -80,4 +81,19 @@ export function parseStringList(raw: string | readonly string[] | undefined): st
   if (raw === undefined) return undefined;
   const parts = (Array.isArray(raw) ? raw : [raw]).flatMap((r) => String(r).split(",")).map((s) => s.trim()).filter(Boolean);
   return parts.length > 0 ? parts : undefined;
+}
+
+/** `30s`, `2m`, `500ms` or a number of seconds, as ms; names the option and what is valid otherwise. */
+export function parseDuration(text: string, option: string): number {
+  const d = Duration.safeParse(/^\d+(\.\d+)?$/.test(text) ? Number(text) : text);
+  if (!d.success) throw new InputError(`${option}=${text}: valid: a duration such as 30s, 10m or 500ms`);
+  return d.data;
+}
+
+/** `10%`, `0.1` -> 0.1: a relative change under 100 %. */
+export function parseFraction(text: string, option: string): number {
+  const m = /^(\d+(?:\.\d+)?)\s*(%?)$/.exec(text.trim());
+  const v = m ? Number(m[1]) / (m[2] ? 100 : 1) : Number.NaN;
+  if (!(v >= 0 && v < 1)) throw new InputError(`${option}=${text}: valid: a relative change such as 10% or 0.1 (under 100 %)`);
+  return v;
 }

@@ -1,6 +1,9 @@
 import yargs from "yargs";
 import { InputError, isTunebenchError } from "../../runtime/errors.js";
 import { backendCommand } from "./backend.js";
+import { baselineCommand } from "./baseline.js";
+import { gateCommand } from "./gate.js";
+import { validateCommand } from "./validate.js";
 import { benchCommand } from "./bench.js";
 import { checkCommand } from "./check.js";
 import { EXIT, installInterruptHandler, InterruptedError } from "./common.js";
@@ -39,6 +42,9 @@ export async function main(argv: string[]): Promise<void> {
     .command(checkCommand)
     .command(tuneCommand)
     .command(reportCommand)
+    .command(baselineCommand)
+    .command(gateCommand)
+    .command(validateCommand)
     .command(detectCommand)
     .command(benchCommand)
     .command(modelsCommand)

@@ -8,8 +8,7 @@ import { verdictOf } from "../checks/run.js";
 import { loadScenario } from "../scenario/load.js";
 import { parseSet } from "../profile/load.js";
 import { runScenario } from "../scenario/run.js";
-import { Duration } from "../scenario/schema.js";
-import { EXIT, interruptSignal, writeJson } from "./common.js";
+import { EXIT, interruptSignal, parseDuration, writeJson } from "./common.js";
 import { statusLine } from "./progress.js";
 
 interface RunArgs {
@@ -47,12 +46,7 @@ export const runCommand: CommandModule<object, RunArgs> = {
   handler: async (args) => {
     if (args.model !== undefined && args.target === undefined) throw new InputError("--model names the model of a --target server; without --target the runtime's model comes from the profile (--set inference.model=...)");
     const loaded = await loadScenario(args.scenario);
-    let durationMs: number | undefined;
-    if (args.duration !== undefined) {
-      const d = Duration.safeParse(/^\d+(\.\d+)?$/.test(args.duration) ? Number(args.duration) : args.duration);
-      if (!d.success) throw new InputError(`--duration=${args.duration}: valid: a duration such as 30s, 2m or 500ms`);
-      durationMs = d.data;
-    }
+    const durationMs = args.duration !== undefined ? parseDuration(args.duration, "--duration") : undefined;
     if (args.target !== undefined && !/^https?:\/\//.test(args.target)) throw new InputError(`--target=${args.target}: valid: an http:// or https:// URL`);
     if (args.target !== undefined && args["in-process"]) throw new InputError("give either --target or --in-process, not both");
     const status = statusLine();

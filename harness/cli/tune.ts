@@ -5,11 +5,10 @@ import { ensureDir, writeFileAtomic } from "../../runtime/fs.js";
 import { buildReport, mainFile, writeReport } from "../../reports/report.js";
 import { parseSet } from "../profile/load.js";
 import { readRunResult } from "../result.js";
-import { Duration } from "../scenario/schema.js";
 import { loadScenario } from "../scenario/load.js";
 import { recommendationMetrics, tunedProfileYaml, tuneMarkdown } from "../tune/output.js";
 import { tuneScenario, type TuneEvent } from "../tune/tune.js";
-import { EXIT, interruptSignal, writeJson } from "./common.js";
+import { EXIT, interruptSignal, parseDuration, parseFraction, writeJson } from "./common.js";
 import { isInteractive, statusLine } from "./progress.js";
 
 interface TuneArgs {
@@ -30,19 +29,6 @@ interface TuneArgs {
   report: boolean;
 }
 
-function parseDuration(text: string, option: string): number {
-  const d = Duration.safeParse(/^\d+(\.\d+)?$/.test(text) ? Number(text) : text);
-  if (!d.success) throw new InputError(`${option}=${text}: valid: a duration such as 30s, 10m or 500ms`);
-  return d.data;
-}
-
-/** `10%`, `0.1` -> 0.1 */
-function parseFloor(text: string): number {
-  const m = /^(\d+(?:\.\d+)?)\s*(%?)$/.exec(text.trim());
-  const v = m ? Number(m[1]) / (m[2] ? 100 : 1) : Number.NaN;
-  if (!(v >= 0 && v < 1)) throw new InputError(`--floor=${text}: valid: a relative change such as 10% or 0.1 (under 100 %)`);
-  return v;
-}
 
 const seconds = (ms: number): string => (ms >= 120_000 ? `${Math.round(ms / 60_000)} min` : `${Math.round(ms / 1000)} s`);
 
@@ -81,7 +67,7 @@ export const tuneCommand: CommandModule<object, TuneArgs> = {
     const settings = {
       rounds: args.rounds,
       maxRounds: args["max-rounds"] ?? args.rounds * 2,
-      floor: parseFloor(args.floor),
+      floor: parseFraction(args.floor, "--floor"),
       ...(args.duration !== undefined ? { durationMs: parseDuration(args.duration, "--duration") } : {}),
       ...(args.profile !== undefined ? { profile: args.profile } : {}),
       set: parseSet(args.set ?? []),

@@ -167,6 +167,8 @@ export class RuntimeService {
       why = "deadline";
       controller.abort(new ApiError(504, `the request took longer than ${this.parts.config.server.requestTimeoutMs} ms`, "timeout_error", null, "deadline_exceeded"));
     }, this.parts.config.server.requestTimeoutMs);
+    const slowdown = this.parts.config.server.injectSlowdown;
+    if (slowdown > 0) holdResponses(res, t0, slowdown);
     res.on("close", () => {
       if (!res.writableFinished && !controller.signal.aborted) {
         why = "disconnect";
@@ -503,4 +505,30 @@ function finishReason(stop: "maxTokens" | "eos" | "aborted"): string {
 
 function usage(r: { promptTokens: number; tokens: unknown[] }) {
   return { prompt_tokens: r.promptTokens, completion_tokens: r.tokens.length, total_tokens: r.promptTokens + r.tokens.length };
+}
+
+/**
+ * `server.injectSlowdown`: the response's end waits `factor` x the time its request
+ * took until then (a timer for all but the last 2 ms, which spin: a timer alone fires late), so
+ * each request is that much slower, streamed ones included (their last event waits).
+ */
+function holdResponses(res: ServerResponse, t0: number, factor: number): void {
+  const end = res.end.bind(res) as (...args: unknown[]) => ServerResponse;
+  let held = false;
+  res.end = ((...args: unknown[]) => {
+    if (held) return res;
+    held = true;
+    const now = performance.now();
+    const until = now + factor * (now - t0);
+    // a timer fires a millisecond or more late: it sleeps all but the last 2 ms, which spin
+    const spin = (): void => {
+      while (performance.now() < until) {
+        // a timer cannot wait a fraction of a millisecond
+      }
+      end(...args);
+    };
+    if (until - now < 4) spin();
+    else setTimeout(spin, until - now - 2);
+    return res;
+  }) as ServerResponse["end"];
 }
