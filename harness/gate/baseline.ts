@@ -199,20 +199,13 @@ export class History {
     const runs = (this.db.prepare("SELECT result FROM runs WHERE baseline_id = ? ORDER BY rowid").all(s.id) as Array<{ result: Buffer }>).map((r, i) =>
       parseRunResult(JSON.parse(gunzipSync(r.result).toString("utf8")), `${this.file} baseline #${s.id} run ${i + 1}`),
     );
+    const { scenarios: _names, ...common } = summaryOf(row);
     return {
-      id: s.id,
-      label: row.label,
-      branch: row.branch,
-      commit: row.commit_sha,
-      createdAt: row.created_at,
-      toolVersion: row.tool_version,
-      fingerprint: row.fingerprint,
+      ...common,
       hardware: JSON.parse(row.hardware) as Record<string, unknown>,
-      profile: row.profile,
       set: JSON.parse(row.set_json) as Record<string, unknown>,
       durationMs: row.duration_ms,
       scenarios: JSON.parse(row.scenarios) as Array<{ name: string; file: string }>,
-      rounds: row.rounds,
       runs,
     };
   }
