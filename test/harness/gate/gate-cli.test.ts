@@ -170,7 +170,7 @@ describe("tunebench gate on real runs", () => {
     const h = path.join(dir, "real.sqlite");
     const save = runCli(["baseline", "save", "--history", h, "--label", "real", "--rounds", "2", "--duration", "1s"], {}, 180_000);
     expect(save.code).toBe(0);
-    expect(save.stderr).toMatch(/round 2\/2, regression/);
+    expect(save.stderr).toMatch(/round 2\/2, steady/);
     const res = runCli(["gate", "--history", h, "--baseline", "real", "--out", path.join(dir, "real-out"), "--json"], {}, 180_000);
     expect(res.code).toBe(0);
     const g = JSON.parse(res.stdout) as { status: string; current: { rounds: number }; warnings: string[]; metrics: unknown[] };
