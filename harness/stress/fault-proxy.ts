@@ -139,23 +139,36 @@ export class FaultProxy {
     this.forward(upstream, client, "bytesDown");
   }
 
-  /** Copies `from` to `to`, delaying each chunk by the current latency while keeping order. */
+  /**
+   * Copies `from` to `to`, delaying each chunk by the current latency while keeping
+   * order: the chunks wait in one queue per direction, released by one timer in
+   * arrival order (a timer per chunk could fire out of order: Node rounds each
+   * timer's delay to whole milliseconds from its own start).
+   */
   private forward(from: net.Socket, to: net.Socket, counter: "bytesUp" | "bytesDown"): void {
-    let lastRelease = 0;
+    const queue: Array<{ at: number; chunk: Buffer }> = [];
+    let timer: NodeJS.Timeout | undefined;
+    const release = (): void => {
+      timer = undefined;
+      const now = performance.now();
+      while (queue.length > 0 && queue[0]!.at <= now) {
+        const { chunk } = queue.shift()!;
+        if (!to.destroyed) to.write(chunk);
+      }
+      if (queue.length > 0) timer = setTimeout(release, Math.max(1, Math.ceil(queue[0]!.at - now)));
+    };
     from.on("data", (chunk: Buffer) => {
       this.stats[counter] += chunk.length;
       const { fixedMs, jitterMs } = this.latency;
-      if (fixedMs <= 0 && jitterMs <= 0 && lastRelease <= performance.now()) {
+      if (fixedMs <= 0 && jitterMs <= 0 && queue.length === 0) {
         if (!to.destroyed) to.write(chunk);
         return;
       }
-      const delay = fixedMs + Math.random() * jitterMs;
+      const now = performance.now();
       // never release before an earlier chunk: TCP is a stream
-      const releaseAt = Math.max(performance.now() + delay, lastRelease);
-      lastRelease = releaseAt;
-      setTimeout(() => {
-        if (!to.destroyed) to.write(chunk);
-      }, releaseAt - performance.now());
+      const at = Math.max(now + fixedMs + Math.random() * jitterMs, queue.at(-1)?.at ?? 0);
+      queue.push({ at, chunk });
+      if (timer === undefined) timer = setTimeout(release, Math.max(1, Math.ceil(at - now)));
     });
   }
 }

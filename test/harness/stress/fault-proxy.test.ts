@@ -67,3 +67,36 @@ describe("fault proxy", () => {
     expect(await again.ping()).toBe("PONG");
   });
 });
+
+describe("fault proxy byte order under jitter", () => {
+  it("keeps a stream's bytes in order when every chunk gets its own random delay", async () => {
+    // a raw echo server: what goes up must come back down in the same order
+    const echo = net.createServer((s) => s.pipe(s));
+    await new Promise<void>((r) => echo.listen(0, "127.0.0.1", r));
+    const port = (echo.address() as net.AddressInfo).port;
+    const p = await new FaultProxy({ targetHost: "127.0.0.1", targetPort: port, latency: { fixedMs: 2, jitterMs: 6 } }).start();
+    try {
+      const sock = net.connect({ host: "127.0.0.1", port: p.port });
+      sock.setNoDelay(true);
+      await new Promise<void>((r) => sock.once("connect", () => r()));
+      const sent: string[] = [];
+      let received = "";
+      sock.on("data", (d: Buffer) => (received += d.toString()));
+      for (let i = 0; i < 400; i++) {
+        const piece = `<${i}>`;
+        sent.push(piece);
+        sock.write(piece);
+        // each write its own chunk on the proxy's side
+        await new Promise((r) => setTimeout(r, i % 4 === 0 ? 1 : 0));
+      }
+      const expected = sent.join("");
+      const t0 = Date.now();
+      while (received.length < expected.length && Date.now() - t0 < 10_000) await new Promise((r) => setTimeout(r, 20));
+      expect(received).toBe(expected);
+      sock.destroy();
+    } finally {
+      await p.stop();
+      echo.close();
+    }
+  });
+});
