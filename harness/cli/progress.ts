@@ -1,4 +1,5 @@
 import cliProgress from "cli-progress";
+import type { RunEvent } from "../scenario/run.js";
 
 /** Progress of one long task, shown on stderr when it is a terminal and silent otherwise. */
 export interface Progress {
@@ -45,4 +46,11 @@ export function statusLine(): { set(text: string): void; clear(): void } {
       shown = false;
     },
   };
+}
+
+/** A run's progress event as one line of text (phases and per-second ticks); undefined for the others. */
+export function runEventText(e: RunEvent): string | undefined {
+  if (e.type === "phase") return e.text;
+  if (e.type === "tick") return `${e.phase}: ${e.requests} req/s, p95 ${Number.isFinite(e.p95Ms) ? e.p95Ms.toFixed(1) : "-"} ms, ${e.errors} errors`;
+  return undefined;
 }

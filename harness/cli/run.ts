@@ -9,7 +9,7 @@ import { loadScenario } from "../scenario/load.js";
 import { parseSet } from "../profile/load.js";
 import { runScenario } from "../scenario/run.js";
 import { EXIT, interruptSignal, parseDuration, writeJson } from "./common.js";
-import { statusLine } from "./progress.js";
+import { runEventText, statusLine } from "./progress.js";
 
 interface RunArgs {
   scenario: string;
@@ -51,7 +51,6 @@ export const runCommand: CommandModule<object, RunArgs> = {
     if (args.target !== undefined && args["in-process"]) throw new InputError("give either --target or --in-process, not both");
     const status = statusLine();
     const started = performance.now();
-    let phase = "starting";
     const result = await runScenario(loaded, {
       ...(args.profile ? { profile: args.profile } : {}),
       set: parseSet(args.set ?? []),
@@ -62,10 +61,9 @@ export const runCommand: CommandModule<object, RunArgs> = {
       signal: interruptSignal,
       onEvent: (e) => {
         const elapsed = ((performance.now() - started) / 1000).toFixed(0);
-        if (e.type === "phase") phase = e.text;
-        else if (e.type === "tick") phase = `${e.phase}: ${e.requests} req/s, p95 ${Number.isFinite(e.p95Ms) ? e.p95Ms.toFixed(1) : "-"} ms, ${e.errors} errors`;
-        else return;
-        status.set(`${elapsed}s ${loaded.scenario.name}: ${phase}`);
+        const text = runEventText(e);
+        if (text === undefined) return;
+        status.set(`${elapsed}s ${loaded.scenario.name}: ${text}`);
       },
     }).finally(() => status.clear());
     const dir = path.resolve(args.out, `${loaded.scenario.name}-${result.startedAt.replace(/[:.]/g, "-")}`);

@@ -1,13 +1,12 @@
-import { readdir } from "node:fs/promises";
 import path from "node:path";
 import type { CommandModule } from "yargs";
-import { InputError, isTunebenchError } from "../../runtime/errors.js";
+import { isTunebenchError } from "../../runtime/errors.js";
 import { ensureDir, writeFileAtomic } from "../../runtime/fs.js";
 import { summaryMarkdown } from "../../reports/markdown.js";
 import { buildReport, mainFile, writeReport, writeRunReport } from "../../reports/report.js";
 import { suiteSource, type SuiteIndexFile } from "./report.js";
 import { verdictOf } from "../checks/run.js";
-import { loadScenario } from "../scenario/load.js";
+import { loadScenarioFolder } from "../scenario/load.js";
 import { BUILTIN_SCENARIOS_DIR } from "../paths.js";
 import { runScenario } from "../scenario/run.js";
 import { EXIT, interruptSignal, writeJson } from "./common.js";
@@ -51,15 +50,8 @@ export const suiteCommand: CommandModule<object, SuiteArgs> = {
       .option("report", { type: "boolean", default: true, describe: "write an HTML and Markdown report per scenario and for the index (--no-report to skip)" })
       .option("allow-unevaluated", { type: "boolean", default: false, describe: "a check that could not be evaluated does not fail a scenario" }),
   handler: async (args) => {
-    let files: string[];
-    try {
-      files = (await readdir(args.dir)).filter((f) => f.endsWith(".yaml") || f.endsWith(".yml")).sort();
-    } catch {
-      throw new InputError(`cannot read the scenario folder ${args.dir}`);
-    }
-    if (files.length === 0) throw new InputError(`${args.dir} has no .yaml scenario files`);
     // every file is validated before the first one runs
-    const scenarios = await Promise.all(files.map((f) => loadScenario(path.join(args.dir, f))));
+    const scenarios = await loadScenarioFolder(args.dir);
     const stamp = new Date().toISOString().replace(/[:.]/g, "-");
     const root = path.resolve(args.out, `suite-${stamp}`);
     ensureDir(root);

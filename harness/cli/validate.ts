@@ -16,7 +16,7 @@ import { buildPlan } from "../scenario/plan.js";
 import { runScenario } from "../scenario/run.js";
 import { fitChecks, type FitItem } from "../validate/fit.js";
 import { EXIT, interruptSignal, parseDuration, writeJson } from "./common.js";
-import { isInteractive, statusLine } from "./progress.js";
+import { isInteractive, runEventText, statusLine } from "./progress.js";
 
 interface ValidateArgs {
   profile: string;
@@ -128,9 +128,7 @@ export const validateCommand: CommandModule<object, ValidateArgs> = {
           ...(loaded === workload ? options : { profile: options.profile, set: options.set }),
           signal: interruptSignal,
           onEvent: (e) => {
-            let text: string | undefined;
-            if (e.type === "phase") text = e.text;
-            else if (e.type === "tick") text = `${e.phase}: ${e.requests} req/s, p95 ${Number.isFinite(e.p95Ms) ? e.p95Ms.toFixed(1) : "-"} ms, ${e.errors} errors`;
+            const text = runEventText(e);
             if (text === undefined) return;
             const line = `${Math.round((Date.now() - started) / 1000)}s ${name}: ${text}`;
             if (isInteractive()) status.set(line);

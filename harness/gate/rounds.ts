@@ -1,10 +1,10 @@
-import { readdir, stat } from "node:fs/promises";
+import { stat } from "node:fs/promises";
 import path from "node:path";
 import { CACHE_PROFILES, type RuntimeConfig } from "../../runtime/config.js";
 import { defaultRedisUrl, RedisTier } from "../../runtime/cache/redis.js";
 import { EnvironmentError, InputError } from "../../runtime/errors.js";
 import type { RunResult } from "../result.js";
-import { loadScenario, type LoadedScenario } from "../scenario/load.js";
+import { loadScenario, loadScenarioFolder, type LoadedScenario } from "../scenario/load.js";
 import { buildPlan } from "../scenario/plan.js";
 import { runScenario, type RunEvent } from "../scenario/run.js";
 
@@ -19,9 +19,7 @@ export async function loadScenarios(target: string): Promise<LoadedScenario[]> {
     throw new InputError(`${target}: no such scenario file or folder`);
   }
   if (!isDir) return [await loadScenario(target)];
-  const files = (await readdir(target)).filter((f) => f.endsWith(".yaml") || f.endsWith(".yml")).sort();
-  if (files.length === 0) throw new InputError(`${target} has no .yaml scenario files`);
-  const loaded = await Promise.all(files.map((f) => loadScenario(path.join(target, f))));
+  const loaded = await loadScenarioFolder(target);
   const names = new Map<string, string>();
   for (const l of loaded) {
     const other = names.get(l.scenario.name);

@@ -126,10 +126,11 @@ export function roundNoise(values: readonly number[], absolute: boolean): number
   return Math.exp(sampleStandardDeviation(values.map(Math.log))) - 1;
 }
 
-export function formatChange(v: number, absolute: boolean, unitScale = 100, unit = " %"): string {
+/** `+12.3 %` (relative) or `+1.2 pt` (absolute: points of a fraction). */
+export function formatChange(v: number, absolute: boolean): string {
   if (!Number.isFinite(v)) return "-";
-  const s = absolute ? v * unitScale : v * 100;
-  return `${s >= 0 ? "+" : ""}${s.toFixed(1)}${absolute ? (unitScale === 100 ? " pt" : unit) : " %"}`;
+  const s = v * 100;
+  return `${s >= 0 ? "+" : ""}${s.toFixed(1)}${absolute ? " pt" : " %"}`;
 }
 
 /**

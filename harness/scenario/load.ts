@@ -1,3 +1,4 @@
+import { readdir } from "node:fs/promises";
 import path from "node:path";
 import { InputError } from "../../runtime/errors.js";
 import { ScenarioSchema, type Scenario } from "./schema.js";
@@ -28,4 +29,16 @@ export async function loadScenario(file: string): Promise<LoadedScenario> {
     throw new InputError(`${resolved}:${lineOf(src, at)}: ${at.join(".") || "(file)"}${shown}: ${message}`);
   }
   return { file: resolved, scenario: res.data, source: src };
+}
+
+/** Every .yaml scenario of a folder, in name order, each validated before any runs. */
+export async function loadScenarioFolder(dir: string): Promise<LoadedScenario[]> {
+  let files: string[];
+  try {
+    files = (await readdir(dir)).filter((f) => f.endsWith(".yaml") || f.endsWith(".yml")).sort();
+  } catch {
+    throw new InputError(`cannot read the scenario folder ${dir}`);
+  }
+  if (files.length === 0) throw new InputError(`${dir} has no .yaml scenario files`);
+  return Promise.all(files.map((f) => loadScenario(path.join(dir, f))));
 }

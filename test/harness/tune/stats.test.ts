@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { Xorshift128 } from "../../../runtime/random.js";
-import { candidateVerdict, compareRounds, verifyInterleaved, type MetricComparison } from "../../../harness/tune/verify.js";
+import { candidateVerdict, compareRounds, verifyInterleaved, type MetricComparison, type VerifyOptions } from "../../../harness/tune/verify.js";
 import { fixture } from "../../helpers/fixtures.js";
 import { comparePaired, t975 } from "../../../harness/tune/stats.js";
 
@@ -105,6 +105,9 @@ describe("interleaved verification", () => {
     return r;
   };
   const candidate = (id: string) => ({ id, rule: "test", finding: "none", title: id, patches: [], why: "", expectedGain: 0 });
+  const scenario = () => ({ file: "x.yaml", scenario: fixture("smoke").scenario.spec });
+  /** The verification's settings every test shares (3 rounds, a 10 % floor), with its own over them. */
+  const settings = (own: Partial<VerifyOptions>): VerifyOptions => ({ rounds: 3, floor: 0.1, set: {}, failing: [], ...own });
 
   it("runs the baseline and each candidate in every round, every other round in reverse, and gives extra rounds only to what is still inconclusive", async () => {
     const order: string[] = [];
@@ -112,17 +115,13 @@ describe("interleaved verification", () => {
     const pattern = [160, 10, 160, 160, 10];
     let erratic = 0;
     const figures = { baseline: () => 40, fast: () => 20, erratic: () => pattern[erratic++]! };
-    const result = await verifyInterleaved({ file: "x.yaml", scenario: fixture("smoke").scenario.spec }, [candidate("fast"), candidate("erratic")], {
-      rounds: 3,
+    const result = await verifyInterleaved(scenario(), [candidate("fast"), candidate("erratic")], settings({
       maxRounds: 5,
-      floor: 0.1,
-      set: {},
-      failing: [],
       run: async (c) => {
         order.push(c?.id ?? "baseline");
         return runAt(figures[(c?.id ?? "baseline") as keyof typeof figures]());
       },
-    });
+    }));
     // every other round in reverse, so neither side always runs first
     expect(order.slice(0, 9)).toEqual(["baseline", "fast", "erratic", "erratic", "fast", "baseline", "baseline", "fast", "erratic"]);
     // rounds 4 and 5: the baseline and the erratic one only
@@ -138,11 +137,7 @@ describe("interleaved verification", () => {
   it("keeps the whole rounds when a stop comes while a run is still starting (the run throws)", async () => {
     const stop = new AbortController();
     let n = 0;
-    const result = await verifyInterleaved({ file: "x.yaml", scenario: fixture("smoke").scenario.spec }, [candidate("a")], {
-      rounds: 3,
-      floor: 0.1,
-      set: {},
-      failing: [],
+    const result = await verifyInterleaved(scenario(), [candidate("a")], settings({
       signal: stop.signal,
       run: async () => {
         if (++n === 3) {
@@ -151,37 +146,30 @@ describe("interleaved verification", () => {
         }
         return runAt(40);
       },
-    });
+    }));
     expect(result.interrupted).toBe(true);
     expect(result.verifications[0]!.rounds).toBe(1);
     // a failure that is not a stop still fails
     await expect(
-      verifyInterleaved({ file: "x.yaml", scenario: fixture("smoke").scenario.spec }, [candidate("a")], {
+      verifyInterleaved(scenario(), [candidate("a")], settings({
         rounds: 2,
-        floor: 0.1,
-        set: {},
-        failing: [],
         run: async () => {
           throw new Error("no model");
         },
-      }),
+      })),
     ).rejects.toThrow("no model");
   });
 
   it("counts only whole rounds when stopped part-way", async () => {
     const stop = new AbortController();
     let n = 0;
-    const result = await verifyInterleaved({ file: "x.yaml", scenario: fixture("smoke").scenario.spec }, [candidate("a")], {
-      rounds: 3,
-      floor: 0.1,
-      set: {},
-      failing: [],
+    const result = await verifyInterleaved(scenario(), [candidate("a")], settings({
       signal: stop.signal,
       run: async () => {
         if (++n === 3) stop.abort(); // during round 2's first run
         return runAt(40);
       },
-    });
+    }));
     expect(result.interrupted).toBe(true);
     expect(result.verifications[0]!.rounds).toBe(1);
   });
