@@ -13,6 +13,8 @@ import { latencyPercentilesChart } from "./charts/latency-percentiles.js";
 import { latencyTimelineChart } from "./charts/latency-timeline.js";
 import { recommendationsChart, type RecommendationMetric } from "./charts/recommendations.js";
 import { runtimeTimelineChart } from "./charts/runtime-timeline.js";
+import { sizingChart } from "./charts/sizing.js";
+import type { SizeResult } from "../harness/size/output.js";
 import { headline, suiteIndexChart, type SuiteEntry } from "./charts/suite-index.js";
 import { checkTables, escapeHtml, htmlPage, type HtmlPage, type HtmlTable, type RenderedChart } from "./html.js";
 import { summaryMarkdown } from "./markdown.js";
@@ -37,7 +39,8 @@ export type ReportSource =
   | { kind: "runs"; runs: LabelledRun[]; allowUnevaluated?: boolean }
   | { kind: "suite"; title: string; entries: Array<SuiteEntry & { report?: string }>; allowUnevaluated?: boolean }
   | { kind: "bench"; bench: BenchFile }
-  | { kind: "recommendations"; title: string; lead: string[]; metrics: RecommendationMetric[] };
+  | { kind: "recommendations"; title: string; lead: string[]; metrics: RecommendationMetric[] }
+  | { kind: "sizing"; result: SizeResult };
 
 export interface BuiltReport {
   /** Paths relative to the report folder, and their bytes. */
@@ -70,6 +73,8 @@ function chartsOf(source: ReportSource): ChartOutcome[] {
       return [benchGridChart(source.bench.rows)];
     case "recommendations":
       return [recommendationsChart(source.metrics)];
+    case "sizing":
+      return [sizingChart(source.result)];
   }
 }
 
@@ -210,6 +215,46 @@ function pageOf(source: ReportSource, rendered: RenderedChart[], omitted: Omitte
     }
     case "recommendations":
       return { title: source.title, lead: source.lead, tables: [], charts: rendered, omitted, context: [], footer };
+    case "sizing": {
+      const r = source.result;
+      const rec = r.recommendation;
+      return {
+        title: r.whatIf ? `tunebench size: what-if for ${r.whatIf.name}` : "tunebench size",
+        lead: [
+          `Calibrated on ${String(r.hardware.summary.cpu)} (${String(r.hardware.summary.physicalCores)} cores, ${formatBytes(r.hardware.memoryBytes)}) with ${r.calibration.backend.label}; ${r.whatIf ? `figures scaled to ${r.whatIf.name}, not calibrated there; ` : ""}profile ${r.profile.name} (context ${r.profile.contextSize}, ${r.profile.sequences} sequences), tier ${r.profile.tier} (${r.profile.budgetMs} ms).`,
+          rec ? `${rec.meetsGoal ? "Recommended" : "Nearest (nothing met the goal)"}: ${rec.label} at ${rec.threads} threads: ${rec.reason}.` : "Nothing fits in memory with headroom.",
+        ],
+        tables: [
+          {
+            caption: "Predictions",
+            headers: ["model", "memory", "fits", "threads", "pp t/s", "tg t/s", "completion s", `in tier ${r.profile.tier}`],
+            rows: r.rows.map((x) => [
+              x.facts.label,
+              formatBytes(x.memory.totalBytes),
+              { text: x.fit.verdict, status: x.fit.verdict === "fits" ? "pass" : x.fit.verdict === "tight" ? "warn" : "fail" },
+              String(x.threads),
+              `${x.pp.tokensPerSecond.toFixed(1)} (${x.pp.low.toFixed(1)} to ${x.pp.high.toFixed(1)})`,
+              `${x.tg.tokensPerSecond.toFixed(1)} (${x.tg.low.toFixed(1)} to ${x.tg.high.toFixed(1)})`,
+              x.completion.seconds.toFixed(2),
+              String(x.concurrency),
+            ]),
+          },
+          ...(r.verifications.length > 0
+            ? [
+                {
+                  caption: "Verification: prediction against tunebench bench",
+                  headers: ["model", "threads", "pp predicted", "pp measured", "tg predicted", "tg measured", "memory estimated", "RSS measured"],
+                  rows: r.verifications.map((v) => [v.label, String(v.threads), v.pp.predicted.toFixed(1), v.pp.measured.toFixed(1), v.tg.predicted.toFixed(2), v.tg.measured.toFixed(2), formatBytes(v.memory.estimatedBytes), formatBytes(v.memory.measuredRssBytes)]),
+                },
+              ]
+            : []),
+        ],
+        charts: rendered,
+        omitted,
+        context: [{ title: "Calibration fit", json: r.calibration.fit }],
+        footer,
+      };
+    }
   }
 }
 

@@ -15,6 +15,8 @@ import { schemaCommand } from "./schema.js";
 import { suiteCommand } from "./suite.js";
 import { tuneCommand } from "./tune.js";
 import { serveCommand } from "./serve.js";
+import { sizeCommand } from "./size.js";
+import { capacityCommand } from "./capacity.js";
 
 import { TUNEBENCH_VERSION } from "../../runtime/version.js";
 
@@ -45,6 +47,8 @@ export async function main(argv: string[]): Promise<void> {
     .command(baselineCommand)
     .command(gateCommand)
     .command(validateCommand)
+    .command(sizeCommand)
+    .command(capacityCommand)
     .command(detectCommand)
     .command(benchCommand)
     .command(modelsCommand)

@@ -218,3 +218,14 @@ export function parseSet(assignments: readonly string[]): Obj {
   }
   return out;
 }
+
+/**
+ * How a profile written into `dir` names the profile it extends: a built-in
+ * profile by its name (found from anywhere), the user's own by its path from `dir`.
+ */
+export function extendsReference(profileFile: string, dir: string): string {
+  if (path.dirname(profileFile) === BUILTIN_PROFILES_DIR) return path.basename(profileFile).replace(/\.ya?ml$/, "");
+  const relative = path.relative(dir, profileFile);
+  return relative.startsWith(".") ? relative : `./${relative}`;
+}
+

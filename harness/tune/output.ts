@@ -1,7 +1,6 @@
 import path from "node:path";
 import { Document, isSeq, type Node } from "yaml";
-import { mergeConfig } from "../profile/load.js";
-import { BUILTIN_PROFILES_DIR } from "../paths.js";
+import { extendsReference, mergeConfig } from "../profile/load.js";
 import { markdownTable } from "../format.js";
 import type { LoadedScenario } from "../scenario/load.js";
 import type { RecommendationMetric } from "../../reports/charts/recommendations.js";
@@ -29,10 +28,7 @@ export function tunedProfileYaml(result: TuneResult, loaded: LoadedScenario, pro
   const overrides = mergeConfig((loaded.scenario.overrides ?? {}) as Record<string, unknown>, result.settings.set);
   const patches = patchObject(tuned.patches);
   const body = mergeConfig(overrides, patches);
-  // a built-in profile by its name (found from anywhere); the user's own by its path from the tuned profile's folder
-  const builtin = path.dirname(result.profile.file) === BUILTIN_PROFILES_DIR;
-  const relative = path.relative(profileDir, result.profile.file);
-  const extendsPath = builtin ? path.basename(result.profile.file).replace(/\.ya?ml$/, "") : relative.startsWith(".") ? relative : `./${relative}`;
+  const extendsPath = extendsReference(result.profile.file, profileDir);
   const doc = new Document({ extends: extendsPath, description: `${result.scenario.name} tuned by tunebench: ${verification.candidate.title}`, ...body });
   const patched = new Set(tuned.patches.map((p) => p.path));
   for (const leaf of leaves(body)) {

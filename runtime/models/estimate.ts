@@ -19,14 +19,14 @@ export interface MemoryEstimate {
  * Only the header is needed: it is written to a sparse temporary file (no weights,
  * no disk use), read back, and deleted.
  */
-export async function estimateMemory(llama: Llama, models: readonly SyntheticModel[], contextSize: number): Promise<MemoryEstimate[]> {
+export async function estimateMemory(llama: Llama, models: readonly SyntheticModel[], contextSize: number, sequences = 1): Promise<MemoryEstimate[]> {
   const dir = await mkdtemp(path.join(os.tmpdir(), "tunebench-estimate-"));
   try {
     const out: MemoryEstimate[] = [];
     for (const model of models) {
       const file = path.join(dir, model.fileName);
       await writeGguf(file, model.spec, { seed: 1, data: "sparse" });
-      out.push(await estimateFileMemory(llama, file, Math.min(contextSize, model.request.shape.contextLength)));
+      out.push(await estimateFileMemory(llama, file, Math.min(contextSize, model.request.shape.contextLength), sequences));
       await rm(file);
     }
     return out;
@@ -35,9 +35,9 @@ export async function estimateMemory(llama: Llama, models: readonly SyntheticMod
   }
 }
 
-export async function estimateFileMemory(llama: Llama, file: string, contextSize: number): Promise<MemoryEstimate> {
+export async function estimateFileMemory(llama: Llama, file: string, contextSize: number, sequences = 1): Promise<MemoryEstimate> {
   const insights = await GgufInsights.from(await readGgufFileInfo(file, { logWarnings: false }), llama);
   const model = await insights.estimateModelResourceRequirementsV2({ gpuLayers: 0 });
-  const context = await insights.estimateContextResourceRequirementsV2({ contextSize, modelGpuLayers: 0, sequences: 1 });
+  const context = await insights.estimateContextResourceRequirementsV2({ contextSize, modelGpuLayers: 0, sequences });
   return { modelBytes: model.cpuRam + model.gpuVram, contextBytes: context.cpuRam + context.gpuVram, contextSize };
 }

@@ -1,0 +1,159 @@
+import { CATALOG, CATALOG_NAMES, type CatalogName } from "../../runtime/models/catalog.js";
+import type { FileTypeName } from "../../runtime/models/ftypes.js";
+import type { ModelFacts } from "./facts.js";
+import { kindFit, ladderMax, predictSpeed, type LadderPoint, type SpeedFit, type SpeedPrediction } from "./fit.js";
+import { fitVerdict, type FitVerdict, type MemoryNeed } from "./memory.js";
+
+/** The quantizations the catalog's models are published in: the table's columns. */
+export const SIZING_QUANTS: readonly FileTypeName[] = ["Q4_0", "Q4_K_M", "Q5_K_M", "Q6_K", "Q8_0"];
+
+/** Catalog models a sizing table lists: every one but `tiny` (a shape for unit tests, too small to mean anything). */
+export const SIZING_MODELS: readonly CatalogName[] = CATALOG_NAMES.filter((n) => n !== "tiny");
+
+/** The completion a tier is judged on: a prompt of `promptTokens`, `genTokens` generated. */
+export interface CompletionShape {
+  promptTokens: number;
+  genTokens: number;
+}
+
+/** How the speeds scale from this machine's fit (what-if sizing for another machine). */
+export interface Scaling {
+  /** Multiplies the cost per byte of generation (this machine's bandwidth over the other's). */
+  perByte: number;
+  /** Multiplies the cost per flop of prompts (this machine's cores over the other's). */
+  perFlop: number;
+}
+
+export interface SizingRow {
+  facts: ModelFacts;
+  threads: number;
+  pp: SpeedPrediction;
+  tg: SpeedPrediction;
+  memory: MemoryNeed;
+  fit: { verdict: FitVerdict; share: number; why: string };
+  /** Seconds of one completion alone (no other sequence), with the interval from the speeds'. */
+  completion: { seconds: number; low: number; high: number };
+  /** Concurrent sequences whose completions still end within the tier's budget (0: not even one). */
+  concurrency: number;
+}
+
+/**
+ * Seconds of a completion while `n` sequences generate together: its prompt and
+ * the prompts of the others that arrive meanwhile (one each), then every step of
+ * its generation, each step a token of every sequence: one token's memory
+ * stream (tg) and a prompt token's arithmetic for each of the n - 1 others.
+ */
+export function completionSeconds(shape: CompletionShape, ppTps: number, tgTps: number, n = 1): number {
+  return (n * shape.promptTokens) / ppTps + shape.genTokens * (1 / tgTps + (n - 1) / ppTps);
+}
+
+/** The most sequences at once whose completions hold `budgetMs` (0 when one alone does not). */
+export function concurrencyWithin(shape: CompletionShape, ppTps: number, tgTps: number, budgetMs: number, max = 256): number {
+  let n = 0;
+  while (n < max && completionSeconds(shape, ppTps, tgTps, n + 1) * 1000 <= budgetMs) n++;
+  return n;
+}
+
+function scaled(fit: SpeedFit, scaling: Scaling | undefined): SpeedFit {
+  if (!scaling) return fit;
+  return {
+    threads: fit.threads,
+    fits: fit.fits.map((f) => ({ ...f, perUnit: Object.fromEntries(Object.entries(f.perUnit).map(([k, v]) => [k, v * (f.kind === "tg" ? scaling.perByte : scaling.perFlop)])) })),
+  };
+}
+
+export interface PredictOptions {
+  fit: SpeedFit;
+  ladder: readonly LadderPoint[];
+  shape: CompletionShape;
+  budgetMs: number;
+  memoryBytes: number;
+  availableBytes: number | undefined;
+  /** Thread counts to choose from (default: every one of the fit). */
+  threads?: number[];
+  scaling?: Scaling;
+}
+
+/**
+ * One row: the thread count with the fastest completion, its pp and tg with
+ * their intervals, the memory verdict, a completion's time and the sequences
+ * that hold the tier.
+ */
+export function predictRow(facts: ModelFacts, memory: MemoryNeed, o: PredictOptions): SizingRow {
+  const fit = scaled(o.fit, o.scaling);
+  const maxTg = ladderMax("tg", o.ladder);
+  const maxPp = ladderMax("pp", o.ladder);
+  let best: SizingRow | undefined;
+  for (const t of o.threads ?? fit.threads) {
+    const ppFit = kindFit(fit, "pp", t);
+    const tgFit = kindFit(fit, "tg", t);
+    if (!ppFit || !tgFit) continue;
+    const pp = predictSpeed(ppFit, facts, maxPp);
+    const tg = predictSpeed(tgFit, facts, maxTg);
+    const seconds = completionSeconds(o.shape, pp.tokensPerSecond, tg.tokensPerSecond);
+    const row: SizingRow = {
+      facts,
+      threads: t,
+      pp,
+      tg,
+      memory,
+      fit: fitVerdict(memory.totalBytes, o.memoryBytes, o.availableBytes),
+      completion: { seconds, low: completionSeconds(o.shape, pp.high, tg.high), high: completionSeconds(o.shape, pp.low, tg.low) },
+      concurrency: concurrencyWithin(o.shape, pp.tokensPerSecond, tg.tokensPerSecond, o.budgetMs),
+    };
+    if (!best || row.completion.seconds < best.completion.seconds) best = row;
+  }
+  if (!best) throw new Error("internal: no thread count of the fit");
+  return best;
+}
+
+export type Preference = "speed" | "quality";
+
+/** A model of the brief (not one of tunebench's own test shapes). */
+export function isBriefModel(model: string): boolean {
+  return (CATALOG as Record<string, { briefRamGb?: number }>)[model]?.briefRamGb !== undefined;
+}
+
+/** Quality order: more parameters first, then more bits per weight. */
+export function qualityOrder(a: SizingRow, b: SizingRow): number {
+  return b.facts.parameters - a.facts.parameters || b.facts.weightBytes / b.facts.parameters - a.facts.weightBytes / a.facts.parameters;
+}
+
+export interface Recommendation {
+  row: SizingRow;
+  /** True when it holds the tier at the concurrency asked for; false: nothing did, and this is the nearest. */
+  meetsGoal: boolean;
+  reason: string;
+  /** The rows that met the goal, in the order of the preference. */
+  candidates: SizingRow[];
+}
+
+/**
+ * The model for a goal: among the rows that fit in memory (with headroom) and
+ * hold the tier at `concurrency` sequences, the best in quality order or the
+ * fastest; when none holds it, the one with the most sequences in the tier,
+ * then the fastest completion, said as a miss.
+ */
+export function recommend(rows: readonly SizingRow[], goal: { prefer: Preference; concurrency: number; tier: number; budgetMs: number }): Recommendation | undefined {
+  const fitting = rows.filter((r) => r.fit.verdict === "fits");
+  if (fitting.length === 0) return undefined;
+  const meets = fitting.filter((r) => r.concurrency >= goal.concurrency);
+  const order = goal.prefer === "quality" ? qualityOrder : (a: SizingRow, b: SizingRow) => b.tg.tokensPerSecond - a.tg.tokensPerSecond;
+  if (meets.length > 0) {
+    const candidates = [...meets].sort(order);
+    const row = candidates[0]!;
+    return {
+      row,
+      meetsGoal: true,
+      candidates,
+      reason: `${goal.prefer === "quality" ? "the largest model" : "the fastest model"} that fits in memory with headroom and holds tier ${goal.tier} (${goal.budgetMs} ms) at ${goal.concurrency} concurrent completion${goal.concurrency === 1 ? "" : "s"} (predicted: ${row.concurrency})`,
+    };
+  }
+  const row = [...fitting].sort((a, b) => b.concurrency - a.concurrency || a.completion.seconds - b.completion.seconds)[0]!;
+  return {
+    row,
+    meetsGoal: false,
+    candidates: [],
+    reason: `no model that fits holds tier ${goal.tier} (${goal.budgetMs} ms) at ${goal.concurrency} concurrent completion${goal.concurrency === 1 ? "" : "s"} here; the nearest: a completion in ${row.completion.seconds.toFixed(2)} s`,
+  };
+}
