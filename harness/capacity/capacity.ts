@@ -106,6 +106,7 @@ interface Pooled {
   requests: number;
   ok: number;
   errors: number;
+  kinds: Map<string, number>;
   within: number;
   hist: LatencyRecorder;
 }
@@ -163,7 +164,8 @@ export async function runCapacity(loaded: LoadedScenario, o: CapacityOptions): P
       for (const op of load.operations) {
         const tier = tiers.get(op.name) ?? 3;
         const budget = tierBudgetMs(sla, tier);
-        const p = pooled.get(op.name) ?? { requests: 0, ok: 0, errors: 0, within: 0, hist: new LatencyRecorder() };
+        const p = pooled.get(op.name) ?? { requests: 0, ok: 0, errors: 0, kinds: new Map<string, number>(), within: 0, hist: new LatencyRecorder() };
+        for (const [k, v] of [...Object.entries(op.errors.status), ["timeout", op.errors.timeout] as const, ["connection", op.errors.connection] as const]) if (v > 0) p.kinds.set(k, (p.kinds.get(k) ?? 0) + v);
         p.requests += op.count;
         p.ok += op.ok;
         p.errors += errorsOf(op);
@@ -174,7 +176,7 @@ export async function runCapacity(loaded: LoadedScenario, o: CapacityOptions): P
       ops = [...pooled.entries()].map(([name, p]) => {
         const tier = tiers.get(name) ?? 3;
         const budgetMs = tierBudgetMs(sla, tier);
-        const a: Attainment = { operation: name, tier, budgetMs, target, requests: p.requests, withinBudget: p.within, errors: p.errors, maxErrorRate: sla.maxErrorRate };
+        const a: Attainment = { operation: name, tier, budgetMs, target, requests: p.requests, withinBudget: p.within, errors: p.errors, errorKinds: [...p.kinds].map(([k, v]) => `${k}: ${v}`).join(", "), maxErrorRate: sla.maxErrorRate };
         const j = judgeAttainment(a);
         const s = p.hist.summary();
         // too few requests for the percentile: never a verdict of holding

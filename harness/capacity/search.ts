@@ -32,6 +32,8 @@ export interface Attainment {
   requests: number;
   withinBudget: number;
   errors: number;
+  /** The failures by kind, for the verdict's words (`429: 12, timeout: 1`). */
+  errorKinds?: string;
   maxErrorRate: number;
 }
 
@@ -40,7 +42,7 @@ export function judgeAttainment(a: Attainment): { verdict: ProbeVerdict; low: nu
   const errorRate = a.requests > 0 ? a.errors / a.requests : 0;
   const head = `${a.operation} (tier ${a.tier}, ${a.budgetMs} ms): ${a.withinBudget} of ${a.requests} within budget`;
   if (a.requests === 0) return { verdict: "inconclusive", ...w, why: `${a.operation}: no request in the probe` };
-  if (errorRate > a.maxErrorRate && a.errors >= 2) return { verdict: "fails", ...w, why: `${head}; ${a.errors} failed (${(errorRate * 100).toFixed(1)} %, bound ${(a.maxErrorRate * 100).toFixed(1)} %)` };
+  if (errorRate > a.maxErrorRate && a.errors >= 2) return { verdict: "fails", ...w, why: `${head}; ${a.errors} failed (${(errorRate * 100).toFixed(1)} %${a.errorKinds ? `: ${a.errorKinds}` : ""}; bound ${(a.maxErrorRate * 100).toFixed(1)} %)` };
   const range = `${(w.low * 100).toFixed(1)}-${(w.high * 100).toFixed(1)} % (target ${(a.target * 100).toFixed(0)} %)`;
   if (w.low >= a.target) return { verdict: "holds", ...w, why: `${head}, ${range}` };
   if (w.high < a.target) return { verdict: "fails", ...w, why: `${head}, ${range}` };

@@ -61,13 +61,15 @@ async function sizingComparison(result: CapacityResult, scenario: Awaited<Return
   const promptTokens = Math.round(scenario.workload.promptWords * 1.5) + 8;
   const budgetMs = tierBudgetMs(result.sla, gen.tier);
   const shape = { promptTokens, genTokens: maxTokens };
-  const n = concurrencyWithin(shape, predictSpeed(pp, facts).tokensPerSecond, predictSpeed(tg, facts).tokensPerSecond, budgetMs);
+  const slots = result.config.inference.parallelSequences;
+  const admits = slots + result.config.server.maxQueue;
+  const n = concurrencyWithin(shape, predictSpeed(pp, facts).tokensPerSecond, predictSpeed(tg, facts).tokensPerSecond, budgetMs, 1024, { slots, admits, multiple: cal.fit.batch?.promptTokenMultiple ?? 1 });
   const total = ops.reduce((a, o) => a + o.weight, 0);
   return {
     available: true,
     predictedConcurrency: n,
     completion: { ...shape, tier: gen.tier, budgetMs, share: gen.weight / total },
-    note: `sizing (calibrated ${cal.createdAt}) predicts ${n} concurrent ${facts.label} completion${n === 1 ? "" : "s"} of about ${promptTokens} prompt and ${maxTokens} generated tokens within tier ${gen.tier} (${budgetMs} ms) at ${threads} thread${threads === 1 ? "" : "s"}`,
+    note: `sizing (calibrated ${cal.createdAt}) predicts ${n} ${facts.label} completion${n === 1 ? "" : "s"} in flight within tier ${gen.tier} (${budgetMs} ms), of about ${promptTokens} prompt and ${maxTokens} generated tokens at ${threads} thread${threads === 1 ? "" : "s"}, on ${slots} sequence${slots === 1 ? "" : "s"} with the rest queued, and at most ${admits} admitted (parallelSequences + maxQueue; past it the runtime answers 429)`,
   };
 }
 

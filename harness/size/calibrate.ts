@@ -11,7 +11,10 @@ import type { FileTypeName } from "../../runtime/models/ftypes.js";
 import { makeModel } from "../../runtime/models/make.js";
 import type { ModelShape } from "../../runtime/models/shape.js";
 import { createReadProbe } from "../../runtime/search/simd.js";
-import { median } from "../../runtime/stats.js";
+import { median, spreadOf } from "../../runtime/stats.js";
+import { InferenceConfigSchema } from "../../runtime/config.js";
+import { InferenceEngine } from "../../runtime/inference/engine.js";
+import { measureBatchedGeneration } from "../../runtime/inference/throughput.js";
 import { TUNEBENCH_VERSION } from "../../runtime/version.js";
 import { runTokenBench, type TokenBenchEvent, type TokenBenchRow } from "../bench/tokens.js";
 import type { HardwareInfo } from "../detect/index.js";
@@ -45,6 +48,10 @@ export const LADDER: readonly LadderRung[] = [
 /** The tests of the ladder: llama-bench's pp512 (what `bench` reports) and a short generation. */
 export const LADDER_TESTS = { pp: 512, tg: 64 } as const;
 
+/** Sequences decoding together in the batched test (at the most threads): what a busy server's slots cost. */
+export const BATCH_SEQUENCES = 4;
+const BATCH_STEPS = 32;
+
 /** Thread counts worth trying on `cores` cores: 1, the half, and all of them. */
 export function threadCandidates(cores: number): number[] {
   const c = Math.max(1, Math.floor(cores));
@@ -76,6 +83,7 @@ export const CalibrationSchema = z.object({
       promptFlopsPerToken: z.number(),
       pp: z.object({ tokensPerSecond: z.number(), cv: z.number() }),
       tg: z.object({ tokensPerSecond: z.number(), cv: z.number() }),
+      batched: z.object({ sequences: z.number().int(), stepMs: z.number(), cv: z.number() }).optional(),
     }),
   ),
   /** The process's resident memory with the backend loaded and no model: the runtime's own share. */
@@ -211,7 +219,17 @@ export async function calibrate(options: CalibrateOptions): Promise<Calibration>
       },
       { onEvent: (event) => emit({ type: "bench", rung: rung.name, event }), ...(options.signal ? { signal: options.signal } : {}) },
     );
-    for (const f of files) ladder.push(...ladderPoints(result.rows.filter((r) => r.file === f.path), f.facts));
+    const most = Math.max(...threads);
+    for (const f of files) {
+      const points = ladderPoints(result.rows.filter((r) => r.file === f.path), f.facts);
+      const top = points.find((p) => p.threads === most);
+      if (top) {
+        if (options.signal?.aborted) throw options.signal.reason;
+        emit({ type: "phase", text: `${f.facts.label}: ${BATCH_SEQUENCES} sequences decoding together at ${most} thread${most === 1 ? "" : "s"}` });
+        top.batched = await measureBatched(f.path, most, options.backend, repetitions);
+      }
+      ladder.push(...points);
+    }
   }
   return {
     tool: "tunebench",
@@ -230,6 +248,21 @@ export async function calibrate(options: CalibrateOptions): Promise<Calibration>
     seconds: (performance.now() - started) / 1000,
     fit: fitLadder(ladder),
   };
+}
+
+/** A warm-up, then `repetitions` batched runs of BATCH_SEQUENCES sequences; the median step. */
+async function measureBatched(file: string, threads: number, backend: BackendName, repetitions: number): Promise<{ sequences: number; stepMs: number; cv: number }> {
+  const config = InferenceConfigSchema.parse({ model: file, threads, contextSize: 512, batchSize: 512, parallelSequences: BATCH_SEQUENCES, flashAttention: "auto", backend });
+  const engine = await InferenceEngine.load(config, { modelPath: file });
+  try {
+    await measureBatchedGeneration(engine, BATCH_SEQUENCES, 8);
+    const steps: number[] = [];
+    for (let i = 0; i < repetitions; i++) steps.push((await measureBatchedGeneration(engine, BATCH_SEQUENCES, BATCH_STEPS)).stepMs);
+    const s = spreadOf(steps);
+    return { sequences: BATCH_SEQUENCES, stepMs: s.median, cv: s.cv };
+  } finally {
+    await engine.dispose();
+  }
 }
 
 export async function saveCalibration(file: string, c: Calibration): Promise<void> {

@@ -26,6 +26,8 @@ export interface LadderPoint {
   /** Median tokens/s over the repetitions, and their coefficient of variation. */
   pp: { tokensPerSecond: number; cv: number };
   tg: { tokensPerSecond: number; cv: number };
+  /** Measured at the most threads only: a decode of one token of each of `sequences` sequences. */
+  batched?: { sequences: number; stepMs: number; cv: number };
 }
 
 export interface PointError {
@@ -52,9 +54,23 @@ export interface KindFit {
   medianCv: number;
 }
 
+/**
+ * What a busy sequence adds to a decode step, as a multiple of one prompt
+ * token's time (at the most threads): 1 when batching is as efficient as a
+ * prompt, more where a small batch runs a slower kernel.
+ */
+export interface BatchFit {
+  threads: number;
+  /** The median over the ladder's points. */
+  promptTokenMultiple: number;
+  points: Array<{ label: string; sequences: number; stepMs: number; multiple: number; predictedStepMs: number; error: number }>;
+}
+
 export interface SpeedFit {
   threads: number[];
   fits: KindFit[];
+  /** Undefined when the ladder has no batched measurement (then a busy sequence costs one prompt token). */
+  batch?: BatchFit;
 }
 
 /** Solves A x = b (A square) by Gaussian elimination with partial pivoting; undefined when singular. */
@@ -133,10 +149,34 @@ export function fitKind(kind: SpeedKind, threads: number, ladder: readonly Ladde
   return { kind, threads, perLayerSeconds: fixed, perUnit, points: errors, rmsError: Math.sqrt(ss / dof), medianCv: median(points.map((p) => p[kind].cv)) };
 }
 
-/** Both fits at every thread count of the ladder. */
+/** A decode step of `sequences` busy sequences: one token's stream plus, for each other sequence, `multiple` prompt tokens' time. */
+export function stepSeconds(ppTps: number, tgTps: number, sequences: number, multiple: number): number {
+  return 1 / tgTps + ((sequences - 1) * multiple) / ppTps;
+}
+
+/** The cost of a busy sequence from the ladder's batched measurements. */
+export function fitBatch(ladder: readonly LadderPoint[]): BatchFit | undefined {
+  const points = ladder.filter((p) => p.batched && p.batched.sequences > 1);
+  if (points.length === 0) return undefined;
+  const threads = Math.max(...points.map((p) => p.threads));
+  const at = points.filter((p) => p.threads === threads);
+  const raw = at.map((p) => ({ p, multiple: Math.max(0, ((p.batched!.stepMs / 1000 - 1 / p.tg.tokensPerSecond) / (p.batched!.sequences - 1)) * p.pp.tokensPerSecond) }));
+  const multiple = median(raw.map((r) => r.multiple));
+  return {
+    threads,
+    promptTokenMultiple: multiple,
+    points: raw.map(({ p, multiple: m }) => {
+      const predictedStepMs = stepSeconds(p.pp.tokensPerSecond, p.tg.tokensPerSecond, p.batched!.sequences, multiple) * 1000;
+      return { label: p.label, sequences: p.batched!.sequences, stepMs: p.batched!.stepMs, multiple: m, predictedStepMs, error: predictedStepMs / p.batched!.stepMs - 1 };
+    }),
+  };
+}
+
+/** Both fits at every thread count of the ladder, and the batch's. */
 export function fitLadder(ladder: readonly LadderPoint[]): SpeedFit {
   const threads = [...new Set(ladder.map((p) => p.threads))].sort((a, b) => a - b);
-  return { threads, fits: threads.flatMap((t) => (["pp", "tg"] as const).map((kind) => fitKind(kind, t, ladder))) };
+  const batch = fitBatch(ladder);
+  return { threads, fits: threads.flatMap((t) => (["pp", "tg"] as const).map((kind) => fitKind(kind, t, ladder))), ...(batch ? { batch } : {}) };
 }
 
 export interface SpeedPrediction {

@@ -42,6 +42,12 @@ export function fitLines(c: SizeResult["calibration"]): string[] {
           .join(", ")}; fit error ${(pp.rmsError * 100).toFixed(1)} % rms.`,
     );
   }
+  const b = c.fit.batch;
+  if (b) {
+    lines.push(
+      `- Batched decoding at ${b.threads} thread${b.threads === 1 ? "" : "s"}: each busy sequence beyond the first adds ${b.promptTokenMultiple.toFixed(2)} prompt tokens' time to a step (median of ${b.points.length} models: ${b.points.map((p) => `${p.label} ${p.sequences} sequences ${p.stepMs.toFixed(1)} ms a step`).join(", ")}); 1 would mean a batch as efficient as a prompt.`,
+    );
+  } else lines.push("- No batched measurement: a busy sequence is taken to cost one prompt token per step.");
   return lines;
 }
 

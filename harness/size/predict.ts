@@ -1,7 +1,7 @@
 import { CATALOG, CATALOG_NAMES, type CatalogName } from "../../runtime/models/catalog.js";
 import type { FileTypeName } from "../../runtime/models/ftypes.js";
 import type { ModelFacts } from "./facts.js";
-import { kindFit, ladderMax, predictSpeed, type LadderPoint, type SpeedFit, type SpeedPrediction } from "./fit.js";
+import { kindFit, ladderMax, predictSpeed, stepSeconds, type LadderPoint, type SpeedFit, type SpeedPrediction } from "./fit.js";
 import { fitVerdict, type FitVerdict, type MemoryNeed } from "./memory.js";
 
 /** The quantizations the catalog's models are published in: the table's columns. */
@@ -40,24 +40,42 @@ export interface SizingRow {
 /**
  * Seconds of a completion while `n` sequences generate together: its prompt and
  * the prompts of the others that arrive meanwhile (one each), then every step of
- * its generation, each step a token of every sequence: one token's memory
- * stream (tg) and a prompt token's arithmetic for each of the n - 1 others.
+ * its generation, each step a token of every sequence: one token's step (tg)
+ * and, for each of the n - 1 others, `multiple` prompt tokens' time (the
+ * calibration's measured cost of a busy sequence; 1 when batching were as
+ * efficient as a prompt).
  */
-export function completionSeconds(shape: CompletionShape, ppTps: number, tgTps: number, n = 1): number {
-  return (n * shape.promptTokens) / ppTps + shape.genTokens * (1 / tgTps + (n - 1) / ppTps);
+export function completionSeconds(shape: CompletionShape, ppTps: number, tgTps: number, n = 1, multiple = 1): number {
+  return (n * shape.promptTokens) / ppTps + shape.genTokens * stepSeconds(ppTps, tgTps, n, multiple);
 }
 
-/** The most sequences at once whose completions hold `budgetMs` (0 when one alone does not). */
-export function concurrencyWithin(shape: CompletionShape, ppTps: number, tgTps: number, budgetMs: number, max = 256): number {
+/**
+ * Seconds of a completion with `n` requests in flight on a server of `slots`
+ * sequences: past the slots, requests wait their turn, so it takes
+ * ceil(n / slots) rounds of `slots` sequences generating together.
+ */
+export function queuedCompletionSeconds(shape: CompletionShape, ppTps: number, tgTps: number, n: number, slots = Number.POSITIVE_INFINITY, multiple = 1): number {
+  const together = Math.min(n, slots);
+  return Math.ceil(n / together) * completionSeconds(shape, ppTps, tgTps, together, multiple);
+}
+
+/**
+ * The most requests in flight whose completions hold `budgetMs` (0 when one
+ * alone does not): as many sequences generating together as there are, or with
+ * `slots`, the server's sequences with the rest queued, and at most `admits`
+ * in flight (a server refuses past its queue).
+ */
+export function concurrencyWithin(shape: CompletionShape, ppTps: number, tgTps: number, budgetMs: number, max = 256, server: { slots?: number; admits?: number; multiple?: number } = {}): number {
+  const limit = Math.min(max, server.admits ?? max);
   let n = 0;
-  while (n < max && completionSeconds(shape, ppTps, tgTps, n + 1) * 1000 <= budgetMs) n++;
+  while (n < limit && queuedCompletionSeconds(shape, ppTps, tgTps, n + 1, server.slots, server.multiple) * 1000 <= budgetMs) n++;
   return n;
 }
 
 function scaled(fit: SpeedFit, scaling: Scaling | undefined): SpeedFit {
   if (!scaling) return fit;
   return {
-    threads: fit.threads,
+    ...fit,
     fits: fit.fits.map((f) => ({ ...f, perUnit: Object.fromEntries(Object.entries(f.perUnit).map(([k, v]) => [k, v * (f.kind === "tg" ? scaling.perByte : scaling.perFlop)])) })),
   };
 }
@@ -99,7 +117,7 @@ export function predictRow(facts: ModelFacts, memory: MemoryNeed, o: PredictOpti
       memory,
       fit: fitVerdict(memory.totalBytes, o.memoryBytes, o.availableBytes),
       completion: { seconds, low: completionSeconds(o.shape, pp.high, tg.high), high: completionSeconds(o.shape, pp.low, tg.low) },
-      concurrency: concurrencyWithin(o.shape, pp.tokensPerSecond, tg.tokensPerSecond, o.budgetMs),
+      concurrency: concurrencyWithin(o.shape, pp.tokensPerSecond, tg.tokensPerSecond, o.budgetMs, 256, { multiple: fit.batch?.promptTokenMultiple ?? 1 }),
     };
     if (!best || row.completion.seconds < best.completion.seconds) best = row;
   }

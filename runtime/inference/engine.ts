@@ -186,6 +186,23 @@ export class InferenceEngine {
     }
   }
 
+  /** Runs `fn` on `n` sequences at once, each with an empty history (waits until `n` are free). */
+  async withSequences<T>(n: number, fn: (sequences: LlamaContextSequence[]) => Promise<T>): Promise<T> {
+    if (this.disposed) throw new Error("the inference engine is disposed");
+    if (n > this.config.parallelSequences) throw new Error(`internal: ${n} sequences asked of an engine with ${this.config.parallelSequences}`);
+    const held: LlamaContextSequence[] = [];
+    try {
+      for (let i = 0; i < n; i++) {
+        const s = await this.acquire();
+        held.push(s);
+        await s.clearHistory();
+      }
+      return await fn(held);
+    } finally {
+      for (const s of held) this.release(s);
+    }
+  }
+
   async generate(prompt: string | Token[], options: GenerateOptions): Promise<GenerationResult> {
     const promptTokens = typeof prompt === "string" ? this.tokenize(prompt) : prompt;
     if (promptTokens.length === 0) throw new InputError("the prompt is empty");

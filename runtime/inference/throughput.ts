@@ -114,3 +114,59 @@ export async function measureGeneration(engine: InferenceEngine, tokens: number,
     return { tokens, ms, tokensPerSecond: (tokens * 1000) / ms, path: "api" as const };
   });
 }
+
+/** Batched generation: `sequences` sequences each generating one token per decode, as a server with that many busy slots does. */
+export interface BatchedSample {
+  sequences: number;
+  /** Decode steps (each one token of every sequence). */
+  steps: number;
+  ms: number;
+  /** Milliseconds per step: one token of every sequence. */
+  stepMs: number;
+  /** Tokens of all sequences per second. */
+  tokensPerSecond: number;
+}
+
+/**
+ * `steps` decodes of a batch holding one token of each of `sequences`
+ * sequences, each followed by greedy sampling of every sequence, through
+ * node-llama-cpp's addon (as the tg test). What a second, third... busy sequence
+ * adds to a decode step is what a server's concurrency costs.
+ */
+export async function measureBatchedGeneration(engine: InferenceEngine, sequences: number, steps: number): Promise<BatchedSample> {
+  const first = randomTokens(engine, sequences, 7);
+  return engine.withSequences(sequences, async (seqs) => {
+    const addons = seqs.map((s) => addonOf(engine, s));
+    if (addons.some((a) => a === undefined)) throw new Error("internal: node-llama-cpp's addon lacks the calls batched generation needs");
+    const ctx = addons[0]!.ctx;
+    const samplers = addons.map((a) => {
+      const s = a!.newSampler();
+      s.applyConfig({ temperature: 0 });
+      return s;
+    });
+    const logit = Uint32Array.of(0);
+    try {
+      let tokens: number[] = first.map(Number);
+      const t0 = performance.now();
+      for (let i = 0; i < steps; i++) {
+        ctx.initBatch(sequences);
+        const at = addons.map((a, b) => ctx.addToBatch(a!.sequenceId, i, Uint32Array.of(tokens[b]!), logit)[0]!);
+        await ctx.decodeBatch();
+        tokens = await Promise.all(
+          at.map(async (index, b) => {
+            const next = await ctx.sampleToken(index, samplers[b]!);
+            const token = Array.isArray(next) ? next[0]! : next;
+            if (token === -1) throw new Error("internal: the sampler gave no token");
+            return token;
+          }),
+        );
+      }
+      const ms = performance.now() - t0;
+      return { sequences, steps, ms, stepMs: ms / steps, tokensPerSecond: (sequences * steps * 1000) / ms };
+    } finally {
+      samplers.forEach((s) => s.dispose());
+      for (const a of addons) a!.ctx.disposeSequence(a!.sequenceId);
+      for (const s of seqs) await s.clearHistory();
+    }
+  });
+}

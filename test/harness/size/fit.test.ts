@@ -2,8 +2,8 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { catalogFacts, shapeFacts } from "../../../harness/size/facts.js";
-import { fitKind, fitLadder, kindFit, ladderMax, predictSpeed, solve, type LadderPoint } from "../../../harness/size/fit.js";
-import { completionSeconds, concurrencyWithin, predictRow, recommend, SIZING_MODELS, SIZING_QUANTS } from "../../../harness/size/predict.js";
+import { fitBatch, fitKind, fitLadder, kindFit, ladderMax, predictSpeed, solve, stepSeconds, type LadderPoint } from "../../../harness/size/fit.js";
+import { completionSeconds, concurrencyWithin, predictRow, queuedCompletionSeconds, recommend, SIZING_MODELS, SIZING_QUANTS } from "../../../harness/size/predict.js";
 import { LADDER } from "../../../harness/size/calibrate.js";
 import { REPO } from "../../helpers/cli.js";
 
@@ -89,14 +89,39 @@ describe("size: the speed model fitted on a ladder", () => {
   });
 });
 
+describe("size: the cost of a busy sequence", () => {
+  it("gives back the multiple a batched ladder was made with, and predicts each step from it", () => {
+    const ladder = recorded.ladder.map((p) => (p.threads === 2 ? { ...p, batched: { sequences: 4, stepMs: stepSeconds(p.pp.tokensPerSecond, p.tg.tokensPerSecond, 4, 2.5) * 1000, cv: 0 } } : { ...p, batched: undefined }));
+    const b = fitBatch(ladder)!;
+    expect(b.threads).toBe(2);
+    expect(b.promptTokenMultiple).toBeCloseTo(2.5, 9);
+    for (const p of b.points) expect(Math.abs(p.error)).toBeLessThan(1e-9);
+    expect(fitBatch(ladder.map((p) => ({ ...p, batched: undefined })))).toBeUndefined();
+  });
+
+  it("the recorded ladder: a busy sequence costs more than a prompt token on this CPU (no batch gain at 2 threads)", () => {
+    const b = fitLadder(recorded.ladder).batch!;
+    expect(b.points).toHaveLength(7);
+    expect(b.promptTokenMultiple).toBeGreaterThan(1);
+    // four sequences decoding together take more than twice one alone: measured, not assumed
+    const q4 = recorded.ladder.find((p) => p.label === "small-200m Q4_0" && p.threads === 2)!;
+    expect(q4.batched!.stepMs / (1000 / q4.tg.tokensPerSecond)).toBeGreaterThan(2);
+  });
+});
+
 describe("size: completion time, concurrency in a tier, the recommendation", () => {
-  it("a completion alone is its prompt at pp speed plus its tokens at tg speed; each other sequence adds a prompt's and a token's arithmetic", () => {
+  it("a completion alone is its prompt at pp speed plus its tokens at tg speed; each other sequence adds its prompt and its share of every step", () => {
     const shape = { promptTokens: 100, genTokens: 50 };
     expect(completionSeconds(shape, 1000, 100)).toBeCloseTo(0.1 + 0.5, 9);
     expect(completionSeconds(shape, 1000, 100, 3)).toBeCloseTo(0.3 + 50 * (0.01 + 2 / 1000), 9);
-    // 1: 0.6 s, 2: 0.75, 3: 0.9, ... within 1 s: 3 sequences
+    expect(completionSeconds(shape, 1000, 100, 3, 2.5)).toBeCloseTo(0.3 + 50 * (0.01 + 5 / 1000), 9);
+    // 1: 0.6 s, 2: 0.75, 3: 0.9, 4: 1.05: within 1 s, 3 sequences
     expect(concurrencyWithin(shape, 1000, 100, 1000)).toBe(3);
     expect(concurrencyWithin(shape, 1000, 100, 500)).toBe(0);
+    // 2 slots: 3 in flight take two rounds of 0.75 s; a queue of 1 admits 3 at most
+    expect(queuedCompletionSeconds(shape, 1000, 100, 3, 2)).toBeCloseTo(1.5, 9);
+    expect(concurrencyWithin(shape, 1000, 100, 1600, 256, { slots: 2, admits: 3 })).toBe(3);
+    expect(concurrencyWithin(shape, 1000, 100, 1600, 256, { slots: 2, admits: 100 })).toBe(4);
   });
 
   it("recommends the largest model that holds the tier, or the fastest; says a miss when none does", () => {

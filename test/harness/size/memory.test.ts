@@ -1,0 +1,67 @@
+import { describe, expect, it } from "vitest";
+import { InferenceConfigSchema } from "../../../runtime/config.js";
+import { loadBackend } from "../../../runtime/inference/backend.js";
+import { InferenceEngine } from "../../../runtime/inference/engine.js";
+import { measureBatchedGeneration, measurePromptProcessing } from "../../../runtime/inference/throughput.js";
+import { estimateFileMemory, estimateMemory } from "../../../runtime/models/estimate.js";
+import { catalogRequest, makeModel } from "../../../runtime/models/make.js";
+import { buildSyntheticModel } from "../../../runtime/models/synthetic.js";
+import { catalogFacts } from "../../../harness/size/facts.js";
+import { fitVerdict, kvCacheBytes } from "../../../harness/size/memory.js";
+import { rssParts } from "../../../harness/size/verify.js";
+import { tempDir } from "../../helpers/tmp.js";
+
+const dir = tempDir("tunebench-size-memory-");
+
+describe("size: memory arithmetic against node-llama-cpp's estimate and a measured load", () => {
+  it("node-llama-cpp's weights are the tensors' bytes, and its context holds at least the f16 KV cache, for every shape of the catalog", async () => {
+    const { llama } = await loadBackend("cpu");
+    const cases = [["tiny", "Q8_0"], ["small-200m", "Q4_0"], ["llama-2-7b", "Q4_0"], ["mistral-7b", "Q8_0"], ["llama-2-13b", "Q4_K_M"]] as const;
+    const estimates = await estimateMemory(llama, cases.map(([m, q]) => buildSyntheticModel(catalogRequest(m, q))), 2048, 2);
+    cases.forEach(([m, q], i) => {
+      const facts = catalogFacts(m, q);
+      const est = estimates[i]!;
+      expect(Math.abs(est.modelBytes / facts.weightBytes - 1), `${m} ${q}`).toBeLessThan(0.01);
+      const kv = kvCacheBytes(facts, est.contextSize);
+      expect(est.contextBytes, `${m} ${q}`).toBeGreaterThanOrEqual(kv);
+      // the rest is compute buffers: not more than twice the KV cache plus 256 MiB
+      expect(est.contextBytes, `${m} ${q}`).toBeLessThan(3 * kv + 256 * 1024 ** 2);
+    });
+    // the KV cache by arithmetic: Llama 2 7B (32 layers, 4096 wide, no GQA) holds 0.5 MiB a token in f16; Mistral's GQA a quarter of it
+    expect(kvCacheBytes(catalogFacts("llama-2-7b", "Q4_0"), 1)).toBe(512 * 1024);
+    expect(kvCacheBytes(catalogFacts("mistral-7b", "Q4_0"), 1)).toBe(128 * 1024);
+  });
+
+  it("a measured load of the tiny model: the mapped file is its weights, and what it adds in all is the estimate within 30 %", async () => {
+    const file = (await makeModel(catalogRequest("tiny", "Q8_0"), { dir })).path;
+    const { llama } = await loadBackend("cpu");
+    // a context big enough that the model's own memory stands above the test process's noise
+    const est = await estimateFileMemory(llama, file, 16384, 4);
+    const before = rssParts();
+    expect(before, "RssAnon/RssFile in /proc/self/status").toBeDefined();
+    const engine = await InferenceEngine.load(InferenceConfigSchema.parse({ model: file, backend: "cpu", threads: 1, contextSize: 16384, parallelSequences: 4 }), { modelPath: file });
+    try {
+      await measurePromptProcessing(engine, 32);
+      // every sequence busy once, so the KV cache of each is written
+      const batched = await measureBatchedGeneration(engine, 4, 4);
+      expect(batched.sequences).toBe(4);
+      const after = rssParts()!;
+      const fileBytes = after.file - before!.file;
+      const total = after.anon - before!.anon + fileBytes;
+      const weights = catalogFacts("tiny", "Q8_0").weightBytes;
+      expect(fileBytes).toBeGreaterThan(weights * 0.9);
+      expect(fileBytes).toBeLessThan(weights * 1.1 + 1024 ** 2);
+      expect(Math.abs(total / (est.modelBytes + est.contextBytes) - 1)).toBeLessThan(0.3);
+    } finally {
+      await engine.dispose();
+    }
+  });
+
+  it("the verdict: fits within 80 % and what is free, tight past the headroom or beyond what is free, does not fit past the memory", () => {
+    const gib = 1024 ** 3;
+    expect(fitVerdict(4 * gib, 16 * gib, 10 * gib).verdict).toBe("fits");
+    expect(fitVerdict(14 * gib, 16 * gib, 15 * gib).verdict).toBe("tight");
+    expect(fitVerdict(6 * gib, 16 * gib, 5 * gib).verdict).toBe("tight");
+    expect(fitVerdict(17 * gib, 16 * gib, 16 * gib)).toMatchObject({ verdict: "does not fit", why: expect.stringMatching(/more than the 16.00 GiB of memory/) });
+  });
+});
