@@ -2,6 +2,7 @@ import { setMaxListeners } from "node:events";
 import { Agent, Client, errors as undiciErrors, request, type Dispatcher } from "undici";
 import { z } from "zod";
 import { Xorshift128 } from "../../runtime/random.js";
+import { completionEventKind, SseParser } from "./sse.js";
 import { LatencyRecorder, PercentilesSchema, type LatencyPercentiles } from "../../runtime/stats.js";
 import { openLoopSchedule, type RateStage, type Spacing } from "./arrival.js";
 
@@ -228,28 +229,29 @@ export async function runLoad(plan: LoadPlan, options: { onEvent?: (e: LoadEvent
         fresh = new Client(new URL(plan.baseUrl).origin, { pipelining: 1 });
         res = await send(fresh);
       }
+      let streamError = false;
       if (spec.stream && res.statusCode === 200) {
-        let pending = "";
-        for await (const chunk of res.body) {
-          pending += (chunk as Buffer).toString("utf8");
-          let at: number;
-          while ((at = pending.indexOf("\n\n")) >= 0) {
-            const event = pending.slice(0, at);
-            pending = pending.slice(at + 2);
-            if (!event.startsWith("data: ") || event === "data: [DONE]") continue;
-            // an event with text is a token; the final event carries finish_reason and no text
-            if (!/"(text|content)":"[^"]/.test(event)) continue;
-            const now = performance.now();
-            if (firstToken === undefined) firstToken = now;
-            else itl.push(now - lastToken!);
-            lastToken = now;
-          }
-        }
+        // every server's dialect of SSE (see sse.ts): a token is an event whose choice has text; the role-only first
+        // delta, the finish_reason chunk, usage chunks and keep-alive comments are not
+        const sse = new SseParser((event) => {
+          const what = completionEventKind(event);
+          if (what === "error") streamError = true;
+          if (what !== "token") return;
+          const now = performance.now();
+          if (firstToken === undefined) firstToken = now;
+          else itl.push(now - lastToken!);
+          lastToken = now;
+        });
+        const decoder = new TextDecoder();
+        for await (const chunk of res.body) sse.push(decoder.decode(chunk as Buffer, { stream: true }));
+        sse.push(decoder.decode());
+        sse.end();
       } else {
         await res.body.dump();
       }
-      ok = res.statusCode >= 200 && res.statusCode < 300;
-      if (!ok) kind = String(res.statusCode);
+      ok = res.statusCode >= 200 && res.statusCode < 300 && !streamError;
+      // an error event inside a 200 stream is a failure the status line does not show
+      if (!ok) kind = streamError ? `${res.statusCode} stream error` : String(res.statusCode);
       if (ok && record) for (const gap of itl) state.itl.recordMs(gap);
     } catch (err) {
       // stopped by the user (Ctrl-C): cut off, not a failure of the service
