@@ -93,6 +93,28 @@ function tokensNeeded(plan: TokenBenchPlan): number {
   return Math.max(...plan.promptTokens, ...plan.genTokens) + 1;
 }
 
+/**
+ * A plan of `bench`'s defaults (batch 512, just enough context, no GPU layers,
+ * flash attention auto, one warm-up) for these models at these thread counts:
+ * what sizing measures and checks its predictions with.
+ */
+export function defaultsPlan(p: { models: string[]; quant: FileTypeName; threads: number[]; pp: number; tg: number; repetitions: number; backend: BackendName }): TokenBenchPlan {
+  return {
+    models: p.models,
+    quants: [p.quant],
+    threads: p.threads,
+    batchSizes: [512],
+    contextSizes: [0],
+    gpuLayers: [0],
+    promptTokens: [p.pp],
+    genTokens: [p.tg],
+    repetitions: p.repetitions,
+    warmup: true,
+    backend: p.backend,
+    flashAttention: ["auto"],
+  };
+}
+
 /** Checks every value of the grid before anything is loaded. */
 export function validatePlan(plan: TokenBenchPlan): void {
   if (!Number.isInteger(plan.repetitions) || plan.repetitions < 1 || plan.repetitions > 1000) {

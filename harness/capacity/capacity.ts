@@ -138,10 +138,17 @@ export async function runCapacity(loaded: LoadedScenario, o: CapacityOptions): P
         emit({ type: "phase", text: "starting the runtime" });
         runtime = await startChildRuntime({ config, nodeFlags: config.process.nodeFlags, ...(o.signal ? { signal: o.signal } : {}) });
       }
-      return runLoad({ baseUrl: runtime.url, operations: plan.operations, arrival, durationMs, warmupMs: o.warmupMs, seed: 7 }, o.signal ? { signal: o.signal } : {});
+      // a seed per measurement: a repeat is a fresh draw of arrivals and of the mix, not the same one again
+      return runLoad({ baseUrl: runtime.url, operations: plan.operations, arrival, durationMs, warmupMs: o.warmupMs, seed: 7 + measured++ }, o.signal ? { signal: o.signal } : {});
     });
+  let measured = 0;
+  // an open loop at a low rate sends few requests: each measurement lasts long enough for the rarest operation to get
+  // the requests that can hold its percentile (at most 10 minutes)
+  const totalWeight = plan.operations.reduce((a, op) => a + op.weight, 0);
+  const rarest = Math.min(...plan.operations.map((op) => op.weight)) / totalWeight;
+  const measureMs = (level: number): number => (o.mode === "concurrency" ? o.probeMs : Math.min(600_000, Math.max(o.probeMs, Math.ceil((1000 * enough) / (level * rarest)))));
   const arrivalAt = (level: number): Arrival =>
-    o.mode === "concurrency" ? { kind: "closed", concurrency: level } : { kind: "open", spacing: "poisson", stages: [{ durationMs: o.warmupMs + o.probeMs, rate: level }] };
+    o.mode === "concurrency" ? { kind: "closed", concurrency: level } : { kind: "open", spacing: "poisson", stages: [{ durationMs: o.warmupMs + measureMs(level), rate: level }] };
   const needed = samplesNeededFor(sla.percentile);
   // requests that, all within budget, clear the target on the interval (p95: 73): fewer can never hold
   let enough = 1;
@@ -157,7 +164,7 @@ export async function runCapacity(loaded: LoadedScenario, o: CapacityOptions): P
     while (measurements === 0 || more()) {
       if (o.signal?.aborted) break;
       emit({ type: "probe", level, phase, repeat: measurements + 1, of: o.maxRepeats });
-      const load = await measure(level, arrivalAt(level), o.probeMs);
+      const load = await measure(level, arrivalAt(level), measureMs(level));
       if (o.signal?.aborted) break;
       measurements++;
       measuredMs += load.measuredMs;

@@ -16,7 +16,7 @@ import { catalogFacts, fileFacts } from "../size/facts.js";
 import { kindFit, predictSpeed } from "../size/fit.js";
 import { concurrencyWithin } from "../size/predict.js";
 import { EXIT, interruptSignal, parseDuration, writeJson } from "./common.js";
-import { isInteractive, statusLine } from "./progress.js";
+import { stepProgress } from "./progress.js";
 
 interface CapacityArgs {
   scenario: string;
@@ -102,7 +102,7 @@ export function capacityMarkdown(r: CapacityResult, sizing: SizingComparison): s
   const lines = [
     `# Capacity: ${r.scenario}`,
     "",
-    `**${r.capacity > 0 ? `${Number(r.capacity.toFixed(2))} ${unit}` : "no load held"}** hold every SLA tier of the scenario's operations (p${r.sla.percentile}: at least ${r.sla.percentile} % of each operation's requests within its budget, judged on a 95 % Wilson interval; errors under ${(r.sla.maxErrorRate * 100).toFixed(1)} %)` +
+    `${r.capacity > 0 ? `**${Number(r.capacity.toFixed(2))} ${unit}** hold` : "**No load held**"} every SLA tier of the scenario's operations (p${r.sla.percentile}: at least ${r.sla.percentile} % of each operation's requests within its budget, judged on a 95 % Wilson interval; errors under ${(r.sla.maxErrorRate * 100).toFixed(1)} %)` +
       `${r.search.failedAt !== undefined ? `; ${Number(r.search.failedAt.toFixed(2))} failed` : ""}. Search: ${r.search.ended}, ${r.probes.length} probes in ${r.seconds.toFixed(0)} s.`,
     "",
     `Goodput at the capacity: ${r.goodputAtCapacity !== null ? `${r.goodputAtCapacity.toFixed(1)} requests/s within budget` : "-"}; knee (throughput stops growing with load): ${r.knee !== undefined ? `${Number(r.knee.toFixed(2))} ${unit}` : "-"}.`,
@@ -128,7 +128,7 @@ export const capacityCommand: CommandModule<object, CapacityArgs> = {
       .option("mode", { type: "string", default: "concurrency", choices: ["concurrency", "rate"], describe: "closed loop of N clients, or an open loop of N requests/s (Poisson)" })
       .option("start", { type: "number", describe: "first load (default 1)" })
       .option("max", { type: "number", describe: "most load tried (default 256 clients or 10000 requests/s)" })
-      .option("probe", { type: "string", default: "10s", describe: "measured time of one probe; an inconclusive probe is measured again and pooled" })
+      .option("probe", { type: "string", default: "10s", describe: "measured time of one probe (an open loop: longer where the rate is too low for the rarest operation to get the requests a percentile needs); an inconclusive probe is measured again and pooled" })
       .option("warmup", { type: "string", default: "2s", describe: "unrecorded time before each measurement" })
       .option("repeats", { type: "number", default: 3, describe: "measurements a probe may take to reach a verdict" })
       .option("budget", { type: "string", default: "10m", describe: "no probe starts past this time; the probes done are kept" })
@@ -150,11 +150,8 @@ export const capacityCommand: CommandModule<object, CapacityArgs> = {
     checkCapacityOptions(options);
     if (options.budgetMs < 1000) throw new InputError(`--budget ${args.budget}: valid: at least 1s`);
     const loaded = await loadScenario(args.scenario);
-    const status = statusLine();
-    const say = (text: string, line = true): void => {
-      if (isInteractive()) status.set(text);
-      else if (line) process.stderr.write(`${text}\n`);
-    };
+    const progress = stepProgress();
+    const say = progress.say;
     const started = Date.now();
     let result: CapacityResult;
     try {
@@ -170,7 +167,7 @@ export const capacityCommand: CommandModule<object, CapacityArgs> = {
         },
       });
     } finally {
-      status.clear();
+      progress.done();
     }
     const sizing = await sizingComparison(result, loaded.scenario);
     const md = capacityMarkdown(result, sizing);

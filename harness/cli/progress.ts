@@ -54,3 +54,19 @@ export function runEventText(e: RunEvent): string | undefined {
   if (e.type === "tick") return `${e.phase}: ${e.requests} req/s, p95 ${Number.isFinite(e.p95Ms) ? e.p95Ms.toFixed(1) : "-"} ms, ${e.errors} errors`;
   return undefined;
 }
+
+/**
+ * Progress of long work: a status line on a terminal; elsewhere (CI, a pipe)
+ * one line per step on stderr, and nothing for the frequent updates (`step` false).
+ */
+export function stepProgress(): { say(text: string, step?: boolean): void; done(): void } {
+  const status = statusLine();
+  const interactive = isInteractive();
+  return {
+    say(text, step = true) {
+      if (interactive) status.set(text);
+      else if (step) process.stderr.write(`${text}\n`);
+    },
+    done: () => status.clear(),
+  };
+}

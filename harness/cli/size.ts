@@ -16,15 +16,17 @@ import { detectHardware } from "../detect/index.js";
 import { formatBytes } from "../format.js";
 import { extendsReference, loadProfile, mergeConfig, parseSet } from "../profile/load.js";
 import { tierBudgetMs } from "../profile/sla.js";
-import { calibrate, calibrationFile, readCalibration, readCalibrationFile, saveCalibration, type Calibration } from "../size/calibrate.js";
+import { calibrate, calibrationFile, LADDER, readCalibration, readCalibrationFile, saveCalibration, type Calibration } from "../size/calibrate.js";
 import { catalogFacts, fileFacts, type ModelFacts } from "../size/facts.js";
 import { readHardwareFile, type HardwareFile } from "../size/hardware.js";
 import { kvCacheBytes, type MemoryNeed } from "../size/memory.js";
 import { predictRow, recommend, SIZING_MODELS, SIZING_QUANTS, type Preference, type Recommendation, type Scaling, type SizingRow } from "../size/predict.js";
 import { sizingMarkdown, type SizeResult } from "../size/output.js";
-import { verifyRow, type Verification } from "../size/verify.js";
+import { correctForDrift, measureDrift, verifyRow, type Drift, type Verification } from "../size/verify.js";
+import { makeModel } from "../../runtime/models/make.js";
+import type { FileTypeName } from "../../runtime/models/ftypes.js";
 import { EXIT, interruptSignal, writeJson } from "./common.js";
-import { isInteractive, statusLine } from "./progress.js";
+import { stepProgress } from "./progress.js";
 
 interface SizeArgs {
   profile: string;
@@ -45,19 +47,6 @@ interface SizeArgs {
   out: string;
   json: boolean;
   report: boolean;
-}
-
-/** Progress: a status line on a terminal, else one line per step on stderr. */
-function progress(): { say(text: string, step?: boolean): void; done(): void } {
-  const status = statusLine();
-  const interactive = isInteractive();
-  return {
-    say(text, step = true) {
-      if (interactive) status.set(text);
-      else if (step) process.stderr.write(`${text}\n`);
-    },
-    done: () => status.clear(),
-  };
 }
 
 function parseModelQuant(spec: string, flag: string): { model: string; quant: string | undefined } {
@@ -134,7 +123,7 @@ export const sizeCommand: CommandModule<object, SizeArgs> = {
     const contextSize = profile.config.inference.contextSize;
     const sequences = profile.config.inference.parallelSequences;
     const budgetMs = tierBudgetMs(profile.sla, args.tier);
-    const p = progress();
+    const p = stepProgress();
     const started = Date.now();
     try {
       p.say("detecting the hardware");
@@ -185,7 +174,7 @@ export const sizeCommand: CommandModule<object, SizeArgs> = {
       );
       const goal = { prefer: args.prefer as Preference, concurrency: args.concurrency, tier: args.tier, budgetMs };
       const rec = recommend(
-        rows.filter((r) => !isModelPath(r.facts.model) || extra.some((e) => e.model === r.facts.model)),
+        rows.filter((r) => !isModelPath(r.facts.model) || extra.some((e) => isModelPath(e.model) && path.resolve(e.model) === r.facts.model)),
         goal,
       );
       const stamp = new Date(started).toISOString().replace(/[:.]/g, "-").slice(0, 19);
@@ -199,6 +188,7 @@ export const sizeCommand: CommandModule<object, SizeArgs> = {
         await writeFileAtomic(profileFile, profileYaml(rec, extendsReference(profile.file, dir), set, ctx, seqs, backend, new Date(started).toISOString(), hwFile));
       }
       const verifications: Verification[] = [];
+      let drift: Drift | undefined;
       if (args.verify && !hwFile) {
         const targets: SizingRow[] = [];
         if (rec) {
@@ -210,6 +200,18 @@ export const sizeCommand: CommandModule<object, SizeArgs> = {
         for (const v of verifyAlso) {
           const row = rows.find((r) => r.facts.model === (isModelPath(v.model) ? path.resolve(v.model) : v.model) && (isModelPath(v.model) || r.facts.quant === v.quant));
           if (row && !targets.includes(row)) targets.push(row);
+        }
+        // the machine now against the calibration: one ladder point again, so a slow spell is not blamed on the model
+        const most = Math.max(...cal.fit.threads);
+        const anchor = cal.ladder.find((x) => x.threads === most);
+        if (anchor && targets.length > 0) {
+          const rung = LADDER.find((r) => anchor.label.startsWith(`${r.name} `));
+          const quant = anchor.quant as FileTypeName;
+          if (rung) {
+            p.say(`measuring ${anchor.label} at ${most} threads again (the calibration's speed now)`);
+            const made = await makeModel({ name: rung.name, displayName: `tunebench ${rung.name}`, shape: rung.shape, ftype: quant }, { signal: interruptSignal });
+            drift = await measureDrift(anchor, made.path, { backend, repetitions: cal.repetitions, pp: cal.tests.pp, tg: cal.tests.tg, signal: interruptSignal });
+          }
         }
         for (const row of targets) {
           p.say(`verifying ${row.facts.label} at ${row.threads} threads (writes the model if missing, then pp512 and tg128)`);
@@ -243,7 +245,8 @@ export const sizeCommand: CommandModule<object, SizeArgs> = {
         calibration: { file, reused, createdAt: cal.createdAt, seconds: cal.seconds, backend: cal.backend, bandwidth: cal.bandwidth, tests: cal.tests, repetitions: cal.repetitions, ladder: cal.ladder, fit: cal.fit, runtimeRssBytes: cal.runtimeRssBytes },
         rows,
         recommendation: rec ? { label: rec.row.facts.label, model: rec.row.facts.model, quant: rec.row.facts.quant, threads: rec.row.threads, meetsGoal: rec.meetsGoal, reason: rec.reason, profile: profileFile ?? null } : null,
-        verifications,
+        verifications: drift ? verifications.map((v) => correctForDrift(v, drift!)) : verifications,
+        drift: drift ?? null,
       };
       const md = sizingMarkdown(result);
       await writeFileAtomic(path.join(dir, "size.json"), JSON.stringify(result, null, 2) + "\n");

@@ -16,7 +16,7 @@ import { InferenceConfigSchema } from "../../runtime/config.js";
 import { InferenceEngine } from "../../runtime/inference/engine.js";
 import { measureBatchedGeneration } from "../../runtime/inference/throughput.js";
 import { TUNEBENCH_VERSION } from "../../runtime/version.js";
-import { runTokenBench, type TokenBenchEvent, type TokenBenchRow } from "../bench/tokens.js";
+import { defaultsPlan, runTokenBench, type TokenBenchEvent, type TokenBenchRow } from "../bench/tokens.js";
 import type { HardwareInfo } from "../detect/index.js";
 import { hardwareFingerprint, hardwareSummary } from "../gate/baseline.js";
 import { shapeFacts, type ModelFacts } from "./facts.js";
@@ -203,20 +203,7 @@ export async function calibrate(options: CalibrateOptions): Promise<Calibration>
       files.push({ path: made.path, facts: shapeFacts(rung.name, rung.shape, quant) });
     }
     const result = await runTokenBench(
-      {
-        models: files.map((f) => f.path),
-        quants: ["Q4_0"],
-        threads,
-        batchSizes: [512],
-        contextSizes: [0],
-        gpuLayers: [0],
-        promptTokens: [LADDER_TESTS.pp],
-        genTokens: [LADDER_TESTS.tg],
-        repetitions,
-        warmup: true,
-        backend: options.backend,
-        flashAttention: ["auto"],
-      },
+      defaultsPlan({ models: files.map((f) => f.path), quant: "Q4_0", threads, pp: LADDER_TESTS.pp, tg: LADDER_TESTS.tg, repetitions, backend: options.backend }),
       { onEvent: (event) => emit({ type: "bench", rung: rung.name, event }), ...(options.signal ? { signal: options.signal } : {}) },
     );
     const most = Math.max(...threads);

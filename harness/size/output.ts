@@ -2,7 +2,7 @@ import { formatBytes, markdownTable, type Column } from "../format.js";
 import type { Calibration } from "./calibrate.js";
 import type { HardwareFile } from "./hardware.js";
 import type { Scaling, SizingRow } from "./predict.js";
-import type { Verification } from "./verify.js";
+import type { Drift, Verification } from "./verify.js";
 
 /** What `tunebench size` writes (size.json, `--json`). */
 export interface SizeResult {
@@ -20,6 +20,8 @@ export interface SizeResult {
   rows: SizingRow[];
   recommendation: { label: string; model: string; quant: string | undefined; threads: number; meetsGoal: boolean; reason: string; profile: string | null } | null;
   verifications: Verification[];
+  /** With --verify: a ladder point measured again just before, against the calibration. */
+  drift: Drift | null;
 }
 
 const pct = (x: number): string => `${x >= 0 ? "+" : ""}${(x * 100).toFixed(1)} %`;
@@ -121,6 +123,14 @@ export function sizingMarkdown(r: SizeResult): string {
       "",
       `Goal: within 10 % for tg and 15 % for pp: ${r.verifications.map((v) => `${v.label} tg ${Math.abs(v.tg.error) <= 0.1 ? "met" : "missed"}, pp ${Math.abs(v.pp.error) <= 0.15 ? "met" : "missed"}`).join("; ")}.`,
       "",
+      ...(r.drift
+        ? [
+            `The machine now against the calibration (${r.drift.label} at ${r.drift.threads} threads measured again just before): pp ${r.drift.pp.now.toFixed(0)} against ${r.drift.pp.calibrated.toFixed(0)} t/s (x${r.drift.pp.ratio.toFixed(2)}), tg ${r.drift.tg.now.toFixed(1)} against ${r.drift.tg.calibrated.toFixed(1)} t/s (x${r.drift.tg.ratio.toFixed(2)}). ` +
+              `Errors with the predictions scaled by that: ${r.verifications.map((v) => `${v.label} pp ${pct(v.pp.correctedError ?? v.pp.error)}, tg ${pct(v.tg.correctedError ?? v.tg.error)}`).join("; ")}.` +
+              (Math.abs(r.drift.pp.ratio - 1) > 0.1 || Math.abs(r.drift.tg.ratio - 1) > 0.1 ? " The machine is more than 10 % off its calibrated speed: a shared or busy machine; --recalibrate when it is quiet, or read the scaled errors." : ""),
+            "",
+          ]
+        : []),
     );
   }
   return out.join("\n");

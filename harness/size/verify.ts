@@ -4,7 +4,8 @@ import { InferenceEngine } from "../../runtime/inference/engine.js";
 import { measurePromptProcessing } from "../../runtime/inference/throughput.js";
 import { resolveModelFile } from "../../runtime/models/resolve.js";
 import type { FileTypeName } from "../../runtime/models/ftypes.js";
-import { runTokenBench, type TokenBenchEvent } from "../bench/tokens.js";
+import { defaultsPlan, runTokenBench, type TokenBenchEvent } from "../bench/tokens.js";
+import type { LadderPoint } from "./fit.js";
 import type { SizingRow } from "./predict.js";
 
 /** Resident memory by kind, from /proc/self/status (Linux); undefined elsewhere. */
@@ -27,8 +28,8 @@ export function rssParts(): { anon: number; file: number } | undefined {
 export interface Verification {
   label: string;
   threads: number;
-  pp: { predicted: number; low: number; high: number; measured: number; cv: number; error: number; tokens: number };
-  tg: { predicted: number; low: number; high: number; measured: number; cv: number; error: number; tokens: number };
+  pp: { predicted: number; low: number; high: number; measured: number; cv: number; error: number; tokens: number; correctedError?: number };
+  tg: { predicted: number; low: number; high: number; measured: number; cv: number; error: number; tokens: number; correctedError?: number };
   memory: {
     estimatedBytes: number;
     /** Resident memory the load added (after a prompt touched the weights). */
@@ -63,20 +64,7 @@ export async function verifyRow(row: SizingRow, o: VerifyOptions): Promise<Verif
   const model = row.facts.model;
   const quant = (row.facts.quant ?? "Q4_0") as FileTypeName;
   const bench = await runTokenBench(
-    {
-      models: [model],
-      quants: [quant],
-      threads: [row.threads],
-      batchSizes: [512],
-      contextSizes: [0],
-      gpuLayers: [0],
-      promptTokens: [o.pp],
-      genTokens: [o.tg],
-      repetitions: o.repetitions,
-      warmup: true,
-      backend: o.backend,
-      flashAttention: ["auto"],
-    },
+    defaultsPlan({ models: [model], quant, threads: [row.threads], pp: o.pp, tg: o.tg, repetitions: o.repetitions, backend: o.backend }),
     { ...(o.onEvent ? { onEvent: o.onEvent } : {}), ...(o.signal ? { signal: o.signal } : {}) },
   );
   const pp = bench.rows.find((r) => r.kind === "pp")!;
@@ -131,5 +119,37 @@ export async function verifyRow(row: SizingRow, o: VerifyOptions): Promise<Verif
       contextSize: o.contextSize,
       sequences: o.sequences,
     },
+  };
+}
+
+/** The machine's speed now against the calibration's: one ladder point measured again (a shared machine drifts for minutes at a time). */
+export interface Drift {
+  label: string;
+  threads: number;
+  pp: { calibrated: number; now: number; ratio: number };
+  tg: { calibrated: number; now: number; ratio: number };
+}
+
+/** Measures the calibration's anchor (the first ladder model at the most threads) again, as the calibration did. */
+export async function measureDrift(anchor: LadderPoint, file: string, o: Pick<VerifyOptions, "backend" | "signal"> & { repetitions: number; pp: number; tg: number }): Promise<Drift> {
+  const bench = await runTokenBench(
+    defaultsPlan({ models: [file], quant: "Q4_0", threads: [anchor.threads], pp: o.pp, tg: o.tg, repetitions: o.repetitions, backend: o.backend }),
+    o.signal ? { signal: o.signal } : {},
+  );
+  const now = (kind: "pp" | "tg") => bench.rows.find((r) => r.kind === kind)!.tokensPerSecond.median;
+  return {
+    label: anchor.label,
+    threads: anchor.threads,
+    pp: { calibrated: anchor.pp.tokensPerSecond, now: now("pp"), ratio: now("pp") / anchor.pp.tokensPerSecond },
+    tg: { calibrated: anchor.tg.tokensPerSecond, now: now("tg"), ratio: now("tg") / anchor.tg.tokensPerSecond },
+  };
+}
+
+/** The errors with the prediction scaled by the drift: what the model got wrong, apart from the machine's spell. */
+export function correctForDrift(v: Verification, d: Drift): Verification {
+  return {
+    ...v,
+    pp: { ...v.pp, correctedError: (v.pp.predicted * d.pp.ratio) / v.pp.measured - 1 },
+    tg: { ...v.tg, correctedError: (v.tg.predicted * d.tg.ratio) / v.tg.measured - 1 },
   };
 }
