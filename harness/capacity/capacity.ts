@@ -143,10 +143,10 @@ export async function runCapacity(loaded: LoadedScenario, o: CapacityOptions): P
     });
   let measured = 0;
   // an open loop at a low rate sends few requests: each measurement lasts long enough for the rarest operation to get
-  // the requests that can hold its percentile (at most 10 minutes)
+  // the requests that can hold its percentile, with a quarter more for the draw (at most 10 minutes)
   const totalWeight = plan.operations.reduce((a, op) => a + op.weight, 0);
   const rarest = Math.min(...plan.operations.map((op) => op.weight)) / totalWeight;
-  const measureMs = (level: number): number => (o.mode === "concurrency" ? o.probeMs : Math.min(600_000, Math.max(o.probeMs, Math.ceil((1000 * enough) / (level * rarest)))));
+  const measureMs = (level: number): number => (o.mode === "concurrency" ? o.probeMs : Math.min(600_000, Math.max(o.probeMs, Math.ceil((1250 * enough) / (level * rarest)))));
   const arrivalAt = (level: number): Arrival =>
     o.mode === "concurrency" ? { kind: "closed", concurrency: level } : { kind: "open", spacing: "poisson", stages: [{ durationMs: o.warmupMs + measureMs(level), rate: level }] };
   const needed = samplesNeededFor(sla.percentile);

@@ -14,7 +14,7 @@ import { loadScenario } from "../scenario/load.js";
 import { calibrationFile, readCalibration } from "../size/calibrate.js";
 import { catalogFacts, fileFacts } from "../size/facts.js";
 import { kindFit, predictSpeed } from "../size/fit.js";
-import { concurrencyWithin } from "../size/predict.js";
+import { concurrencyWithin, queuedCompletionSeconds } from "../size/predict.js";
 import { EXIT, interruptSignal, parseDuration, writeJson } from "./common.js";
 import { stepProgress } from "./progress.js";
 
@@ -37,6 +37,8 @@ interface CapacityArgs {
 export interface SizingComparison {
   available: boolean;
   note: string;
+  /** In the capacity's unit: completions in flight, or for an open loop the rate they complete at. */
+  predicted?: number;
   predictedConcurrency?: number;
   completion?: { promptTokens: number; genTokens: number; tier: number; budgetMs: number; share: number };
 }
@@ -65,8 +67,11 @@ async function sizingComparison(result: CapacityResult, scenario: Awaited<Return
   const admits = slots + result.config.server.maxQueue;
   const n = concurrencyWithin(shape, predictSpeed(pp, facts).tokensPerSecond, predictSpeed(tg, facts).tokensPerSecond, budgetMs, 1024, { slots, admits, multiple: cal.fit.batch?.promptTokenMultiple ?? 1 });
   const total = ops.reduce((a, o) => a + o.weight, 0);
+  // in requests/s (an open loop): what n in flight complete per second (Little's law), an upper bound where arrivals bunch
+  const rate = n > 0 ? n / queuedCompletionSeconds(shape, predictSpeed(pp, facts).tokensPerSecond, predictSpeed(tg, facts).tokensPerSecond, n, slots, cal.fit.batch?.promptTokenMultiple ?? 1) : 0;
   return {
     available: true,
+    predicted: result.mode === "concurrency" ? n : rate,
     predictedConcurrency: n,
     completion: { ...shape, tier: gen.tier, budgetMs, share: gen.weight / total },
     note: `sizing (calibrated ${cal.createdAt}) predicts ${n} ${facts.label} completion${n === 1 ? "" : "s"} in flight within tier ${gen.tier} (${budgetMs} ms), of about ${promptTokens} prompt and ${maxTokens} generated tokens at ${threads} thread${threads === 1 ? "" : "s"}, on ${slots} sequence${slots === 1 ? "" : "s"} with the rest queued, and at most ${admits} admitted (parallelSequences + maxQueue; past it the runtime answers 429)`,
@@ -112,7 +117,12 @@ export function capacityMarkdown(r: CapacityResult, sizing: SizingComparison): s
   ];
   const failing = r.probes.filter((p) => p.verdict !== "holds").flatMap((p) => p.operations.filter((o) => o.verdict !== "holds").map((o) => `- at ${Number(p.level.toFixed(2))}: ${o.why}`));
   if (failing.length > 0) lines.push("What failed:", "", ...failing.slice(0, 12), "");
-  lines.push(`Sizing: ${sizing.note}${sizing.available && sizing.predictedConcurrency !== undefined ? `; measured capacity ${Number(r.capacity.toFixed(2))} ${unit}${r.mode === "concurrency" ? `, of which about ${((sizing.completion?.share ?? 1) * 100).toFixed(0)} % of requests are completions` : ""} (difference ${r.capacity - sizing.predictedConcurrency >= 0 ? "+" : ""}${Number((r.capacity - sizing.predictedConcurrency).toFixed(2))})` : ""}.`, "");
+  const predicted = sizing.predicted;
+  const rateNote = r.mode === "rate" && predicted !== undefined ? `; as a rate, ${sizing.predictedConcurrency} in flight complete ${predicted.toFixed(2)} requests/s (Little's law: an upper bound, since Poisson arrivals bunch and the tier is judged at the tail)` : "";
+  lines.push(
+    `Sizing: ${sizing.note}${rateNote}${sizing.available && predicted !== undefined ? `; measured capacity ${Number(r.capacity.toFixed(2))} ${unit}${r.mode === "concurrency" ? `, of which about ${((sizing.completion?.share ?? 1) * 100).toFixed(0)} % of requests are completions` : ""} (difference ${r.capacity - predicted >= 0 ? "+" : ""}${Number((r.capacity - predicted).toFixed(2))})` : ""}.`,
+    "",
+  );
   for (const n of r.notes) lines.push(`Note: ${n}.`);
   return lines.join("\n") + "\n";
 }

@@ -122,4 +122,35 @@ describe("capacity: doubling then bisection", () => {
     expect(r.knee).toBe(4);
     expect(kneeOf([{ level: 1, throughput: 10 }, { level: 2, throughput: 19 }, { level: 4, throughput: 21 }])).toBe(2);
   });
+
+  it("an open loop: Poisson arrivals at the probed rate, each measurement long enough for 1.25 x the 73 requests a p95 needs", async () => {
+    const loaded = await loadScenario(path.join(REPO, "scenarios", "ci", "completions.yaml"));
+    const seen: Array<{ level: number; durationMs: number; stageMs: number; kind: string }> = [];
+    // a server whose latency grows past 2 s above 6 requests/s
+    const r = await runCapacity(loaded, {
+      mode: "rate",
+      probeMs: 10_000,
+      warmupMs: 1000,
+      maxRepeats: 3,
+      start: 1,
+      max: 1000,
+      budgetMs: 600_000,
+      measure: async (level, arrival, durationMs) => {
+        seen.push({ level, durationMs, stageMs: arrival.kind === "open" ? arrival.stages[0]!.durationMs : -1, kind: arrival.kind === "open" ? arrival.spacing : "closed" });
+        const n = Math.round((level * durationMs) / 1000);
+        const rec = new LatencyRecorder();
+        for (let i = 0; i < n; i++) rec.recordMs(level <= 6 ? 500 : 3000);
+        const op = { name: "completion", count: n, ok: n, errors: { status: {}, timeout: 0, connection: 0 }, latency: rec.summary(), histogram: rec.encode() };
+        return { loadStartAtMs: 0, measureStartAtMs: 0, measureEndAtMs: durationMs, measuredMs: durationMs, operations: [op], timeline: [], throughput: n / (durationMs / 1000) };
+      },
+    });
+    expect(r.capacity).toBeGreaterThan(6 * 0.9);
+    expect(r.capacity).toBeLessThanOrEqual(6);
+    expect(seen.every((x) => x.kind === "poisson" && x.stageMs === x.durationMs + 1000)).toBe(true);
+    // 1 request/s: 92 s to expect 91 requests; from 10 requests/s on, the 10 s probe is long enough
+    for (const x of seen) expect(x.durationMs).toBe(Math.max(10_000, Math.ceil((1250 * 73) / x.level)));
+    expect(seen.find((x) => x.level === 1)!.durationMs).toBe(91_250);
+    expect(r.probes.find((p) => p.level === 1)!.measurements).toBe(1);
+  });
 });
+
