@@ -20,8 +20,9 @@ import { calibrate, calibrationFile, LADDER, readCalibration, readCalibrationFil
 import { catalogFacts, fileFacts, type ModelFacts } from "../size/facts.js";
 import { readHardwareFile, type HardwareFile } from "../size/hardware.js";
 import { kvCacheBytes, type MemoryNeed } from "../size/memory.js";
-import { predictRow, recommend, SIZING_MODELS, SIZING_QUANTS, type Preference, type Recommendation, type Scaling, type SizingRow } from "../size/predict.js";
+import { gpuBoundRow, predictRow, recommend, SIZING_MODELS, SIZING_QUANTS, type Preference, type Recommendation, type Scaling, type SizingRow } from "../size/predict.js";
 import { sizingMarkdown, type SizeResult } from "../size/output.js";
+import { usableMemory } from "../validate/fit.js";
 import { correctForDrift, measureDrift, verifyRow, type Drift, type Verification } from "../size/verify.js";
 import { makeModel } from "../../runtime/models/make.js";
 import type { FileTypeName } from "../../runtime/models/ftypes.js";
@@ -61,12 +62,12 @@ function profileYaml(rec: Recommendation, base: string, set: Record<string, unkn
   const r = rec.row;
   const doc = new Document({
     extends: base,
-    description: `sized by tunebench size: ${r.facts.label} at ${r.threads} threads`,
+    description: `sized by tunebench size: ${r.facts.label} ${r.device === "gpu" ? "on the GPU" : `at ${r.threads} threads`}`,
     ...mergeConfig(set, { inference: {
       model: r.facts.model,
       ...(r.facts.quant && !isModelPath(r.facts.model) ? { quant: r.facts.quant } : {}),
-      threads: r.threads,
-      backend,
+      ...(r.device === "gpu" ? { gpuLayers: "max" } : { threads: r.threads }),
+      backend: r.device === "gpu" ? "auto" : backend,
       contextSize,
       parallelSequences: sequences,
       batchSize: 512,
@@ -76,7 +77,9 @@ function profileYaml(rec: Recommendation, base: string, set: Record<string, unkn
   doc.commentBefore =
     ` Written by tunebench size ${TUNEBENCH_VERSION} on ${stamp}${hw ? ` for ${hw.name} (what-if: not calibrated there)` : ""}.\n` +
     ` ${rec.meetsGoal ? "Recommended" : "Nearest (no model met the goal)"}: ${rec.reason}.\n` +
-    ` Predicted: pp ${r.pp.tokensPerSecond.toFixed(1)} t/s (${r.pp.low.toFixed(1)}-${r.pp.high.toFixed(1)}), tg ${r.tg.tokensPerSecond.toFixed(1)} t/s (${r.tg.low.toFixed(1)}-${r.tg.high.toFixed(1)}); ` +
+    (r.device === "gpu"
+      ? ` At most (the GPU's data sheet, not calibrated): pp ${r.pp.tokensPerSecond.toFixed(0)} t/s, tg ${r.tg.tokensPerSecond.toFixed(0)} t/s; `
+      : ` Predicted: pp ${r.pp.tokensPerSecond.toFixed(1)} t/s (${r.pp.low.toFixed(1)}-${r.pp.high.toFixed(1)}), tg ${r.tg.tokensPerSecond.toFixed(1)} t/s (${r.tg.low.toFixed(1)}-${r.tg.high.toFixed(1)}); `) +
     `memory ${formatBytes(r.memory.totalBytes)} (${r.fit.verdict}).\n Check it: tunebench size --verify, or tunebench run <scenario> --profile <this file>`;
   return doc.toString();
 }
@@ -166,17 +169,21 @@ export const sizeCommand: CommandModule<object, SizeArgs> = {
         entries.push({ facts, memory: memoryNeed(facts, est, cal.runtimeRssBytes) });
       }
       const scaling = hwFile ? scalingFor(cal, hwFile) : undefined;
-      const memoryBytes = hwFile ? hwFile.memoryGiB * 1024 ** 3 : hw.cgroup.memoryLimitBytes !== undefined && hw.cgroup.memoryLimitBytes < hw.memory.totalBytes ? hw.cgroup.memoryLimitBytes : hw.memory.totalBytes;
+      const memoryBytes = hwFile ? hwFile.memoryGiB * 1024 ** 3 : usableMemory(hw).bytes;
       const threads = hwFile ? [Math.max(...cal.fit.threads)] : undefined;
       const shape = { promptTokens: args["prompt-tokens"], genTokens: args["gen-tokens"] };
-      const rows: SizingRow[] = entries.map((e) =>
-        predictRow(e.facts, e.memory, { fit: cal!.fit, ladder: cal!.ladder, shape, budgetMs, memoryBytes, availableBytes: hwFile ? undefined : hw.memory.availableBytes, ...(threads ? { threads } : {}), ...(scaling ? { scaling } : {}) }),
+      const gpu = hwFile?.gpu ? { name: hwFile.gpu.name, vramBytes: hwFile.gpu.vramGiB * 1024 ** 3, bandwidthGBps: hwFile.gpu.bandwidthGBps, fp16Tflops: hwFile.gpu.fp16Tflops } : undefined;
+      const rows: SizingRow[] = entries.map(
+        (e) =>
+          (gpu ? gpuBoundRow(e.facts, e.memory, gpu, { shape, budgetMs, memoryBytes }) : undefined) ??
+          predictRow(e.facts, e.memory, { fit: cal!.fit, ladder: cal!.ladder, shape, budgetMs, memoryBytes, availableBytes: hwFile ? undefined : hw.memory.availableBytes, ...(threads ? { threads } : {}), ...(scaling ? { scaling } : {}) }),
       );
       const goal = { prefer: args.prefer as Preference, concurrency: args.concurrency, tier: args.tier, budgetMs };
-      const rec = recommend(
+      const found = recommend(
         rows.filter((r) => !isModelPath(r.facts.model) || extra.some((e) => isModelPath(e.model) && path.resolve(e.model) === r.facts.model)),
         goal,
       );
+      const rec = found && found.row.device === "gpu" ? { ...found, reason: `${found.reason}, on the ${gpu!.name}: from upper bounds of its data sheet, not a prediction` } : found;
       const stamp = new Date(started).toISOString().replace(/[:.]/g, "-").slice(0, 19);
       const dir = path.resolve(args.out, `size-${stamp}`);
       ensureDir(dir);

@@ -188,6 +188,8 @@ export interface SpeedPrediction {
   calibratedType: boolean;
   /** How far past the ladder's largest model this is, as a ratio of sizes (1 inside it). */
   extrapolation: number;
+  /** Set for a what-if GPU: the figure is an upper bound from a data sheet, not a prediction. */
+  upperBound?: boolean;
 }
 
 /** The smallest half-width an interval gets: no fit of a noisy machine is better than this. */

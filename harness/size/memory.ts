@@ -1,3 +1,4 @@
+import { MEMORY_SHARE } from "../validate/fit.js";
 import { fmtBytes, fmtPct } from "../checks/data.js";
 import type { ModelFacts } from "./facts.js";
 
@@ -22,8 +23,8 @@ export function kvCacheBytes(facts: Pick<ModelFacts, "layers" | "kvDim">, tokens
 
 export type FitVerdict = "fits" | "tight" | "does not fit";
 
-/** The share of memory a model and its context may take: the checklist's 20 % headroom. */
-export const FIT_SHARE = 0.8;
+/** The share of memory a model and its context may take: the checklist's 20 % headroom, as `validate` judges it. */
+export const FIT_SHARE = MEMORY_SHARE;
 
 /**
  * fits: within 80 % of the memory and within what is free now; tight: within

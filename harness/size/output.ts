@@ -59,7 +59,10 @@ export function sizingMarkdown(r: SizeResult): string {
   out.push(`# Hardware sizing${r.whatIf ? `: what-if for ${r.whatIf.name}` : ""}`, "");
   if (r.whatIf) {
     out.push(
-      `**Not calibrated on ${r.whatIf.name}**: its figures are this machine's calibration scaled (generation x ${(1 / r.whatIf.scaling.perByte).toFixed(2)} by bandwidth ${r.whatIf.bandwidthGBps} GB/s, prompts x ${(1 / r.whatIf.scaling.perFlop).toFixed(2)} by ${r.whatIf.cores} cores, same speed per core assumed); memory ${r.whatIf.memoryGiB} GiB.`,
+      `**Not calibrated on ${r.whatIf.name}**: its figures are this machine's calibration scaled (generation x ${(1 / r.whatIf.scaling.perByte).toFixed(2)} by bandwidth ${r.whatIf.bandwidthGBps} GB/s, prompts x ${(1 / r.whatIf.scaling.perFlop).toFixed(2)} by ${r.whatIf.cores} cores, same speed per core assumed); memory ${r.whatIf.memoryGiB} GiB.` +
+        (r.whatIf.gpu
+          ? ` Models whose weights and context fit in 90 % of the ${r.whatIf.gpu.name}'s ${r.whatIf.gpu.vramGiB} GiB run there (threads "GPU"), with bounds only, nothing here to calibrate a GPU against: tg at most its ${r.whatIf.gpu.bandwidthGBps} GB/s streaming every weight, pp at most its ${r.whatIf.gpu.fp16Tflops} FP16 TFLOPS, a completion at least that long; real figures are lower (a GPU kernel reaches some fraction of its data sheet: measure on the machine).`
+          : ""),
       "",
     );
   }
@@ -78,11 +81,11 @@ export function sizingMarkdown(r: SizeResult): string {
     { header: "weights", align: "right", value: (x) => formatBytes(x.facts.weightBytes) },
     { header: "memory", align: "right", value: (x) => formatBytes(x.memory.totalBytes) },
     { header: "fits", value: (x) => x.fit.verdict },
-    { header: "threads", align: "right", value: (x) => String(x.threads) },
-    { header: `pp${c.tests.pp} t/s`, align: "right", value: (x) => `${tps(x.pp.tokensPerSecond)} (${tps(x.pp.low)}-${tps(x.pp.high)})${x.pp.calibratedType ? "" : " *"}` },
-    { header: "tg t/s", align: "right", value: (x) => `${tps(x.tg.tokensPerSecond)} (${tps(x.tg.low)}-${tps(x.tg.high)})${x.tg.calibratedType ? "" : " *"}` },
-    { header: "completion s", align: "right", value: (x) => `${secs(x.completion.seconds)} (${secs(x.completion.low)}-${secs(x.completion.high)})` },
-    { header: `in tier ${r.profile.tier}`, align: "right", value: (x) => String(x.concurrency) },
+    { header: "threads", align: "right", value: (x) => (x.device === "gpu" ? "GPU" : String(x.threads)) },
+    { header: `pp${c.tests.pp} t/s`, align: "right", value: (x) => (x.pp.upperBound ? `≤ ${tps(x.pp.tokensPerSecond)}` : `${tps(x.pp.tokensPerSecond)} (${tps(x.pp.low)}-${tps(x.pp.high)})${x.pp.calibratedType ? "" : " *"}`) },
+    { header: "tg t/s", align: "right", value: (x) => (x.tg.upperBound ? `≤ ${tps(x.tg.tokensPerSecond)}` : `${tps(x.tg.tokensPerSecond)} (${tps(x.tg.low)}-${tps(x.tg.high)})${x.tg.calibratedType ? "" : " *"}`) },
+    { header: "completion s", align: "right", value: (x) => (x.device === "gpu" ? `≥ ${secs(x.completion.seconds)}` : `${secs(x.completion.seconds)} (${secs(x.completion.low)}-${secs(x.completion.high)})`) },
+    { header: `in tier ${r.profile.tier}`, align: "right", value: (x) => (x.device === "gpu" ? `≤ ${x.concurrency}` : String(x.concurrency)) },
   ];
   out.push(
     `Predictions at the profile ${r.profile.name}'s context (${r.profile.contextSize} tokens, ${r.profile.sequences} sequences). Memory: node-llama-cpp's estimate of the weights and the context plus the runtime's own ${formatBytes(c.runtimeRssBytes)}; fits: within 80 % of the memory and what is free now, tight: within the memory, past the headroom. ` +

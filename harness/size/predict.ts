@@ -26,6 +26,8 @@ export interface Scaling {
 
 export interface SizingRow {
   facts: ModelFacts;
+  /** Where it runs: on the CPU (predicted from the calibration), or a what-if GPU (bounds from its data sheet only). */
+  device: "cpu" | "gpu";
   threads: number;
   pp: SpeedPrediction;
   tg: SpeedPrediction;
@@ -111,6 +113,7 @@ export function predictRow(facts: ModelFacts, memory: MemoryNeed, o: PredictOpti
     const seconds = completionSeconds(o.shape, pp.tokensPerSecond, tg.tokensPerSecond);
     const row: SizingRow = {
       facts,
+      device: "cpu",
       threads: t,
       pp,
       tg,
@@ -123,6 +126,43 @@ export function predictRow(facts: ModelFacts, memory: MemoryNeed, o: PredictOpti
   }
   if (!best) throw new Error("internal: no thread count of the fit");
   return best;
+}
+
+/** A what-if GPU: its memory, its bandwidth and its FP16 throughput, from its data sheet. */
+export interface GpuSheet {
+  name: string;
+  vramBytes: number;
+  bandwidthGBps: number;
+  fp16Tflops: number;
+}
+
+/**
+ * A model on a GPU with nothing here to calibrate against: only bounds. A
+ * generated token cannot come faster than its weights stream at the GPU's full
+ * bandwidth, nor a prompt token faster than its flops at the full FP16 rate;
+ * so speeds are upper bounds (low 0), a completion's time a lower bound, and
+ * the sequences in a tier an upper bound. Undefined when the weights and the
+ * context do not fit in 90 % of its memory (it would run on the CPU instead).
+ */
+export function gpuBoundRow(facts: ModelFacts, memory: MemoryNeed, gpu: GpuSheet, o: Pick<PredictOptions, "shape" | "budgetMs" | "memoryBytes">): SizingRow | undefined {
+  if (memory.weightsBytes + memory.contextBytes > 0.9 * gpu.vramBytes) return undefined;
+  const tg = (gpu.bandwidthGBps * 1e9) / facts.readBytesPerToken;
+  const pp = (gpu.fp16Tflops * 1e12) / facts.promptFlopsPerToken;
+  const bound = (tps: number): SpeedPrediction => ({ tokensPerSecond: tps, low: 0, high: tps, calibratedType: false, extrapolation: 1, upperBound: true });
+  const seconds = completionSeconds(o.shape, pp, tg);
+  return {
+    facts,
+    device: "gpu",
+    threads: 0,
+    pp: bound(pp),
+    tg: bound(tg),
+    memory,
+    // on the GPU the host holds the runtime alone
+    fit: fitVerdict(memory.runtimeBytes, o.memoryBytes, undefined),
+    completion: { seconds, low: seconds, high: Number.POSITIVE_INFINITY },
+    // batched decoding on a GPU is near free until compute-bound: the bound counts prompts only
+    concurrency: concurrencyWithin(o.shape, pp, tg, o.budgetMs, 256, { multiple: 0 }),
+  };
 }
 
 export type Preference = "speed" | "quality";

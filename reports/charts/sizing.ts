@@ -14,9 +14,10 @@ export function sizingChart(r: SizeResult): ChartOutcome {
   const data: Array<Record<string, string | number>> = r.rows.map((x) => ({
     model: x.facts.label,
     what: "predicted",
-    fits: x.fit.verdict,
+    fits: x.device === "gpu" ? "GPU bound" : x.fit.verdict,
     tps: round(x.tg.tokensPerSecond),
-    low: round(x.tg.low),
+    // a GPU's bound has no low end: its bar is the point (a log axis has no 0)
+    low: round(x.tg.upperBound ? x.tg.tokensPerSecond : x.tg.low),
     high: round(x.tg.high),
     threads: x.threads,
     completion: round(x.completion.seconds),
@@ -35,14 +36,14 @@ export function sizingChart(r: SizeResult): ChartOutcome {
       height: { step: 14 },
       width: 520,
       layer: [
-        { transform: [{ filter: "datum.what === 'predicted'" }], mark: { type: "rule", strokeWidth: 2 }, encoding: { y, x: { ...x, field: "low" }, x2: { field: "high" }, color: { field: "fits", type: "nominal", title: "memory", scale: { domain: ["fits", "tight", "does not fit"], range: ["#2e7d32", "#ef6c00", "#c62828"] } } } },
+        { transform: [{ filter: "datum.what === 'predicted'" }], mark: { type: "rule", strokeWidth: 2 }, encoding: { y, x: { ...x, field: "low" }, x2: { field: "high" }, color: { field: "fits", type: "nominal", title: "memory", scale: { domain: ["fits", "tight", "does not fit", "GPU bound"], range: ["#2e7d32", "#ef6c00", "#c62828", "#6a1b9a"] } } } },
         {
           transform: [{ filter: "datum.what === 'predicted'" }],
           mark: { type: "point", filled: true, size: 40 },
           encoding: {
             y,
             x,
-            color: { field: "fits", type: "nominal", legend: null, scale: { domain: ["fits", "tight", "does not fit"], range: ["#2e7d32", "#ef6c00", "#c62828"] } },
+            color: { field: "fits", type: "nominal", legend: null, scale: { domain: ["fits", "tight", "does not fit", "GPU bound"], range: ["#2e7d32", "#ef6c00", "#c62828", "#6a1b9a"] } },
             tooltip: [
               { field: "model", type: "nominal" },
               { field: "tps", type: "quantitative", title: "predicted t/s" },

@@ -9,12 +9,16 @@ import { tempDir } from "../../helpers/tmp.js";
 const out = tempDir("tunebench-size-");
 const calibration = path.join(REPO, "test", "fixtures", "size-calibration.json");
 const size = (args: string[]) => runCli(["size", "--out", out, "--calibration", calibration, ...args], {}, 120_000);
+/** The Markdown a `--json` run wrote beside its profile. */
+const markdownOf = (r: SizeResult) => readFileSync(path.join(path.dirname(r.recommendation!.profile!), "size.md"), "utf8");
+let here: SizeResult;
 
 describe("tunebench size (from a recorded calibration: nothing measured)", () => {
   it("predicts every catalog model x quantization, recommends one and writes a profile that serve and run accept", async () => {
     const res = size(["--json", "--no-report"]);
     expect(res.code, res.stderr).toBe(0);
     const r = JSON.parse(res.stdout) as SizeResult;
+    here = r;
     expect(r.rows).toHaveLength(6 * 5);
     expect(r.calibration.reused).toBe(true);
     for (const row of r.rows) {
@@ -59,13 +63,33 @@ describe("tunebench size (from a recorded calibration: nothing measured)", () =>
     expect(res.code, res.stderr).toBe(0);
     const r = JSON.parse(res.stdout) as SizeResult;
     expect(r.whatIf).toMatchObject({ name: "workstation", cores: 16 });
-    const here = JSON.parse(size(["--json", "--no-report"]).stdout) as SizeResult;
     const at = (x: SizeResult, l: string) => x.rows.find((row) => row.facts.label === l)!;
     // 13 B in Q8_0 reads 14 GB a token: on three times the bandwidth it runs more than twice as fast
     expect(at(r, "llama-2-13b Q8_0").tg.tokensPerSecond / at(here, "llama-2-13b Q8_0").tg.tokensPerSecond).toBeGreaterThan(2);
     expect(at(r, "llama-2-13b Q8_0").pp.tokensPerSecond).toBeGreaterThan(at(here, "llama-2-13b Q8_0").pp.tokensPerSecond * 4);
-    const md = size(["--hardware", hw, "--no-report"]);
-    expect(md.stdout).toMatch(/Not calibrated on workstation/);
+    expect(markdownOf(r)).toMatch(/Not calibrated on workstation/);
+  });
+
+  it("what-if with a GPU: models that fit in its memory get bounds from its data sheet only (speeds at most, times at least); the rest stay on the CPU", () => {
+    const hw = path.join(out, "gpu.yaml");
+    writeFileSync(hw, "name: gpu box\ncores: 8\nbandwidthGBps: 60\nmemoryGiB: 32\ngpu: { name: RTX 4070, vramGiB: 12, bandwidthGBps: 504, fp16Tflops: 29 }\n");
+    const res = size(["--hardware", hw, "--json", "--no-report"]);
+    expect(res.code, res.stderr).toBe(0);
+    const r = JSON.parse(res.stdout) as SizeResult;
+    const row = (l: string) => r.rows.find((x) => x.facts.label === l)!;
+    const seven = row("llama-2-7b Q4_0");
+    expect(seven.device).toBe("gpu");
+    expect(seven.tg.upperBound).toBe(true);
+    expect(seven.tg.tokensPerSecond).toBeCloseTo(504e9 / seven.facts.readBytesPerToken, 6);
+    expect(seven.pp.tokensPerSecond).toBeCloseTo(29e12 / seven.facts.promptFlopsPerToken, 6);
+    // 13 B in Q8_0 (12.9 GiB of weights) does not fit in 12 GiB: the CPU, scaled
+    expect(row("llama-2-13b Q8_0").device).toBe("cpu");
+    expect(r.recommendation!.reason).toMatch(/upper bounds of its data sheet/);
+    const text = readFileSync(r.recommendation!.profile!, "utf8");
+    expect(text).toMatch(/gpuLayers: max/);
+    const md = markdownOf(r);
+    expect(md).toMatch(/\| llama-2-7b Q4_0 +\| .*\| +GPU \| +≤ /);
+    expect(md).toMatch(/bounds only/);
   });
 
   it("bad input: a hardware file with a wrong field, a calibration that is not one, a goal out of range (exit 2, no stack)", () => {
