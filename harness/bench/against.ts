@@ -7,6 +7,7 @@ import type { FileTypeName } from "../../runtime/models/ftypes.js";
 import { resolveModelFile } from "../../runtime/models/resolve.js";
 import { median } from "../../runtime/stats.js";
 import { runLoad, type LoadOperation, type LoadResult } from "../load/driver.js";
+import { processCpuSeconds, threadCpuSeconds } from "../monitor/process.js";
 import { startChildRuntime } from "../target/child.js";
 
 /** One server's figures over one round of the workload. */
@@ -17,11 +18,17 @@ export interface AgainstRound {
   completionP95Ms: number | null;
   ttftP50Ms: number | null;
   interTokenP50Ms: number | null;
+  /** The server process's CPU time (all threads, ended ones included) per request answered, ms (Linux). */
+  cpuMsPerRequest: number | null;
+  /** Of it, the process's main thread (tunebench: JavaScript, HTTP, the binding's scheduling; llama-server: its slot loop and a compute thread). */
+  mainThreadCpuMsPerRequest: number | null;
+  /** The server's CPU time over the round's wall time, in cores. */
+  cores: number | null;
 }
 
 export interface AgainstMetric {
   name: string;
-  unit: "req/s" | "ms";
+  unit: "req/s" | "ms" | "cores";
   /** Higher is better (throughput) or lower (latencies). */
   better: "higher" | "lower";
   tunebench: number | null;
@@ -86,11 +93,16 @@ async function waitHealthy(url: string, child: ChildProcess, timeoutMs: number):
   throw new EnvironmentError(`llama-server did not become healthy within ${timeoutMs / 1000} s`);
 }
 
-function roundOf(load: LoadResult): AgainstRound {
+function roundOf(load: LoadResult, cpu: { process: number | undefined; main: number | undefined; wallS: number }): AgainstRound {
   const op = (name: string) => load.operations.find((o) => o.name === name);
   const completion = op("completion");
   const chat = op("chat");
+  const answered = load.operations.reduce((a, o) => a + o.ok, 0);
+  const per = (s: number | undefined): number | null => (s !== undefined && answered > 0 ? (s * 1000) / answered : null);
   return {
+    cpuMsPerRequest: per(cpu.process),
+    mainThreadCpuMsPerRequest: per(cpu.main),
+    cores: cpu.process !== undefined ? cpu.process / cpu.wallS : null,
     requestsPerSecond: load.throughput,
     errors: load.operations.reduce((a, o) => a + o.count - o.ok, 0),
     completionP50Ms: completion?.latency.p50Ms ?? null,
@@ -158,11 +170,20 @@ export async function runServeAgainst(options: AgainstOptions = {}): Promise<Aga
     const measure = async (which: "tunebench" | "llamaServer", r: number): Promise<void> => {
       if (options.signal?.aborted) throw options.signal.reason;
       phase(`round ${r + 1}/${rounds}: ${which === "tunebench" ? "tunebench's runtime" : "llama-server"}`);
+      const pid = which === "tunebench" ? runtime.pid : server!.pid;
+      // the server's CPU over the measured window only: read when the warm-up ends and when the load does
+      let before: { process: number | undefined; main: number | undefined } | undefined;
+      const cpuNow = async () => (pid === undefined ? { process: undefined, main: undefined } : { process: await processCpuSeconds(pid), main: await threadCpuSeconds(pid, pid) });
+      const warm = setTimeout(() => void cpuNow().then((c) => (before = c)), 1000);
+      let t0 = 0;
       const load = await runLoad(
         { baseUrl: which === "tunebench" ? runtime.url : lsUrl, operations, arrival: { kind: "closed", concurrency: options.concurrency ?? slots }, durationMs: roundMs, warmupMs: 1000, seed: 7 + r },
         options.signal ? { signal: options.signal } : {},
-      );
-      results[which].push(roundOf(load));
+      ).finally(() => clearTimeout(warm));
+      t0 = load.measuredMs / 1000;
+      const after = await cpuNow();
+      const diff = (a: number | undefined, b: number | undefined): number | undefined => (a !== undefined && b !== undefined ? a - b : undefined);
+      results[which].push(roundOf(load, { process: diff(after.process, before?.process), main: diff(after.main, before?.main), wallS: t0 }));
     };
     for (let r = 0; r < rounds; r++) {
       // the order alternates, so whatever the machine does over time falls on both
@@ -196,6 +217,9 @@ export async function runServeAgainst(options: AgainstOptions = {}): Promise<Aga
         metric("completion p95", "completionP95Ms", "ms", "lower"),
         metric("chat time to first token p50", "ttftP50Ms", "ms", "lower"),
         metric("chat inter-token gap p50", "interTokenP50Ms", "ms", "lower"),
+        metric("server CPU per request", "cpuMsPerRequest", "ms", "lower"),
+        metric("main thread CPU per request", "mainThreadCpuMsPerRequest", "ms", "lower"),
+        metric("server CPU in use", "cores", "cores", "higher"),
       ],
       errors: { tunebench: results.tunebench.reduce((a, x) => a + x.errors, 0), llamaServer: results.llamaServer.reduce((a, x) => a + x.errors, 0) },
     };

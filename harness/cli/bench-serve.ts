@@ -66,7 +66,8 @@ export const benchServeCommand: CommandModule<object, BenchServeArgs> = {
       process.stdout.write(
         [`| metric | tunebench | llama-server | ratio |`, `| --- | ---: | ---: | ---: |`, ...rows].join("\n") +
           `\n\nmodel ${a.model}, ${a.threads} threads, ${a.slots} slots, ${a.contextSize} tokens of context each; llama-server built here from llama.cpp ${a.llamaServer.commit}; ` +
-          `${a.rounds.tunebench.length} interleaved rounds (the order alternating), medians; errors: tunebench ${a.errors.tunebench}, llama-server ${a.errors.llamaServer}; ratio = tunebench / llama-server (throughput: higher is better; latencies: lower)\n`,
+          `${a.rounds.tunebench.length} interleaved rounds (the order alternating), medians; errors: tunebench ${a.errors.tunebench}, llama-server ${a.errors.llamaServer}; ratio = tunebench / llama-server (throughput: higher is better; latencies: lower); ` +
+          `server CPU: each server process's CPU time (all its threads, those that ended included) over each round's measured window, per request answered, from /proc\n`,
       );
       return;
     }

@@ -4,6 +4,29 @@ import type { Sampler } from "./types.js";
 
 const TICKS_PER_SECOND = 100; // USER_HZ on Linux
 
+/** CPU seconds (user + system) a process has used, all its threads, those that ended included (Linux /proc); undefined elsewhere or when it is gone. */
+export async function processCpuSeconds(pid: number): Promise<number | undefined> {
+  try {
+    return cpuSecondsOf(await readFile(`/proc/${pid}/stat`, "utf8"));
+  } catch {
+    return undefined;
+  }
+}
+
+/** CPU seconds of one thread of a process (its main thread: `tid` = `pid`); undefined where /proc has no such thread. */
+export async function threadCpuSeconds(pid: number, tid: number): Promise<number | undefined> {
+  try {
+    return cpuSecondsOf(await readFile(`/proc/${pid}/task/${tid}/stat`, "utf8"));
+  } catch {
+    return undefined;
+  }
+}
+
+function cpuSecondsOf(stat: string): number {
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND;
+}
+
 /** One process (the runtime): CPU share (100 = one core) and RSS, from /proc. */
 export function processSampler(pid: number, label = "runtime"): Sampler {
   let last: { cpuS: number; at: number } | undefined;
@@ -11,8 +34,7 @@ export function processSampler(pid: number, label = "runtime"): Sampler {
     name: `process:${label}`,
     async sample() {
       const [stat, status] = await Promise.all([readFile(`/proc/${pid}/stat`, "utf8"), readFile(`/proc/${pid}/status`, "utf8")]);
-      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      const cpuS = (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND;
+      const cpuS = cpuSecondsOf(stat);
       const at = performance.now();
       const rss = Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? "NaN") * 1024;
       const out: Record<string, number> = { [`${label}.rss_bytes`]: rss };

@@ -8,7 +8,7 @@ import { LADDER } from "../../../harness/size/calibrate.js";
 import { REPO } from "../../helpers/cli.js";
 
 /** The ladder `tunebench size` measured on a 2-core EPYC (2 repetitions' medians after a warm-up), recorded. */
-const recorded = JSON.parse(readFileSync(path.join(REPO, "test", "fixtures", "size-calibration.json"), "utf8")) as { ladder: LadderPoint[] };
+const recorded = JSON.parse(readFileSync(path.join(REPO, "test", "fixtures", "size", "calibration.json"), "utf8")) as { ladder: LadderPoint[] };
 
 /** A ladder made from known costs: the fit must give them back. */
 function synthetic(perLayer: number, secondsPerByte: Record<string, number>, perLayerPp: number, secondsPerFlop: Record<string, number>): LadderPoint[] {

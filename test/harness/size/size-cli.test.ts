@@ -7,7 +7,7 @@ import { hasStackTrace, REPO, runCli } from "../../helpers/cli.js";
 import { tempDir } from "../../helpers/tmp.js";
 
 const out = tempDir("tunebench-size-");
-const calibration = path.join(REPO, "test", "fixtures", "size-calibration.json");
+const calibration = path.join(REPO, "test", "fixtures", "size", "calibration.json");
 const size = (args: string[]) => runCli(["size", "--out", out, "--calibration", calibration, ...args], {}, 120_000);
 /** The Markdown a `--json` run wrote beside its profile. */
 const markdownOf = (r: SizeResult) => readFileSync(path.join(path.dirname(r.recommendation!.profile!), "size.md"), "utf8");
