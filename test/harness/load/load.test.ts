@@ -1,9 +1,10 @@
 import http from "node:http";
 import net, { type AddressInfo } from "node:net";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { openLoopSchedule } from "../../../harness/load/arrival.js";
 import { measureGeneratorOverhead, runLoad } from "../../../harness/load/driver.js";
 import { LatencyRecorder } from "../../../runtime/stats.js";
+import { serveForTests } from "../../helpers/http.js";
 
 /** A target with known behaviour: /fast answers at once, /stall holds every answer while a stall is on, /sse streams 5 tokens 20 ms apart, /fail answers 500, /slow never in time. */
 let stallUntil = 0;
@@ -29,15 +30,7 @@ const server = http.createServer((req, res) => {
   if (wait > 0) setTimeout(answer, wait);
   else answer();
 });
-let base = "";
-beforeAll(async () => {
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-});
-afterAll(async () => {
-  server.closeAllConnections();
-  await new Promise((r) => server.close(r));
-});
+const baseOf = serveForTests(server);
 
 describe("open-loop schedule", () => {
   it("spaces constant arrivals exactly", () => {
@@ -67,7 +60,7 @@ describe("load driver", () => {
     const fast = [{ name: "fast", weight: 1, build: () => ({ method: "GET" as const, path: "/fast" }) }];
     stallUntil = performance.now() + 600 + 1000; // after 600 ms, the server stalls for 1 s
     setTimeout(() => (stallUntil = performance.now() + 1000), 600);
-    const open = await runLoad({ baseUrl: base, operations: fast, arrival: { kind: "open", stages: [{ durationMs: 2000, rate: 100 }], spacing: "constant" }, durationMs: 0, warmupMs: 0 });
+    const open = await runLoad({ baseUrl: baseOf(), operations: fast, arrival: { kind: "open", stages: [{ durationMs: 2000, rate: 100 }], spacing: "constant" }, durationMs: 0, warmupMs: 0 });
     const op = open.operations[0]!;
     expect(op.count).toBe(200);
     expect(op.latency.p99Ms, "requests scheduled during the stall waited for it").toBeGreaterThan(800);
@@ -75,7 +68,7 @@ describe("load driver", () => {
 
     stallUntil = 0;
     setTimeout(() => (stallUntil = performance.now() + 1000), 600);
-    const closed = await runLoad({ baseUrl: base, operations: fast, arrival: { kind: "closed", concurrency: 1 }, durationMs: 2000, warmupMs: 0 });
+    const closed = await runLoad({ baseUrl: baseOf(), operations: fast, arrival: { kind: "closed", concurrency: 1 }, durationMs: 2000, warmupMs: 0 });
     const c = closed.operations[0]!;
     expect(c.count).toBeGreaterThan(200);
     expect(c.latency.maxMs, "the one request that met the stall").toBeGreaterThan(800);
@@ -87,7 +80,7 @@ describe("load driver", () => {
       { name: "fail", weight: 1, build: () => ({ method: "GET" as const, path: "/fail" }) },
       { name: "slow", weight: 1, build: () => ({ method: "GET" as const, path: "/slow" }) },
     ];
-    const r = await runLoad({ baseUrl: base, operations: ops, arrival: { kind: "closed", concurrency: 2 }, durationMs: 500, warmupMs: 0, timeoutMs: 200 });
+    const r = await runLoad({ baseUrl: baseOf(), operations: ops, arrival: { kind: "closed", concurrency: 2 }, durationMs: 500, warmupMs: 0, timeoutMs: 200 });
     const fail = r.operations.find((o) => o.name === "fail")!;
     const slow = r.operations.find((o) => o.name === "slow")!;
     expect(fail.errors.status["500"]).toBe(fail.count);
@@ -108,7 +101,7 @@ describe("load driver", () => {
 
   it("records time to first token and inter-token gaps of a stream", async () => {
     const r = await runLoad({
-      baseUrl: base,
+      baseUrl: baseOf(),
       operations: [{ name: "stream", weight: 1, build: () => ({ method: "POST" as const, path: "/sse", body: {}, stream: true }) }],
       arrival: { kind: "closed", concurrency: 2 },
       durationMs: 600,
@@ -123,14 +116,14 @@ describe("load driver", () => {
 
   it("keeps warm-up requests out of the results, and encodes histograms that decode to the same counts", async () => {
     const fast = [{ name: "fast", weight: 1, build: () => ({ method: "GET" as const, path: "/fast" }) }];
-    const r = await runLoad({ baseUrl: base, operations: fast, arrival: { kind: "open", stages: [{ durationMs: 1000, rate: 50 }], spacing: "constant" }, durationMs: 0, warmupMs: 500 });
+    const r = await runLoad({ baseUrl: baseOf(), operations: fast, arrival: { kind: "open", stages: [{ durationMs: 1000, rate: 50 }], spacing: "constant" }, durationMs: 0, warmupMs: 500 });
     expect(r.operations[0]!.count).toBe(25);
     expect(LatencyRecorder.decode(r.operations[0]!.histogram).count).toBe(25);
     // the timeline keeps the warm-up's seconds too, on the run clock, marked as such
     expect(r.measureStartAtMs - r.loadStartAtMs).toBeCloseTo(500, -1);
     expect(r.timeline.filter((t) => t.phase === "warmup").reduce((a, t) => a + t.requests, 0) + r.timeline.filter((t) => t.phase === "measure").reduce((a, t) => a + t.requests, 0)).toBe(50);
     expect(r.timeline.filter((t) => t.phase === "measure").every((t) => t.atMs >= r.measureStartAtMs)).toBe(true);
-    const overhead = await measureGeneratorOverhead(base, 100, "/fast");
+    const overhead = await measureGeneratorOverhead(baseOf(), 100, "/fast");
     expect(overhead.count).toBe(100);
     expect(overhead.p50Ms).toBeGreaterThan(0);
   });

@@ -1,8 +1,8 @@
 import http from "node:http";
-import type { AddressInfo } from "node:net";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { probeOperations, surveyTarget } from "../../../harness/target/external.js";
 import type { LoadOperation } from "../../../harness/load/driver.js";
+import { serveForTests } from "../../helpers/http.js";
 
 /** A server with /v1/models and /v1/chat/completions only, no /health, no Server header. */
 const server = http.createServer((req, res) => {
@@ -11,21 +11,13 @@ const server = http.createServer((req, res) => {
   if (req.url === "/v1/chat/completions") return void res.writeHead(405).end();
   res.writeHead(404).end("not here");
 });
-let url = "";
-beforeAll(async () => {
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-});
-afterAll(async () => {
-  server.closeAllConnections();
-  await new Promise((r) => server.close(r));
-});
+const urlOf = serveForTests(server);
 
 const op = (name: string, method: "GET" | "POST", path: string, body?: unknown): LoadOperation => ({ name, weight: 1, build: () => ({ method, path, ...(body !== undefined ? { body } : {}) }) });
 
 describe("an external target", () => {
   it("says which operations it offers; health falls back to /v1/models and says so", async () => {
-    const offered = await probeOperations(url, [
+    const offered = await probeOperations(urlOf(), [
       op("health", "GET", "/health"),
       op("search", "POST", "/search", { query: "q", k: 1 }),
       op("chat", "POST", "/v1/chat/completions", { model: "a", messages: [], max_tokens: 64 }),
@@ -37,11 +29,11 @@ describe("an external target", () => {
   });
 
   it("a target that offers none of the operations is an environment error before any load", async () => {
-    await expect(probeOperations(url, [op("search", "POST", "/search", { query: "q" })])).rejects.toThrow(/offers none of the scenario's operations \(POST \/search answered 404\)/);
+    await expect(probeOperations(urlOf(), [op("search", "POST", "/search", { query: "q" })])).rejects.toThrow(/offers none of the scenario's operations \(POST \/search answered 404\)/);
   });
 
   it("records what it says about itself, keeping only well-formed model ids", async () => {
-    const survey = await surveyTarget(url);
+    const survey = await surveyTarget(urlOf());
     expect(survey.report).toEqual({ models: ["a", "b"], health: null, server: null });
     expect([...survey.status.entries()]).toEqual([["/v1/models", 200], ["/health", 404]]);
   });
