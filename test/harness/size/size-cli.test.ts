@@ -14,8 +14,8 @@ const markdownOf = (r: SizeResult) => readFileSync(path.join(path.dirname(r.reco
 let here: SizeResult;
 
 describe("tunebench size (from a recorded calibration: nothing measured)", () => {
-  it("predicts every catalog model x quantization, recommends one and writes a profile that serve and run accept", async () => {
-    const res = size(["--json", "--no-report"]);
+  it("predicts every catalog model x quantization, recommends one and writes a profile that serve and run accept, the Markdown table and the sizing report", async () => {
+    const res = size(["--json"]);
     expect(res.code, res.stderr).toBe(0);
     const r = JSON.parse(res.stdout) as SizeResult;
     here = r;
@@ -41,20 +41,16 @@ describe("tunebench size (from a recorded calibration: nothing measured)", () =>
     const text = readFileSync(r.recommendation!.profile!, "utf8");
     expect(text).toMatch(/^# Written by tunebench size/m);
     expect(text).toMatch(/^extends: base$/m);
-  });
-
-  it("prints the Markdown table with the fit and writes the sizing report", () => {
-    const res = size(["--prefer", "speed", "--concurrency", "2"]);
-    expect(res.code, res.stderr).toBe(0);
-    expect(res.stdout).toMatch(/^# Hardware sizing/m);
-    expect(res.stdout).toMatch(/\| llama-2-7b Q4_0 +\|/);
-    expect(res.stdout).toMatch(/GB\/s/);
-    expect(res.stdout).toMatch(/\*\*(Recommended|Nearest)/);
-    const report = /report: (.+report\.html)/.exec(res.stdout)![1]!;
-    const html = readFileSync(report, "utf8");
+    const md = markdownOf(r);
+    expect(md).toMatch(/^# Hardware sizing/m);
+    expect(md).toMatch(/\| llama-2-7b Q4_0 +\|/);
+    expect(md).toMatch(/GB\/s/);
+    expect(md).toMatch(/\*\*(Recommended|Nearest)/);
+    const html = readFileSync(path.join(path.dirname(r.recommendation!.profile!), "report.html"), "utf8");
     expect(html).toMatch(/Predicted generation speed/);
     expect(html).toMatch(/<svg/);
   });
+
 
   it("what-if for another machine: scaled by its bandwidth and cores, marked not calibrated there", () => {
     const hw = path.join(out, "box.yaml");
