@@ -1,17 +1,18 @@
+import { spawnSync } from "node:child_process";
+import { writeFileSync } from "node:fs";
+import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { InferenceConfigSchema } from "../../../runtime/config.js";
 import { loadBackend } from "../../../runtime/inference/backend.js";
-import { InferenceEngine } from "../../../runtime/inference/engine.js";
-import { measureBatchedGeneration, measurePromptProcessing } from "../../../runtime/inference/throughput.js";
-import { estimateFileMemory, estimateMemory } from "../../../runtime/models/estimate.js";
+import { estimateMemory } from "../../../runtime/models/estimate.js";
 import { catalogRequest, makeModel } from "../../../runtime/models/make.js";
 import { buildSyntheticModel } from "../../../runtime/models/synthetic.js";
 import { catalogFacts } from "../../../harness/size/facts.js";
 import { fitVerdict, kvCacheBytes } from "../../../harness/size/memory.js";
-import { rssParts } from "../../../harness/size/verify.js";
+import { REPO } from "../../helpers/cli.js";
 import { tempDir } from "../../helpers/tmp.js";
 
 const dir = tempDir("tunebench-size-memory-");
+const dist = (module: string): string => path.join(REPO, "dist", module);
 
 describe("size: memory arithmetic against node-llama-cpp's estimate and a measured load", () => {
   it("node-llama-cpp's weights are the tensors' bytes, and its context holds at least the f16 KV cache, for every shape of the catalog", async () => {
@@ -34,27 +35,39 @@ describe("size: memory arithmetic against node-llama-cpp's estimate and a measur
 
   it("a measured load of the tiny model: the mapped file is its weights, and what it adds in all is the estimate within 30 %", async () => {
     const file = (await makeModel(catalogRequest("tiny", "Q8_0"), { dir })).path;
-    const { llama } = await loadBackend("cpu");
-    // a context big enough that the model's own memory stands above the test process's noise
-    const est = await estimateFileMemory(llama, file, 16384, 4);
-    const before = rssParts();
-    expect(before, "RssAnon/RssFile in /proc/self/status").toBeDefined();
-    const engine = await InferenceEngine.load(InferenceConfigSchema.parse({ model: file, backend: "cpu", threads: 1, contextSize: 16384, parallelSequences: 4 }), { modelPath: file });
-    try {
+    // measured in a process of its own (the built code, as npm test builds first): nothing else there allocates meanwhile
+    const script = `
+      const [{ loadBackend }, { InferenceEngine }, { InferenceConfigSchema }, { estimateFileMemory }, { measurePromptProcessing, measureBatchedGeneration }, { rssParts }] = await Promise.all([
+        import(${JSON.stringify(dist("runtime/inference/backend.js"))}), import(${JSON.stringify(dist("runtime/inference/engine.js"))}), import(${JSON.stringify(dist("runtime/config.js"))}),
+        import(${JSON.stringify(dist("runtime/models/estimate.js"))}), import(${JSON.stringify(dist("runtime/inference/throughput.js"))}), import(${JSON.stringify(dist("harness/size/verify.js"))}),
+      ]);
+      const file = ${JSON.stringify(file)};
+      const { llama } = await loadBackend("cpu");
+      // a context big enough that the model's own memory stands above the process's noise
+      const est = await estimateFileMemory(llama, file, 16384, 4);
+      const before = rssParts();
+      const engine = await InferenceEngine.load(InferenceConfigSchema.parse({ model: file, backend: "cpu", threads: 1, contextSize: 16384, parallelSequences: 4 }), { modelPath: file });
       await measurePromptProcessing(engine, 32);
       // every sequence busy once, so the KV cache of each is written
       const batched = await measureBatchedGeneration(engine, 4, 4);
-      expect(batched.sequences).toBe(4);
-      const after = rssParts()!;
-      const fileBytes = after.file - before!.file;
-      const total = after.anon - before!.anon + fileBytes;
-      const weights = catalogFacts("tiny", "Q8_0").weightBytes;
-      expect(fileBytes).toBeGreaterThan(weights * 0.9);
-      expect(fileBytes).toBeLessThan(weights * 1.1 + 1024 ** 2);
-      expect(Math.abs(total / (est.modelBytes + est.contextBytes) - 1)).toBeLessThan(0.3);
-    } finally {
+      const after = rssParts();
       await engine.dispose();
-    }
+      process.stdout.write(JSON.stringify({ est, before, after, sequences: batched.sequences }));
+    `;
+    // a file, not -e: node-llama-cpp tests its binary in a child that inherits the parent's flags
+    const scriptFile = path.join(dir, "measure-load.mjs");
+    writeFileSync(scriptFile, script);
+    const res = spawnSync(process.execPath, [scriptFile], { encoding: "utf8", env: { ...process.env, UV_THREADPOOL_SIZE: "1" }, timeout: 60_000 });
+    expect(res.status, res.stderr).toBe(0);
+    const m = JSON.parse(res.stdout) as { est: { modelBytes: number; contextBytes: number }; before?: { anon: number; file: number }; after: { anon: number; file: number }; sequences: number };
+    expect(m.before, "RssAnon/RssFile in /proc/self/status").toBeDefined();
+    expect(m.sequences).toBe(4);
+    const fileBytes = m.after.file - m.before!.file;
+    const total = m.after.anon - m.before!.anon + fileBytes;
+    const weights = catalogFacts("tiny", "Q8_0").weightBytes;
+    expect(fileBytes).toBeGreaterThan(weights * 0.9);
+    expect(fileBytes).toBeLessThan(weights * 1.1 + 1024 ** 2);
+    expect(Math.abs(total / (m.est.modelBytes + m.est.contextBytes) - 1)).toBeLessThan(0.3);
   });
 
   it("the verdict: fits within 80 % and what is free, tight past the headroom or beyond what is free, does not fit past the memory", () => {
