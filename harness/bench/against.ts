@@ -175,15 +175,13 @@ export async function runServeAgainst(options: AgainstOptions = {}): Promise<Aga
       let before: { process: number | undefined; main: number | undefined } | undefined;
       const cpuNow = async () => (pid === undefined ? { process: undefined, main: undefined } : { process: await processCpuSeconds(pid), main: await threadCpuSeconds(pid, pid) });
       const warm = setTimeout(() => void cpuNow().then((c) => (before = c)), 1000);
-      let t0 = 0;
       const load = await runLoad(
         { baseUrl: which === "tunebench" ? runtime.url : lsUrl, operations, arrival: { kind: "closed", concurrency: options.concurrency ?? slots }, durationMs: roundMs, warmupMs: 1000, seed: 7 + r },
         options.signal ? { signal: options.signal } : {},
       ).finally(() => clearTimeout(warm));
-      t0 = load.measuredMs / 1000;
       const after = await cpuNow();
       const diff = (a: number | undefined, b: number | undefined): number | undefined => (a !== undefined && b !== undefined ? a - b : undefined);
-      results[which].push(roundOf(load, { process: diff(after.process, before?.process), main: diff(after.main, before?.main), wallS: t0 }));
+      results[which].push(roundOf(load, { process: diff(after.process, before?.process), main: diff(after.main, before?.main), wallS: load.measuredMs / 1000 }));
     };
     for (let r = 0; r < rounds; r++) {
       // the order alternates, so whatever the machine does over time falls on both

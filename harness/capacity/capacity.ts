@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import type { RuntimeConfig } from "../../runtime/config.js";
 import { InputError } from "../../runtime/errors.js";
 import { prepareRuntime } from "../../runtime/server/start.js";
-import { LatencyRecorder, samplesNeededFor } from "../../runtime/stats.js";
+import { LatencyRecorder } from "../../runtime/stats.js";
 import { runLoad, type Arrival, type LoadResult, type OperationResult } from "../load/driver.js";
 import { tierBudgetMs, type Sla } from "../profile/sla.js";
 import type { LoadedScenario } from "../scenario/load.js";
@@ -111,9 +111,6 @@ interface Pooled {
   hist: LatencyRecorder;
 }
 
-function errorsOf(o: OperationResult): number {
-  return Object.values(o.errors.status).reduce((a, b) => a + b, 0) + o.errors.timeout + o.errors.connection;
-}
 
 /** Runs the capacity search of a scenario against a runtime started once, with the scenario's profile and mix. */
 export async function runCapacity(loaded: LoadedScenario, o: CapacityOptions): Promise<CapacityResult> {
@@ -127,6 +124,7 @@ export async function runCapacity(loaded: LoadedScenario, o: CapacityOptions): P
   const target = sla.percentile / 100;
   const probes: CapacityProbe[] = [];
   let runtime: Target | undefined;
+  let measured = 0;
   let interrupted = false;
   const measure =
     o.measure ??
@@ -141,7 +139,6 @@ export async function runCapacity(loaded: LoadedScenario, o: CapacityOptions): P
       // a seed per measurement: a repeat is a fresh draw of arrivals and of the mix, not the same one again
       return runLoad({ baseUrl: runtime.url, operations: plan.operations, arrival, durationMs, warmupMs: o.warmupMs, seed: 7 + measured++ }, o.signal ? { signal: o.signal } : {});
     });
-  let measured = 0;
   // an open loop at a low rate sends few requests: each measurement lasts long enough for the rarest operation to get
   // the requests that can hold its percentile, with a quarter more for the draw (at most 10 minutes)
   const totalWeight = plan.operations.reduce((a, op) => a + op.weight, 0);
@@ -149,8 +146,8 @@ export async function runCapacity(loaded: LoadedScenario, o: CapacityOptions): P
   const measureMs = (level: number): number => (o.mode === "concurrency" ? o.probeMs : Math.min(600_000, Math.max(o.probeMs, Math.ceil((1250 * enough) / (level * rarest)))));
   const arrivalAt = (level: number): Arrival =>
     o.mode === "concurrency" ? { kind: "closed", concurrency: level } : { kind: "open", spacing: "poisson", stages: [{ durationMs: o.warmupMs + measureMs(level), rate: level }] };
-  const needed = samplesNeededFor(sla.percentile);
-  // requests that, all within budget, clear the target on the interval (p95: 73): fewer can never hold
+  // requests that, all within budget, clear the target on the interval (p95: 73): fewer can never hold (so never on
+  // fewer samples than the percentile needs)
   let enough = 1;
   while (wilson(enough, enough).low < target && enough < 100_000) enough++;
   const probeOnce = async (level: number, phase: "double" | "bisect"): Promise<ProbeVerdict> => {
@@ -175,7 +172,7 @@ export async function runCapacity(loaded: LoadedScenario, o: CapacityOptions): P
         for (const [k, v] of [...Object.entries(op.errors.status), ["timeout", op.errors.timeout] as const, ["connection", op.errors.connection] as const]) if (v > 0) p.kinds.set(k, (p.kinds.get(k) ?? 0) + v);
         p.requests += op.count;
         p.ok += op.ok;
-        p.errors += errorsOf(op);
+        p.errors += op.count - op.ok;
         p.within += withinBudget(op, budget);
         p.hist.add(LatencyRecorder.decode(op.histogram));
         pooled.set(op.name, p);
@@ -186,9 +183,7 @@ export async function runCapacity(loaded: LoadedScenario, o: CapacityOptions): P
         const a: Attainment = { operation: name, tier, budgetMs, target, requests: p.requests, withinBudget: p.within, errors: p.errors, errorKinds: [...p.kinds].map(([k, v]) => `${k}: ${v}`).join(", "), maxErrorRate: sla.maxErrorRate };
         const j = judgeAttainment(a);
         const s = p.hist.summary();
-        // too few requests for the percentile: never a verdict of holding
-        const v: ProbeVerdict = j.verdict === "holds" && p.requests < needed ? "inconclusive" : j.verdict;
-        return { operation: name, tier, budgetMs, requests: p.requests, ok: p.ok, errors: p.errors, withinBudget: p.within, attainment: { share: j.share, low: j.low, high: j.high, target }, p50Ms: s.p50Ms, p95Ms: s.p95Ms, p99Ms: s.p99Ms, verdict: v, why: j.why };
+        return { operation: name, tier, budgetMs, requests: p.requests, ok: p.ok, errors: p.errors, withinBudget: p.within, attainment: { share: j.share, low: j.low, high: j.high, target }, p50Ms: s.p50Ms, p95Ms: s.p95Ms, p99Ms: s.p99Ms, verdict: j.verdict, why: j.why };
       });
       verdict = combine(ops.map((x) => x.verdict));
       if (verdict !== "inconclusive") break;
@@ -232,7 +227,6 @@ export async function runCapacity(loaded: LoadedScenario, o: CapacityOptions): P
   if (interrupted) search = { ...search, ended: "stopped" };
   else if (search.ended === "stopped") notes.push(`the budget of ${(o.budgetMs / 1000).toFixed(0)} s ran out: the capacity is the highest load held so far`);
   const atCapacity = probes.filter((p) => p.level === search.capacity && p.verdict === "holds").at(-1);
-  const curve = probes.filter((p) => p.verdict !== "inconclusive" || p.measurements > 0);
   const { steps: _steps, ...searchSummary } = search;
   return {
     tool: "tunebench",
@@ -246,7 +240,7 @@ export async function runCapacity(loaded: LoadedScenario, o: CapacityOptions): P
     search: searchSummary,
     capacity: search.capacity,
     goodputAtCapacity: atCapacity ? atCapacity.goodput : null,
-    knee: kneeOf(curve.map((p) => ({ level: p.level, throughput: p.throughput }))),
+    knee: kneeOf(probes.map((p) => ({ level: p.level, throughput: p.throughput }))),
     probes,
     seconds: (performance.now() - started) / 1000,
     interrupted,

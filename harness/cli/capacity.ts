@@ -65,10 +65,13 @@ async function sizingComparison(result: CapacityResult, scenario: Awaited<Return
   const shape = { promptTokens, genTokens: maxTokens };
   const slots = result.config.inference.parallelSequences;
   const admits = slots + result.config.server.maxQueue;
-  const n = concurrencyWithin(shape, predictSpeed(pp, facts).tokensPerSecond, predictSpeed(tg, facts).tokensPerSecond, budgetMs, 1024, { slots, admits, multiple: cal.fit.batch?.promptTokenMultiple ?? 1 });
+  const ppTps = predictSpeed(pp, facts).tokensPerSecond;
+  const tgTps = predictSpeed(tg, facts).tokensPerSecond;
+  const multiple = cal.fit.batch?.promptTokenMultiple ?? 1;
+  const n = concurrencyWithin(shape, ppTps, tgTps, budgetMs, 1024, { slots, admits, multiple });
   const total = ops.reduce((a, o) => a + o.weight, 0);
   // in requests/s (an open loop): what n in flight complete per second (Little's law), an upper bound where arrivals bunch
-  const rate = n > 0 ? n / queuedCompletionSeconds(shape, predictSpeed(pp, facts).tokensPerSecond, predictSpeed(tg, facts).tokensPerSecond, n, slots, cal.fit.batch?.promptTokenMultiple ?? 1) : 0;
+  const rate = n > 0 ? n / queuedCompletionSeconds(shape, ppTps, tgTps, n, slots, multiple) : 0;
   return {
     available: true,
     predicted: result.mode === "concurrency" ? n : rate,

@@ -155,8 +155,7 @@ export const sizeCommand: CommandModule<object, SizeArgs> = {
       const entries: Array<{ facts: ModelFacts; memory: MemoryNeed }> = [];
       const catalogEntries: Array<{ model: CatalogName; quant: string }> = [];
       for (const m of SIZING_MODELS) for (const q of SIZING_QUANTS) catalogEntries.push({ model: m, quant: q });
-      for (const e of extra) if (!isModelPath(e.model) && !catalogEntries.some((c) => c.model === e.model && c.quant === e.quant)) catalogEntries.push({ model: e.model as CatalogName, quant: e.quant! });
-      for (const e of verifyAlso) if (!isModelPath(e.model) && !catalogEntries.some((c) => c.model === e.model && c.quant === e.quant)) catalogEntries.push({ model: e.model as CatalogName, quant: e.quant! });
+      for (const e of [...extra, ...verifyAlso]) if (!isModelPath(e.model) && !catalogEntries.some((c) => c.model === e.model && c.quant === e.quant)) catalogEntries.push({ model: e.model as CatalogName, quant: e.quant! });
       const estimates = await estimateMemory(llama, catalogEntries.map((c) => buildSyntheticModel(catalogRequest(c.model, parseFileType(c.quant)))), contextSize, sequences);
       catalogEntries.forEach((c, i) => {
         const facts = catalogFacts(c.model, parseFileType(c.quant));

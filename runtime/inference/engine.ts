@@ -201,14 +201,7 @@ export class InferenceEngine {
 
   /** Runs `fn` on a sequence with an empty history. */
   async withSequence<T>(fn: (sequence: LlamaContextSequence) => Promise<T>): Promise<T> {
-    if (this.disposed) throw new Error("the inference engine is disposed");
-    const s = await this.acquire();
-    try {
-      await s.clearHistory();
-      return await fn(s);
-    } finally {
-      this.release(s);
-    }
+    return this.withSequences(1, ([s]) => fn(s!));
   }
 
   /** Runs `fn` on `n` sequences at once, each with an empty history (waits until `n` are free). */
