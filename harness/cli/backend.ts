@@ -4,6 +4,10 @@ import { loadBackend, type BackendInfo } from "../../runtime/inference/backend.j
 import { buildLocalBackend, checkBuildTools } from "../../runtime/inference/local-build.js";
 import { buildReference, findReference } from "../../runtime/inference/reference-build.js";
 import { isTunebenchError } from "../../runtime/errors.js";
+import { spawnSync } from "node:child_process";
+import { EnvironmentError } from "../../runtime/errors.js";
+import type { SourceFix } from "../../runtime/inference/source-fixes.js";
+import { binPath } from "../target/child.js";
 import { interruptSignal, writeJson } from "./common.js";
 
 interface JsonArgs {
@@ -21,6 +25,28 @@ async function tryLoad(name: "cpu" | "cpu-local"): Promise<BackendInfo | string>
     if (isTunebenchError(err)) return err.message;
     throw err;
   }
+}
+
+function fixesNote(fixes: readonly SourceFix[]): string {
+  return fixes.length === 0 ? "" : ` with ${fixes.length} source fix${fixes.length === 1 ? "" : "es"} (${fixes.map((f) => f.file).join(", ")})`;
+}
+
+/**
+ * The new build runs a short bench of the tiny model in a process of its own,
+ * so a binary that dies on this CPU (an illegal instruction, a protection
+ * fault) is reported here and not in the middle of a measurement.
+ */
+function selfTestLocal(): void {
+  const res = spawnSync(process.execPath, [binPath(), "bench", "-m", "tiny", "-q", "Q4_0", "-p", "64", "-n", "4", "-r", "1", "--backend", "cpu-local", "--json"], {
+    encoding: "utf8",
+    timeout: 120_000,
+  });
+  if (res.status === 0) return;
+  const how = res.signal ? `was killed by ${res.signal}` : `exited with ${String(res.status)}`;
+  throw new EnvironmentError(
+    `the local build loads, but a 64-token prompt of the tiny model on it ${how}: do not use --backend cpu-local on this machine; ` +
+      `last output: ${(res.stderr ?? "").trim().split("\n").slice(-3).join(" ") || "none"}`,
+  );
 }
 
 const buildCommand: CommandModule<object, BuildArgs> = {
@@ -42,25 +68,26 @@ const buildCommand: CommandModule<object, BuildArgs> = {
         },
       });
       if (args.json) writeJson(ref);
-      else process.stdout.write(`built llama-bench and llama-server (llama.cpp ${ref.commit}, release ${ref.release}) in ${ref.seconds} s: ${ref.dir}/bin\n`);
+      else process.stdout.write(`built llama-bench and llama-server (llama.cpp ${ref.commit}, release ${ref.release}) in ${ref.seconds} s${fixesNote(ref.sourceFixes ?? [])}: ${ref.dir}/bin\n`);
       return;
     }
     const started = performance.now();
     if (!args.json) process.stderr.write("building llama.cpp with OpenMP (cmake output follows)\n");
-    await buildLocalBackend({
+    const sourceFixes = await buildLocalBackend({
       signal: interruptSignal,
       onOutput: (s) => {
         if (!args.json) process.stderr.write(s);
       },
     });
     const info = await tryLoad("cpu-local");
+    if (typeof info === "string") throw new EnvironmentError(`the build finished but cannot be loaded: ${info}`);
+    selfTestLocal();
     const seconds = (performance.now() - started) / 1000;
     if (args.json) {
-      writeJson({ seconds, backend: info });
+      writeJson({ seconds, backend: info, sourceFixes });
       return;
     }
-    if (typeof info === "string") throw new Error(`the build finished but cannot be loaded: ${info}`);
-    process.stdout.write(`built ${info.label} (llama.cpp ${info.llamaCppRelease}) in ${seconds.toFixed(0)} s; use it with --backend cpu-local\n`);
+    process.stdout.write(`built ${info.label} (llama.cpp ${info.llamaCppRelease}) in ${seconds.toFixed(0)} s${fixesNote(sourceFixes)}; use it with --backend cpu-local\n`);
   },
 };
 
@@ -85,6 +112,7 @@ const statusCommand: CommandModule<object, JsonArgs> = {
         show("cpu", prebuilt),
         show("cpu-local", local),
         `reference  ${reference ? `llama-bench and llama-server, llama.cpp ${reference.commit} (${reference.dir}/bin)` : "not built (tunebench backend build --reference)"}`,
+        ...(reference?.sourceFixes ?? []).map((f) => `           source fix in ${f.file}: ${f.why}`),
         `gpu types  ${gpuTypes.filter((g) => g !== false).join(", ") || "none on this machine"}`,
         `build tools ${tools.map((t) => `${t.name}: ${t.found ? "yes" : `missing (${t.install})`}`).join("; ")}`,
       ].join("\n") + "\n",

@@ -21,7 +21,7 @@ export interface Target {
 }
 
 /** bin/tunebench.cjs, found upward from this file (it runs from source in tests, from dist/ otherwise). */
-function binPath(): string {
+export function binPath(): string {
   let dir = path.dirname(fileURLToPath(import.meta.url));
   for (let i = 0; i < 5; i++) {
     const candidate = path.join(dir, "bin", "tunebench.cjs");

@@ -3,6 +3,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { EnvironmentError } from "../errors.js";
 import { LOCAL_BUILD_CMAKE_OPTIONS } from "./backend.js";
+import { applySourceFixes, type SourceFix } from "./source-fixes.js";
 
 /** A tool the local build needs, and whether this machine has it. */
 export interface BuildTool {
@@ -76,22 +77,35 @@ function nodeLlamaCppCli(): string {
   return path.join(path.dirname(entry), "cli", "cli.js");
 }
 
+/** Where node-llama-cpp keeps the llama.cpp sources it builds from. */
+function nodeLlamaCppSources(): string {
+  const entry = fileURLToPath(import.meta.resolve("node-llama-cpp"));
+  return path.join(path.dirname(entry), "..", "llama", "llama.cpp");
+}
+
 /**
  * Compiles llama.cpp for this CPU with OpenMP from the source release bundled in
- * the node-llama-cpp package (no network): `node-llama-cpp source download --gpu false`
- * with tunebench's CMake options. Build output goes to `onOutput`.
+ * the node-llama-cpp package (no network): `node-llama-cpp source download
+ * --skipBuild --gpu false`, tunebench's source fixes, then `source build` with
+ * tunebench's CMake options. Build output goes to `onOutput`; returns the fixes
+ * applied.
  */
-export async function buildLocalBackend(options: { onOutput?: (chunk: string) => void; signal?: AbortSignal } = {}): Promise<void> {
+export async function buildLocalBackend(options: { onOutput?: (chunk: string) => void; signal?: AbortSignal } = {}): Promise<SourceFix[]> {
   const missing = checkBuildTools().filter((t) => !t.found);
   if (missing.length > 0) {
     throw new EnvironmentError(`cannot build llama.cpp here: missing ${missing.map((t) => `${t.name} (${t.install})`).join(", ")}`);
   }
   const env: NodeJS.ProcessEnv = { ...process.env, CI: "true" };
   for (const [key, value] of Object.entries(LOCAL_BUILD_CMAKE_OPTIONS)) env[`NODE_LLAMA_CPP_CMAKE_OPTION_${key}`] = value;
-  await runBuildStep(process.execPath, [nodeLlamaCppCli(), "source", "download", "--gpu", "false", "--noUsageExample"], {
+  const step = {
     env,
     what: "the llama.cpp build",
     ...(options.onOutput ? { onOutput: options.onOutput } : {}),
     ...(options.signal ? { signal: options.signal } : {}),
-  });
+  };
+  await runBuildStep(process.execPath, [nodeLlamaCppCli(), "source", "download", "--gpu", "false", "--skipBuild"], step);
+  const fixes = applySourceFixes(nodeLlamaCppSources());
+  for (const f of fixes) options.onOutput?.(`source fix: ${f.file}: ${f.why}\n`);
+  await runBuildStep(process.execPath, [nodeLlamaCppCli(), "source", "build", "--gpu", "false", "--noUsageExample"], step);
+  return fixes;
 }

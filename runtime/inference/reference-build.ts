@@ -5,7 +5,9 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { EnvironmentError } from "../errors.js";
 import { tunebenchHome } from "../home.js";
+import { makeModel, catalogRequest } from "../models/make.js";
 import { probe, runBuildStep } from "./local-build.js";
+import { applySourceFixes, type SourceFix } from "./source-fixes.js";
 
 /**
  * The reference: llama.cpp's own `llama-bench` and `llama-server`, compiled on
@@ -23,6 +25,8 @@ export interface ReferenceBuild {
   commit: string;
   release: string;
   cmakeOptions: string[];
+  /** Changes made to the sources before compiling (none where the release needs none). */
+  sourceFixes?: SourceFix[];
   compiler: string;
   builtAt: string;
   seconds: number;
@@ -102,11 +106,14 @@ export async function buildReference(options: { home?: string; jobs?: number; on
     const build = path.join(work, "build");
     await runBuildStep("git", ["clone", "--quiet", bundle, src], options);
     const commit = spawnSync("git", ["-C", src, "rev-parse", "--short", "HEAD"], { encoding: "utf8" }).stdout.trim();
+    const sourceFixes = applySourceFixes(src);
+    for (const f of sourceFixes) options.onOutput?.(`source fix: ${f.file}: ${f.why}\n`);
     await runBuildStep("cmake", ["-S", src, "-B", build, ...REFERENCE_CMAKE_OPTIONS], options);
     await runBuildStep("cmake", ["--build", build, "--target", "llama-bench", "llama-server", "-j", String(options.jobs ?? 2)], options);
     const bin = path.join(work, "bin");
     await mkdir(bin);
     for (const tool of ["llama-bench", "llama-server"]) await rename(path.join(build, "bin", tool), path.join(bin, tool));
+    await selfTest(path.join(bin, "llama-bench"), options);
     await rm(src, { recursive: true, force: true });
     await rm(build, { recursive: true, force: true });
     const info: ReferenceBuild = {
@@ -116,6 +123,7 @@ export async function buildReference(options: { home?: string; jobs?: number; on
       commit,
       release,
       cmakeOptions: [...REFERENCE_CMAKE_OPTIONS],
+      sourceFixes,
       compiler: probe(process.env.CXX ?? "c++", ["--version"]) ?? "c++",
       builtAt: new Date().toISOString(),
       seconds: Math.round((performance.now() - started) / 1000),
@@ -128,4 +136,22 @@ export async function buildReference(options: { home?: string; jobs?: number; on
     await rm(work, { recursive: true, force: true });
     throw err;
   }
+}
+
+/**
+ * A built llama-bench runs a short prompt and generation on the tiny model
+ * (Q4_0, the type the CPU's repacked and AMX kernels take) before the build is
+ * put in place: a binary that dies on this CPU is refused with the reason, not
+ * left to fail inside the first `bench --reference`.
+ */
+async function selfTest(llamaBench: string, options: { onOutput?: (s: string) => void; signal?: AbortSignal }): Promise<void> {
+  const model = await makeModel(catalogRequest("tiny", "Q4_0"), options.signal ? { signal: options.signal } : {});
+  options.onOutput?.(`self-test: ${llamaBench} -m ${model.path} -p 64 -n 4 -r 1\n`);
+  const res = spawnSync(llamaBench, ["-m", model.path, "-p", "64", "-n", "4", "-r", "1", "-o", "json"], { encoding: "utf8", timeout: 120_000 });
+  if (res.status === 0) return;
+  const how = res.signal ? `was killed by ${res.signal}` : res.error ? `did not run (${res.error.message})` : `exited with ${String(res.status)}`;
+  throw new EnvironmentError(
+    `the llama-bench built here ${how} on a 64-token prompt of the tiny model, so it is not installed; ` +
+      `last output: ${(res.stderr ?? "").trim().split("\n").slice(-3).join(" ") || "none"}`,
+  );
 }
