@@ -113,7 +113,7 @@ export async function buildReference(options: { home?: string; jobs?: number; on
     const bin = path.join(work, "bin");
     await mkdir(bin);
     for (const tool of ["llama-bench", "llama-server"]) await rename(path.join(build, "bin", tool), path.join(bin, tool));
-    await selfTest(path.join(bin, "llama-bench"), options);
+    await selfTest(path.join(bin, "llama-bench"), { ...options, modelsDir: path.join(options.home ?? tunebenchHome(), "models") });
     await rm(src, { recursive: true, force: true });
     await rm(build, { recursive: true, force: true });
     const info: ReferenceBuild = {
@@ -144,8 +144,8 @@ export async function buildReference(options: { home?: string; jobs?: number; on
  * put in place: a binary that dies on this CPU is refused with the reason, not
  * left to fail inside the first `bench --reference`.
  */
-async function selfTest(llamaBench: string, options: { onOutput?: (s: string) => void; signal?: AbortSignal }): Promise<void> {
-  const model = await makeModel(catalogRequest("tiny", "Q4_0"), options.signal ? { signal: options.signal } : {});
+async function selfTest(llamaBench: string, options: { modelsDir: string; onOutput?: (s: string) => void; signal?: AbortSignal }): Promise<void> {
+  const model = await makeModel(catalogRequest("tiny", "Q4_0"), { dir: options.modelsDir, ...(options.signal ? { signal: options.signal } : {}) });
   options.onOutput?.(`self-test: ${llamaBench} -m ${model.path} -p 64 -n 4 -r 1\n`);
   const res = spawnSync(llamaBench, ["-m", model.path, "-p", "64", "-n", "4", "-r", "1", "-o", "json"], { encoding: "utf8", timeout: 120_000 });
   if (res.status === 0) return;
