@@ -62,7 +62,7 @@ describe("serve benchmark", () => {
   });
 
   const reference = findReference();
-  it.skipIf(!reference)("against llama-server: both servers on the same file, the same workload in rounds, ratios per metric (skipped: `tunebench backend build --reference` has not been run here)", async () => {
+  it.skipIf(!reference)(`against llama-server: both servers on the same file, the same workload in rounds, ratios per metric${reference ? "" : " (skipped: \`tunebench backend build --reference\` has not been run here)"}`, async () => {
     const dir = tempDir();
     const model = (await makeModel(catalogRequest("tiny", "Q4_0"), { dir })).path;
     const r = await runServeAgainst({ model, backend: "cpu", threads: 1, slots: 2, contextSize: 256, rounds: 2, roundMs: 2000, maxTokens: 8 });

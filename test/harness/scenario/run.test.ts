@@ -326,7 +326,7 @@ describe("signals and unreachable targets", () => {
     }
   });
 
-  it.skipIf(!findReference())("against a real llama-server: its model named, tunebench's own operations not supported, no errors (skipped: `tunebench backend build --reference` has not been run here)", async () => {
+  it.skipIf(!findReference())(`against a real llama-server: its model named, tunebench's own operations not supported, no errors${findReference() ? "" : " (skipped: \`tunebench backend build --reference\` has not been run here)"}`, async () => {
     const ref = findReference()!;
     const model = (await makeModel(catalogRequest("tiny", "Q4_0"), { dir: tempDir() })).path;
     const port = 20_000 + Math.floor(Math.random() * 20_000);
