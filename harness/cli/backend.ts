@@ -1,11 +1,11 @@
+import { spawnSync } from "node:child_process";
 import type { CommandModule } from "yargs";
 import { getLlamaGpuTypes } from "node-llama-cpp";
 import { loadBackend, type BackendInfo } from "../../runtime/inference/backend.js";
-import { buildLocalBackend, checkBuildTools } from "../../runtime/inference/local-build.js";
+import { buildLocalBackend, checkBuildTools, describeExit } from "../../runtime/inference/local-build.js";
+import { readLocalBuildRecord, writeLocalBuildRecord } from "../../runtime/inference/local-build-record.js";
 import { buildReference, findReference } from "../../runtime/inference/reference-build.js";
-import { isTunebenchError } from "../../runtime/errors.js";
-import { spawnSync } from "node:child_process";
-import { EnvironmentError } from "../../runtime/errors.js";
+import { EnvironmentError, isTunebenchError } from "../../runtime/errors.js";
 import type { SourceFix } from "../../runtime/inference/source-fixes.js";
 import { binPath } from "../target/child.js";
 import { interruptSignal, writeJson } from "./common.js";
@@ -34,19 +34,20 @@ function fixesNote(fixes: readonly SourceFix[]): string {
 /**
  * The new build runs a short bench of the tiny model in a process of its own,
  * so a binary that dies on this CPU (an illegal instruction, a protection
- * fault) is reported here and not in the middle of a measurement.
+ * fault) is found here and not in the middle of a measurement. The verdict is
+ * recorded with the build: a build that failed is refused by `--backend cpu-local`.
  */
-function selfTestLocal(): void {
+function selfTestLocal(sourceFixes: SourceFix[]): void {
   const res = spawnSync(process.execPath, [binPath(), "bench", "-m", "tiny", "-q", "Q4_0", "-p", "64", "-n", "4", "-r", "1", "--backend", "cpu-local", "--json"], {
     encoding: "utf8",
     timeout: 120_000,
   });
-  if (res.status === 0) return;
-  const how = res.signal ? `was killed by ${res.signal}` : `exited with ${String(res.status)}`;
-  throw new EnvironmentError(
-    `the local build loads, but a 64-token prompt of the tiny model on it ${how}: do not use --backend cpu-local on this machine; ` +
-      `last output: ${(res.stderr ?? "").trim().split("\n").slice(-3).join(" ") || "none"}`,
-  );
+  const passed = res.status === 0;
+  const detail = passed
+    ? undefined
+    : `a 64-token prompt of the tiny model on it ${describeExit(res)}; last output: ${(res.stderr ?? "").trim().split("\n").slice(-3).join(" ") || "none"}`;
+  writeLocalBuildRecord({ builtAt: new Date().toISOString(), sourceFixes, selfTest: { passed, ...(detail ? { detail } : {}) } });
+  if (detail) throw new EnvironmentError(`the local build loads, but ${detail}; --backend cpu-local refuses it (use --backend cpu)`);
 }
 
 const buildCommand: CommandModule<object, BuildArgs> = {
@@ -81,7 +82,7 @@ const buildCommand: CommandModule<object, BuildArgs> = {
     });
     const info = await tryLoad("cpu-local");
     if (typeof info === "string") throw new EnvironmentError(`the build finished but cannot be loaded: ${info}`);
-    selfTestLocal();
+    selfTestLocal(sourceFixes);
     const seconds = (performance.now() - started) / 1000;
     if (args.json) {
       writeJson({ seconds, backend: info, sourceFixes });
@@ -101,8 +102,9 @@ const statusCommand: CommandModule<object, JsonArgs> = {
     const gpuTypes = await getLlamaGpuTypes("supported");
     const tools = checkBuildTools();
     const reference = findReference();
+    const localRecord = readLocalBuildRecord();
     if (args.json) {
-      writeJson({ cpu: prebuilt, cpuLocal: local, reference: reference ?? null, gpuTypesSupportedHere: gpuTypes, buildTools: tools });
+      writeJson({ cpu: prebuilt, cpuLocal: local, cpuLocalBuild: typeof local === "string" ? null : (localRecord ?? null), reference: reference ?? null, gpuTypesSupportedHere: gpuTypes, buildTools: tools });
       return;
     }
     const show = (name: string, b: BackendInfo | string): string =>
@@ -111,6 +113,7 @@ const statusCommand: CommandModule<object, JsonArgs> = {
       [
         show("cpu", prebuilt),
         show("cpu-local", local),
+        ...(typeof local === "string" ? [] : (localRecord?.sourceFixes ?? [])).map((f) => `           source fix in ${f.file}: ${f.why}`),
         `reference  ${reference ? `llama-bench and llama-server, llama.cpp ${reference.commit} (${reference.dir}/bin)` : "not built (tunebench backend build --reference)"}`,
         ...(reference?.sourceFixes ?? []).map((f) => `           source fix in ${f.file}: ${f.why}`),
         `gpu types  ${gpuTypes.filter((g) => g !== false).join(", ") || "none on this machine"}`,

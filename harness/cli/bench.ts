@@ -178,7 +178,9 @@ export const benchCommand: CommandModule<object, BenchArgs> = {
       `backend: ${b.label}, llama.cpp ${b.llamaCppRelease}, node-llama-cpp ${b.nodeLlamaCppVersion}, libuv pool ${b.uvThreadpoolSize ?? "?"} thread${b.uvThreadpoolSize === 1 ? "" : "s"}; ` +
         `t/s: median and range over ${plan.repetitions} repetitions${plan.warmup ? " after 1 untimed warm-up" : ""}` +
         (result.rows.some((r) => r.generation) ? `; tg through ${result.rows.find((r) => r.generation)!.generation === "addon" ? "node-llama-cpp's addon directly (the runtime's sequence API costs more per token: --generation api)" : "node-llama-cpp's sequence API, the runtime's path"}` : "") +
-        (plan.reference ? `; llama-bench: llama.cpp ${plan.reference.commit} built here, one run per repetition, interleaved; ratio: tunebench / llama-bench medians` : "") +
+        (plan.reference
+          ? `; llama-bench: llama.cpp ${plan.reference.commit} built here${(plan.reference.sourceFixes?.length ?? 0) > 0 ? ` with tunebench's source fix in ${plan.reference.sourceFixes!.map((f) => f.file).join(", ")}` : ""}, one run per repetition, interleaved; ratio: tunebench / llama-bench medians`
+          : "") +
         "\n",
     );
     if ((b.uvThreadpoolSize ?? 4) > 1) {

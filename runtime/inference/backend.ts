@@ -2,6 +2,7 @@ import { getLlama, getLlamaGpuTypes, getModuleVersion, LlamaLogLevel, NoBinaryFo
 import { z } from "zod";
 import type { BackendName } from "../config.js";
 import { EnvironmentError } from "../errors.js";
+import { readLocalBuildRecord } from "./local-build-record.js";
 
 /**
  * CMake options of the binary `tunebench backend build` compiles. They also name
@@ -136,6 +137,10 @@ export async function loadBackend(backend: BackendName, options: LoadBackendOpti
   }
   if (backend === "cpu-local" && llama.buildType !== "localBuild") {
     throw new EnvironmentError("no local llama.cpp build: run `tunebench backend build` first");
+  }
+  const record = backend === "cpu-local" ? readLocalBuildRecord() : undefined;
+  if (record && !record.selfTest.passed) {
+    throw new EnvironmentError(`the local llama.cpp build failed its self-test when it was built (${record.selfTest.detail ?? "no detail"}): use --backend cpu, or build again with \`tunebench backend build\``);
   }
   const version = (await getModuleVersion()) ?? "unknown";
   const name: BackendInfo["name"] = backend === "auto" ? (llama.gpu === false ? "cpu" : llama.gpu) : backend;

@@ -1,8 +1,9 @@
-import { spawn, spawnSync } from "node:child_process";
+import { spawn, spawnSync, type SpawnSyncReturns } from "node:child_process";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { EnvironmentError } from "../errors.js";
 import { LOCAL_BUILD_CMAKE_OPTIONS } from "./backend.js";
+import { clearLocalBuildRecords } from "./local-build-record.js";
 import { applySourceFixes, type SourceFix } from "./source-fixes.js";
 
 /** A tool the local build needs, and whether this machine has it. */
@@ -19,6 +20,14 @@ export function probe(cmd: string, args: string[]): string | undefined {
   const res = spawnSync(cmd, args, { encoding: "utf8" });
   if (res.error || res.status !== 0) return undefined;
   return (res.stdout || res.stderr).split("\n")[0]?.trim();
+}
+
+/** How a self-test process ended, for an error message: timed out, killed by a signal, not started, or its exit code. */
+export function describeExit(res: SpawnSyncReturns<string>): string {
+  if ((res.error as NodeJS.ErrnoException | undefined)?.code === "ETIMEDOUT") return "did not finish in time";
+  if (res.error) return `did not run (${res.error.message})`;
+  if (res.signal) return `was killed by ${res.signal}`;
+  return `exited with ${String(res.status)}`;
 }
 
 /**
@@ -103,7 +112,8 @@ export async function buildLocalBackend(options: { onOutput?: (chunk: string) =>
     ...(options.onOutput ? { onOutput: options.onOutput } : {}),
     ...(options.signal ? { signal: options.signal } : {}),
   };
-  await runBuildStep(process.execPath, [nodeLlamaCppCli(), "source", "download", "--gpu", "false", "--skipBuild"], step);
+  clearLocalBuildRecords();
+  await runBuildStep(process.execPath, [nodeLlamaCppCli(), "source", "download", "--skipBuild", "--noUsageExample"], step);
   const fixes = applySourceFixes(nodeLlamaCppSources());
   for (const f of fixes) options.onOutput?.(`source fix: ${f.file}: ${f.why}\n`);
   await runBuildStep(process.execPath, [nodeLlamaCppCli(), "source", "build", "--gpu", "false", "--noUsageExample"], step);

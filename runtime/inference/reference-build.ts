@@ -6,7 +6,7 @@ import { fileURLToPath } from "node:url";
 import { EnvironmentError } from "../errors.js";
 import { tunebenchHome } from "../home.js";
 import { makeModel, catalogRequest } from "../models/make.js";
-import { probe, runBuildStep } from "./local-build.js";
+import { describeExit, probe, runBuildStep } from "./local-build.js";
 import { applySourceFixes, type SourceFix } from "./source-fixes.js";
 
 /**
@@ -149,9 +149,8 @@ async function selfTest(llamaBench: string, options: { modelsDir: string; onOutp
   options.onOutput?.(`self-test: ${llamaBench} -m ${model.path} -p 64 -n 4 -r 1\n`);
   const res = spawnSync(llamaBench, ["-m", model.path, "-p", "64", "-n", "4", "-r", "1", "-o", "json"], { encoding: "utf8", timeout: 120_000 });
   if (res.status === 0) return;
-  const how = res.signal ? `was killed by ${res.signal}` : res.error ? `did not run (${res.error.message})` : `exited with ${String(res.status)}`;
   throw new EnvironmentError(
-    `the llama-bench built here ${how} on a 64-token prompt of the tiny model, so it is not installed; ` +
+    `the llama-bench built here ${describeExit(res)} on a 64-token prompt of the tiny model, so it is not installed; ` +
       `last output: ${(res.stderr ?? "").trim().split("\n").slice(-3).join(" ") || "none"}`,
   );
 }

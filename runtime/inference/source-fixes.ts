@@ -1,5 +1,6 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
+import { EnvironmentError } from "../errors.js";
 
 /** A change tunebench makes to llama.cpp's sources before compiling them here, and why. */
 export interface SourceFix {
@@ -54,7 +55,11 @@ export function applySourceFixes(srcDir: string): SourceFix[] {
     }
     const m = fix.find.exec(text);
     if (!m) continue;
-    writeFileSync(file, text.slice(0, m.index) + fix.rewrite(m) + text.slice(m.index + m[0].length));
+    try {
+      writeFileSync(file, text.slice(0, m.index) + fix.rewrite(m) + text.slice(m.index + m[0].length));
+    } catch (err) {
+      throw new EnvironmentError(`cannot apply a source fix to ${file}: ${(err as Error).message}`);
+    }
     applied.push({ file: fix.file, why: fix.why });
   }
   return applied;

@@ -326,8 +326,9 @@ describe("signals and unreachable targets", () => {
     }
   });
 
-  it.skipIf(!findReference())(`against a real llama-server: its model named, tunebench's own operations not supported, no errors${findReference() ? "" : " (skipped: \`tunebench backend build --reference\` has not been run here)"}`, async () => {
-    const ref = findReference()!;
+  const reference = findReference();
+  it.skipIf(!reference)(`against a real llama-server: its model named, tunebench's own operations not supported, no errors${reference ? "" : " (skipped: \`tunebench backend build --reference\` has not been run here)"}`, async () => {
+    const ref = reference!;
     const model = (await makeModel(catalogRequest("tiny", "Q4_0"), { dir: tempDir() })).path;
     const port = 20_000 + Math.floor(Math.random() * 20_000);
     const server = spawn(ref.llamaServer, ["-m", model, "-t", "1", "-np", "2", "-c", "1024", "--host", "127.0.0.1", "--port", String(port)], { stdio: "ignore" });
