@@ -124,7 +124,7 @@ function roundOf(load: LoadResult, cpu: { process: number | undefined; main: num
 export async function runServeAgainst(options: AgainstOptions = {}): Promise<AgainstResult> {
   const phase = options.onPhase ?? (() => undefined);
   const ref = findReference();
-  if (!ref) throw new EnvironmentError("--against llama-server needs llama.cpp's llama-server: build it once with `tunebench backend build --reference` (offline, a few minutes)");
+  if (!ref) throw new EnvironmentError("--against llama-server needs llama.cpp's llama-server: build it once with `tunebench backend build --reference` (offline; 4 to 8 minutes on 2 cores)");
   const slots = options.slots ?? 2;
   const contextSize = options.contextSize ?? 1024;
   const rounds = options.rounds ?? 3;

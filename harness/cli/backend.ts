@@ -53,7 +53,7 @@ function selfTestLocal(sourceFixes: SourceFix[]): void {
 const buildCommand: CommandModule<object, BuildArgs> = {
   command: "build",
   describe:
-    "Compile llama.cpp for this CPU with OpenMP (offline, from the source bundled in node-llama-cpp; a few minutes). " +
+    "Compile llama.cpp for this CPU with OpenMP (offline, from the source bundled in node-llama-cpp; 3 to 5 minutes on 2 cores). " +
     "Use it with --backend cpu-local. With --reference: llama.cpp's own llama-bench and llama-server from the same sources, to measure against",
   builder: (y) =>
     y
@@ -117,7 +117,7 @@ const statusCommand: CommandModule<object, JsonArgs> = {
         `reference  ${reference ? `llama-bench and llama-server, llama.cpp ${reference.commit} (${reference.dir}/bin)` : "not built (tunebench backend build --reference)"}`,
         ...(reference?.sourceFixes ?? []).map((f) => `           source fix in ${f.file}: ${f.why}`),
         `gpu types  ${gpuTypes.filter((g) => g !== false).join(", ") || "none on this machine"}`,
-        `build tools ${tools.map((t) => `${t.name}: ${t.found ? "yes" : `missing (${t.install})`}`).join("; ")}`,
+        `${"tools".padEnd(10)} build: ${tools.map((t) => `${t.name}: ${t.found ? "yes" : `missing (${t.install})`}`).join("; ")}`,
       ].join("\n") + "\n",
     );
   },

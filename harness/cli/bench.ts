@@ -47,7 +47,7 @@ function columns(rows: readonly TokenBenchRow[], plan: TokenBenchPlan): Column<T
   if (rows.some((r) => r.gpuLayers > 0) || varies((r) => r.gpuLayers)) cols.push({ header: "ngl", align: "right", value: (r) => String(r.gpuLayers) });
   cols.push({ header: "fa", align: "right", value: (r) => (r.flashAttention ? "1" : "0") });
   cols.push({ header: "test", align: "right", value: (r) => r.test });
-  const range = (s: { median: number; min: number; max: number }): string => `${s.median.toFixed(2)} (${s.min.toFixed(1)}-${s.max.toFixed(1)})`;
+  const range = (s: { n: number; median: number; min: number; max: number }): string => (s.n > 1 ? `${s.median.toFixed(2)} (${s.min.toFixed(1)}-${s.max.toFixed(1)})` : s.median.toFixed(2));
   cols.push({ header: "t/s median (range)", align: "right", value: (r) => `${range(r.tokensPerSecond)}${r.tokensPerSecond.cv > CV_WARN ? " !" : ""}` });
   if (rows.some((r) => r.reference)) {
     cols.push({ header: "llama-bench t/s", align: "right", value: (r) => (r.reference ? `${range(r.reference.tokensPerSecond)}${r.reference.tokensPerSecond.cv > CV_WARN ? " !" : ""}` : "-") });
@@ -142,7 +142,7 @@ export const benchCommand: CommandModule<object, BenchArgs> = {
     };
     if (args.reference) {
       const ref = findReference();
-      if (!ref) throw new EnvironmentError("--reference needs llama.cpp's llama-bench: build it once with `tunebench backend build --reference` (offline, a few minutes)");
+      if (!ref) throw new EnvironmentError("--reference needs llama.cpp's llama-bench: build it once with `tunebench backend build --reference` (offline; 4 to 8 minutes on 2 cores)");
       plan.reference = ref;
     }
     if (plan.models.length === 0) throw new InputError("--model: give at least one model");
@@ -176,7 +176,7 @@ export const benchCommand: CommandModule<object, BenchArgs> = {
     const b = result.backend;
     process.stdout.write(
       `backend: ${b.label}, llama.cpp ${b.llamaCppRelease}, node-llama-cpp ${b.nodeLlamaCppVersion}, libuv pool ${b.uvThreadpoolSize ?? "?"} thread${b.uvThreadpoolSize === 1 ? "" : "s"}; ` +
-        `t/s: median and range over ${plan.repetitions} repetitions${plan.warmup ? " after 1 untimed warm-up" : ""}` +
+        `t/s: ${plan.repetitions > 1 ? `median and range over ${plan.repetitions} repetitions` : "1 repetition"}${plan.warmup ? " after 1 untimed warm-up" : ""}` +
         (result.rows.some((r) => r.generation) ? `; tg through ${result.rows.find((r) => r.generation)!.generation === "addon" ? "node-llama-cpp's addon directly (the runtime's sequence API costs more per token: --generation api)" : "node-llama-cpp's sequence API, the runtime's path"}` : "") +
         (plan.reference
           ? `; llama-bench: llama.cpp ${plan.reference.commit} built here${(plan.reference.sourceFixes?.length ?? 0) > 0 ? ` with tunebench's source fix in ${plan.reference.sourceFixes!.map((f) => f.file).join(", ")}` : ""}, one run per repetition, interleaved; ratio: tunebench / llama-bench medians`

@@ -31,13 +31,32 @@ export function progressBar(label: string, total: number, format: (v: number) =>
   };
 }
 
-/** A one-line status that rewrites itself on a terminal; silent otherwise. */
+/** Seconds between the status lines written where stderr is not a terminal (a CI log, a pipe). */
+const PLAIN_STATUS_EVERY_MS = 10_000;
+
+/**
+ * A one-line status that rewrites itself on a terminal. Elsewhere (a CI log, a
+ * pipe) long work still shows life: once it has run 10 s, the latest status as
+ * a plain line every 10 s; short commands print nothing.
+ */
 export function statusLine(): { set(text: string): void; clear(): void } {
-  if (!isInteractive()) return { set: () => undefined, clear: () => undefined };
+  if (!isInteractive()) {
+    let last = performance.now();
+    return {
+      set(text: string) {
+        const now = performance.now();
+        if (now - last < PLAIN_STATUS_EVERY_MS) return;
+        last = now;
+        process.stderr.write(`${text}\n`);
+      },
+      clear: () => undefined,
+    };
+  }
   let shown = false;
   return {
     set(text: string) {
-      const width = process.stderr.columns ?? 100;
+      // a terminal that reports no width (0, or none) gets 100 columns
+      const width = process.stderr.columns || 100;
       process.stderr.write(`\r\x1b[2K${text.slice(0, width - 1)}`);
       shown = true;
     },

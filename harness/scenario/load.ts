@@ -1,5 +1,7 @@
+import { existsSync, readdirSync } from "node:fs";
 import { readdir } from "node:fs/promises";
 import path from "node:path";
+import { fileURLToPath } from "node:url";
 import { InputError } from "../../runtime/errors.js";
 import { ScenarioSchema, type Scenario } from "./schema.js";
 import { issuePath, lineOf, readYaml, type YamlSource } from "../yaml.js";
@@ -11,12 +13,30 @@ export interface LoadedScenario {
   source?: YamlSource;
 }
 
+/** The scenarios folder of the tunebench package (found upward from this file: it runs from source in tests, from dist/ otherwise). */
+function shippedScenarios(): { dir: string; files: string[] } | undefined {
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 5; i++) {
+    const candidate = path.join(dir, "scenarios");
+    if (existsSync(path.join(candidate, "smoke.yaml"))) {
+      const yamls = (sub: string): string[] => (existsSync(path.join(candidate, sub)) ? readdirSync(path.join(candidate, sub)).filter((f) => f.endsWith(".yaml")).sort().map((f) => path.join(sub, f)) : []);
+      return { dir: candidate, files: [...yamls("."), ...yamls("ci")] };
+    }
+    dir = path.dirname(dir);
+  }
+  return undefined;
+}
+
 /**
  * Reads and validates a scenario file before anything starts. An error names the
  * file, the line and the field, and what would be valid (exit 2).
  */
 export async function loadScenario(file: string): Promise<LoadedScenario> {
   const resolved = path.resolve(file);
+  if (!existsSync(resolved)) {
+    const shipped = shippedScenarios();
+    throw new InputError(`${resolved}: no such scenario file${shipped ? `; the scenarios tunebench ships: ${shipped.files.map((f) => path.relative(process.cwd(), path.join(shipped.dir, f)) || f).join(", ")}` : ""}`);
+  }
   const src = await readYaml(resolved);
   const res = ScenarioSchema.safeParse(src.value);
   if (!res.success) {

@@ -128,7 +128,7 @@ export async function loadBackend(backend: BackendName, options: LoadBackendOpti
   } catch (err) {
     cache.delete(key);
     if (backend === "cpu-local" && err instanceof NoBinaryFoundError) {
-      throw new EnvironmentError("no local llama.cpp build: run `tunebench backend build` first (it compiles one with OpenMP, about 3 minutes)");
+      throw new EnvironmentError("no local llama.cpp build: run `tunebench backend build` first (it compiles one with OpenMP, 3 to 5 minutes on 2 cores)");
     }
     if (err instanceof NoBinaryFoundError || backend === "cuda" || backend === "vulkan") {
       throw new EnvironmentError(`the ${backend} backend cannot be loaded here: ${(err as Error).message.split("\n")[0]}`);

@@ -17,7 +17,7 @@ export default defineCheck({
     const { threads, from } = inferenceThreads(r);
     const limit = r.hardware.cgroup.cpuLimit;
     const cores = limit !== undefined ? Math.min(r.hardware.cpu.physicalCores, Math.max(1, Math.floor(limit))) : r.hardware.cpu.physicalCores;
-    const evidence = [`${threads} inference threads (${from}); ${r.hardware.cpu.physicalCores} physical cores${limit !== undefined ? `, a container CPU limit of ${limit}` : ""}`];
+    const evidence = [`${threads} inference thread${threads === 1 ? "" : "s"} (${from}); ${r.hardware.cpu.physicalCores} physical cores${limit !== undefined ? `, a container CPU limit of ${limit}` : ""}`];
     return { status: threads <= cores ? "pass" : "fail", observed: threads, bound: cores, unit: "count", evidence };
   },
 });

@@ -44,7 +44,7 @@ export default defineCheck({
     const { threads, from } = inferenceThreads(r);
     const evidence = [
       `median cores busy over ${rows.length} samples: runtime ${runtime.toFixed(2)}, harness ${harness.toFixed(2)}, everything else (a neighbour) ${neighbour.toFixed(2)} of ${logical} logical cores (${physical} physical)`,
-      `inference asks for ${threads} threads (${from}); ${free.toFixed(2)} cores are left free by the neighbour`,
+      `inference asks for ${threads} thread${threads === 1 ? "" : "s"} (${from}); ${free.toFixed(2)} cores are left free by the neighbour`,
     ];
     const series = ["system.cpu_percent", "runtime.cpu_percent", "harness.cpu_percent"];
     const refs = { series, ...(window ? { window } : {}) };
@@ -62,7 +62,7 @@ export default defineCheck({
         bound: o.neighbourCores,
         unit: "cores",
         evidence,
-        cause: `a neighbour keeps ${neighbour.toFixed(1)} of ${logical} cores busy while inference asks for ${threads} threads`,
+        cause: `a neighbour keeps ${neighbour.toFixed(1)} of ${logical} cores busy while inference asks for ${threads} thread${threads === 1 ? "" : "s"}`,
         score: Math.min(1, 0.4 + 0.6 * (neighbour / logical) * Math.min(1, threads / Math.max(0.5, free)) * (overBudget.length > 0 ? 1 : 0.5)),
         refs,
       };

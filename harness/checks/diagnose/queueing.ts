@@ -26,7 +26,7 @@ export default defineCheck({
     const parallel = r.target.runtime?.model.parallelSequences ?? r.config.inference.parallelSequences;
     const offered = meanLatency !== null && r.load.measuredMs > 0 ? (rec.count / (r.load.measuredMs / 1000)) * (meanLatency / 1000) : undefined;
     const evidence = [
-      `${count} inference requests, ${rejected} refused with 429; ${parallel} parallel sequences${offered !== undefined ? `, offered concurrency ${offered.toFixed(2)} (throughput x mean latency)` : ""}`,
+      `${count} inference requests, ${rejected} refused with 429; ${parallel} parallel sequence${parallel === 1 ? "" : "s"}${offered !== undefined ? `, offered concurrency ${offered.toFixed(2)} (throughput x mean latency)` : ""}`,
     ];
     const admitted = growth(r, "runtime.admitted_total")?.delta;
     const waited = growth(r, "runtime.queue_wait_seconds_total")?.delta;
@@ -36,7 +36,7 @@ export default defineCheck({
       const meanWait = (waited * 1000) / admitted;
       waitShare = meanLatency !== null && meanLatency > 0 ? meanWait / meanLatency : undefined;
       evidence.push(
-        `admitted requests waited ${fmtMs(meanWait)} on average for a sequence${waitShare !== undefined ? ` (${(waitShare * 100).toFixed(0)} % of the mean latency ${fmtMs(meanLatency!)})` : ""}${depth.length > 0 ? `; queue depth at most ${Math.max(...depth.map((d) => d.v))}` : ""}`,
+        `admitted requests waited ${fmtMs(meanWait)} on average for a sequence${waitShare !== undefined ? ` (${(waitShare * 100).toFixed(0)} % of the mean latency ${fmtMs(meanLatency!)})` : ""}${depth.length > 0 ? `; queue depth at most ${Math.max(...depth.map((d) => d.v))} in ${depth.length} samples (a sample sees a queue only while it lasts: waits shorter than the sampling interval can fall between them)` : ""}`,
       );
     }
     const refs = { operations: ops.map((x) => x.name), series: ["runtime.queue_wait_seconds_total", "runtime.queue_depth"], ...(window ? { window } : {}) };
@@ -51,7 +51,7 @@ export default defineCheck({
       bound: o.failWaitShare,
       unit: "fraction",
       evidence,
-      ...(status !== "pass" ? { cause: `requests wait for one of ${parallel} sequences: the offered concurrency is above what runs at once`, score: severity(waitShare, o.failWaitShare) * 0.8 } : {}),
+      ...(status !== "pass" ? { cause: `requests wait for ${parallel === 1 ? "the one sequence" : `one of ${parallel} sequences`}: the offered concurrency is above what runs at once`, score: severity(waitShare, o.failWaitShare) * 0.8 } : {}),
       refs,
     };
   },
