@@ -48,4 +48,11 @@ describe("scenario files", () => {
   ])("%s: names the file, the line and the field", async (name, text, message) => {
     await expect(loadScenario(write(name, text))).rejects.toThrow(message);
   });
+
+  it("a file that is not there: names it and lists the scenarios tunebench ships", async () => {
+    const missing = path.join(tempDir(), "nope.yaml");
+    const err = await loadScenario(missing).catch((e: Error) => e);
+    expect(err).toBeInstanceOf(Error);
+    expect((err as Error).message).toMatch(/nope\.yaml: no such scenario file; the scenarios tunebench ships: .*smoke\.yaml.*ci[/\\]completions\.yaml/);
+  });
 });
