@@ -111,7 +111,6 @@ interface Pooled {
   hist: LatencyRecorder;
 }
 
-
 /** Runs the capacity search of a scenario against a runtime started once, with the scenario's profile and mix. */
 export async function runCapacity(loaded: LoadedScenario, o: CapacityOptions): Promise<CapacityResult> {
   const started = performance.now();

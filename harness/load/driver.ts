@@ -2,9 +2,9 @@ import { setMaxListeners } from "node:events";
 import { Agent, Client, errors as undiciErrors, request, type Dispatcher } from "undici";
 import { z } from "zod";
 import { Xorshift128 } from "../../runtime/random.js";
-import { completionEventKind, SseParser } from "./sse.js";
 import { LatencyRecorder, PercentilesSchema, type LatencyPercentiles } from "../../runtime/stats.js";
 import { openLoopSchedule, type RateStage, type Spacing } from "./arrival.js";
+import { completionEventKind, SseParser } from "./sse.js";
 
 /** One kind of request in the workload mix. */
 export interface LoadOperation {

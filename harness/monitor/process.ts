@@ -5,18 +5,18 @@ import type { Sampler } from "./types.js";
 const TICKS_PER_SECOND = 100; // USER_HZ on Linux
 
 /** CPU seconds (user + system) a process has used, all its threads, those that ended included (Linux /proc); undefined elsewhere or when it is gone. */
-export async function processCpuSeconds(pid: number): Promise<number | undefined> {
-  try {
-    return cpuSecondsOf(await readFile(`/proc/${pid}/stat`, "utf8"));
-  } catch {
-    return undefined;
-  }
+export function processCpuSeconds(pid: number): Promise<number | undefined> {
+  return cpuSecondsIn(`/proc/${pid}/stat`);
 }
 
 /** CPU seconds of one thread of a process (its main thread: `tid` = `pid`); undefined where /proc has no such thread. */
-export async function threadCpuSeconds(pid: number, tid: number): Promise<number | undefined> {
+export function threadCpuSeconds(pid: number, tid: number): Promise<number | undefined> {
+  return cpuSecondsIn(`/proc/${pid}/task/${tid}/stat`);
+}
+
+async function cpuSecondsIn(statFile: string): Promise<number | undefined> {
   try {
-    return cpuSecondsOf(await readFile(`/proc/${pid}/task/${tid}/stat`, "utf8"));
+    return cpuSecondsOf(await readFile(statFile, "utf8"));
   } catch {
     return undefined;
   }

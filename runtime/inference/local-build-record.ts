@@ -1,6 +1,6 @@
 import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
+import { nodeLlamaCppDir } from "./node-llama-cpp-dir.js";
 import type { SourceFix } from "./source-fixes.js";
 
 /**
@@ -19,8 +19,7 @@ const RECORD = "tunebench-build.json";
 
 /** node-llama-cpp's folder of local builds. */
 function localBuildsDir(): string {
-  const entry = fileURLToPath(import.meta.resolve("node-llama-cpp"));
-  return path.join(path.dirname(entry), "..", "llama", "localBuilds");
+  return path.join(nodeLlamaCppDir(), "llama", "localBuilds");
 }
 
 /** The local build folders node-llama-cpp finished, newest first. */

@@ -1,9 +1,9 @@
 import { spawn, spawnSync, type SpawnSyncReturns } from "node:child_process";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { EnvironmentError } from "../errors.js";
 import { LOCAL_BUILD_CMAKE_OPTIONS } from "./backend.js";
 import { clearLocalBuildRecords } from "./local-build-record.js";
+import { nodeLlamaCppDir } from "./node-llama-cpp-dir.js";
 import { applySourceFixes, type SourceFix } from "./source-fixes.js";
 
 /** A tool the local build needs, and whether this machine has it. */
@@ -82,14 +82,7 @@ export function checkBuildTools(): BuildTool[] {
 }
 
 function nodeLlamaCppCli(): string {
-  const entry = fileURLToPath(import.meta.resolve("node-llama-cpp"));
-  return path.join(path.dirname(entry), "cli", "cli.js");
-}
-
-/** Where node-llama-cpp keeps the llama.cpp sources it builds from. */
-function nodeLlamaCppSources(): string {
-  const entry = fileURLToPath(import.meta.resolve("node-llama-cpp"));
-  return path.join(path.dirname(entry), "..", "llama", "llama.cpp");
+  return path.join(nodeLlamaCppDir(), "dist", "cli", "cli.js");
 }
 
 /**
@@ -114,7 +107,7 @@ export async function buildLocalBackend(options: { onOutput?: (chunk: string) =>
   };
   clearLocalBuildRecords();
   await runBuildStep(process.execPath, [nodeLlamaCppCli(), "source", "download", "--skipBuild", "--noUsageExample"], step);
-  const fixes = applySourceFixes(nodeLlamaCppSources());
+  const fixes = applySourceFixes(path.join(nodeLlamaCppDir(), "llama", "llama.cpp"));
   for (const f of fixes) options.onOutput?.(`source fix: ${f.file}: ${f.why}\n`);
   await runBuildStep(process.execPath, [nodeLlamaCppCli(), "source", "build", "--gpu", "false", "--noUsageExample"], step);
   return fixes;

@@ -2,11 +2,11 @@ import { spawnSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { mkdir, rename, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { EnvironmentError } from "../errors.js";
 import { tunebenchHome } from "../home.js";
 import { makeModel, catalogRequest } from "../models/make.js";
 import { describeExit, probe, runBuildStep } from "./local-build.js";
+import { nodeLlamaCppDir } from "./node-llama-cpp-dir.js";
 import { applySourceFixes, type SourceFix } from "./source-fixes.js";
 
 /**
@@ -45,12 +45,6 @@ export const REFERENCE_CMAKE_OPTIONS = [
   "-DLLAMA_USE_PREBUILT_UI=OFF",
   "-DLLAMA_OPENSSL=OFF",
 ] as const;
-
-function nodeLlamaCppDir(): string {
-  const entry = fileURLToPath(import.meta.resolve("node-llama-cpp"));
-  // dist/index.js -> the package root
-  return path.resolve(path.dirname(entry), "..");
-}
 
 /** The git bundle of llama.cpp's sources inside node-llama-cpp, and its release tag. */
 export function bundledSources(): { bundle: string; release: string } {

@@ -9,6 +9,14 @@ import { tempDir } from "../../helpers/tmp.js";
 const out = tempDir("tunebench-size-");
 const calibration = path.join(REPO, "test", "fixtures", "size", "calibration.json");
 const size = (args: string[]) => runCli(["size", "--out", out, "--calibration", calibration, ...args], {}, 120_000);
+/** `size --hardware` on a hardware file of this text: the JSON result (exit 0 checked). */
+function whatIf(name: string, yaml: string): SizeResult {
+  const hw = path.join(out, name);
+  writeFileSync(hw, yaml);
+  const res = size(["--hardware", hw, "--json", "--no-report"]);
+  expect(res.code, res.stderr).toBe(0);
+  return JSON.parse(res.stdout) as SizeResult;
+}
 /** The Markdown a `--json` run wrote beside its profile. */
 const markdownOf = (r: SizeResult) => readFileSync(path.join(path.dirname(r.recommendation!.profile!), "size.md"), "utf8");
 let here: SizeResult;
@@ -53,11 +61,7 @@ describe("tunebench size (from a recorded calibration: nothing measured)", () =>
 
 
   it("what-if for another machine: scaled by its bandwidth and cores, marked not calibrated there", () => {
-    const hw = path.join(out, "box.yaml");
-    writeFileSync(hw, "name: workstation\ncores: 16\nbandwidthGBps: 90\nmemoryGiB: 64\n");
-    const res = size(["--hardware", hw, "--json", "--no-report"]);
-    expect(res.code, res.stderr).toBe(0);
-    const r = JSON.parse(res.stdout) as SizeResult;
+    const r = whatIf("box.yaml", "name: workstation\ncores: 16\nbandwidthGBps: 90\nmemoryGiB: 64\n");
     expect(r.whatIf).toMatchObject({ name: "workstation", cores: 16 });
     const at = (x: SizeResult, l: string) => x.rows.find((row) => row.facts.label === l)!;
     // 13 B in Q8_0 reads 14 GB a token: on three times the bandwidth it runs more than twice as fast
@@ -67,11 +71,7 @@ describe("tunebench size (from a recorded calibration: nothing measured)", () =>
   });
 
   it("what-if with a GPU: models that fit in its memory get bounds from its data sheet only (speeds at most, times at least); the rest stay on the CPU", () => {
-    const hw = path.join(out, "gpu.yaml");
-    writeFileSync(hw, "name: gpu box\ncores: 8\nbandwidthGBps: 60\nmemoryGiB: 32\ngpu: { name: RTX 4070, vramGiB: 12, bandwidthGBps: 504, fp16Tflops: 29 }\n");
-    const res = size(["--hardware", hw, "--json", "--no-report"]);
-    expect(res.code, res.stderr).toBe(0);
-    const r = JSON.parse(res.stdout) as SizeResult;
+    const r = whatIf("gpu.yaml", "name: gpu box\ncores: 8\nbandwidthGBps: 60\nmemoryGiB: 32\ngpu: { name: RTX 4070, vramGiB: 12, bandwidthGBps: 504, fp16Tflops: 29 }\n");
     const row = (l: string) => r.rows.find((x) => x.facts.label === l)!;
     const seven = row("llama-2-7b Q4_0");
     expect(seven.device).toBe("gpu");
