@@ -4,13 +4,14 @@ import { RuntimeConfigSchema } from "../runtime/config.js";
 import { InputError } from "../runtime/errors.js";
 import { RuntimeHealthSchema } from "../runtime/server/health.js";
 import { PercentilesSchema } from "../runtime/stats.js";
-import { TUNEBENCH_VERSION } from "../runtime/version.js";
-import { CheckResultSchema } from "./checks/types.js";
+import { TUNEBENCH_VERSION } from "../runtime/package.js";
 import { HardwareInfoSchema } from "./detect/types.js";
 import { OperationResultSchema, TimelinePointSchema } from "./load/driver.js";
 import { TimeSeriesSchema } from "./monitor/types.js";
 import { ChecklistLevelSchema, SlaSchema } from "./profile/sla.js";
-import { OPERATIONS, ScenarioSchema, STRESSOR_KINDS } from "./scenario/schema.js";
+import { OPERATIONS, ScenarioSchema } from "./scenario/schema.js";
+import { StressorRecordSchema } from "./stress/timeline.js";
+import { TargetReportSchema } from "./target/external.js";
 
 /**
  * The RunResult's schema version. The rule: bump it when a field is removed or
@@ -20,6 +21,56 @@ import { OPERATIONS, ScenarioSchema, STRESSOR_KINDS } from "./scenario/schema.js
  * line (`readRunResult`), it never guesses.
  */
 export const RUN_RESULT_SCHEMA_VERSION = 2;
+
+/* The judged checks a RunResult carries (the checks themselves live in harness/checks/). */
+export const CHECK_KINDS = ["sla", "expectation", "diagnosis", "checklist"] as const;
+export type CheckKind = (typeof CHECK_KINDS)[number];
+
+/**
+ * pass / warn / fail; not-evaluated when the data the check needs is missing or
+ * too thin (never a pass); error when the check itself threw.
+ */
+export const CHECK_STATUSES = ["pass", "warn", "fail", "not-evaluated", "error"] as const;
+export type CheckStatus = (typeof CHECK_STATUSES)[number];
+
+/** What `observed` and `bound` are in. */
+export const CHECK_UNITS = ["ms", "fraction", "count", "rps", "bytes", "cores", "ratio", "tokens/s"] as const;
+export type CheckUnit = (typeof CHECK_UNITS)[number];
+
+/** A window on the run clock, ms. */
+export const WindowSchema = z.object({ startAtMs: z.number(), endAtMs: z.number() });
+export type Window = z.output<typeof WindowSchema>;
+
+/** One judged check as the RunResult stores it. */
+export const CheckResultSchema = z.object({
+  /** Unique in a result: the check's id, with the subject for checks judged per operation or per expectation (`sla.search`, `expectation.0`). */
+  id: z.string(),
+  /** The check definition that made it (`sla`, `diagnose.gc-pressure`, `checklist.threads-within-cores`). */
+  check: z.string(),
+  kind: z.enum(CHECK_KINDS),
+  /** Checklist items: the lowest level whose list holds the item. */
+  level: ChecklistLevelSchema.optional(),
+  title: z.string(),
+  status: z.enum(CHECK_STATUSES),
+  observed: z.number().nullable(),
+  bound: z.number().nullable(),
+  unit: z.enum(CHECK_UNITS).nullable(),
+  /** Lines a person can follow: the figure, where it comes from (operation, window, series), and why the verdict. */
+  evidence: z.array(z.string()),
+  /** Findings: the cause the finding points to, in a few words. */
+  cause: z.string().optional(),
+  /** Findings: how much of the run's trouble the finding explains, 0..1; findings are ranked by it. */
+  score: z.number().optional(),
+  /** Where to look: operations, monitor series, a window of time. */
+  refs: z
+    .object({
+      operations: z.array(z.string()).optional(),
+      series: z.array(z.string()).optional(),
+      window: WindowSchema.optional(),
+    })
+    .optional(),
+});
+export type CheckResult = z.output<typeof CheckResultSchema>;
 
 /** Phases of a run on the run clock: the runtime starting (before the origin), the warm-up, the measured window. */
 export const PHASES = ["start", "warmup", "measure"] as const;
@@ -35,17 +86,6 @@ export const RunOperationSchema = OperationResultSchema.extend({
 });
 export type RunOperation = z.output<typeof RunOperationSchema>;
 
-export const StressorRecordSchema = z.object({
-  kind: z.enum(STRESSOR_KINDS),
-  /** Its settings as the scenario gave them, and what it measured of itself (bytes taken and given back). */
-  params: z.record(z.string(), z.union([z.number(), z.string(), z.boolean(), z.null()])),
-  /** When it came on and went off, ms on the run clock; null when it never did. */
-  startAtMs: z.number().nullable(),
-  stopAtMs: z.number().nullable(),
-  error: z.string().optional(),
-});
-export type StressorRecord = z.output<typeof StressorRecordSchema>;
-
 /**
  * The one contract between a run and everything after it (checks, reports,
  * recommendations, gates): a report can be rebuilt from this JSON alone.
@@ -55,17 +95,6 @@ export type StressorRecord = z.output<typeof StressorRecordSchema>;
  * load (its warm-up) started; times before it (the runtime starting, a memory
  * ballast filled before the runtime) are negative.
  */
-/** What an external target says about itself (see `target.reported`). */
-export const TargetReportSchema = z.object({
-  /** Model ids its `/v1/models` lists; null when it has no such route. */
-  models: z.array(z.string()).nullable(),
-  /** Its `/health` body (parsed JSON, or text); null when it has none. */
-  health: z.unknown().nullable(),
-  /** Its `Server` header. */
-  server: z.string().nullable(),
-});
-export type TargetReport = z.output<typeof TargetReportSchema>;
-
 export const RunResultSchema = z.object({
   schemaVersion: z.literal(RUN_RESULT_SCHEMA_VERSION),
   tool: z.object({ name: z.literal("tunebench"), version: z.string() }),

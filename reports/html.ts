@@ -1,4 +1,4 @@
-import type { CheckResult } from "../harness/checks/types.js";
+import type { CheckResult } from "../harness/result.js";
 import type { Chart, Omitted } from "./charts/common.js";
 
 /** Text for HTML: `<script>` in a scenario name or a finding shows as text, never as markup. */

@@ -1,7 +1,7 @@
-import type { CheckResult } from "../harness/checks/types.js";
 import { verdictOf } from "../harness/checks/run.js";
 import { formatBytes, markdownTable } from "../harness/format.js";
-import type { RunResult, StressorRecord } from "../harness/result.js";
+import type { CheckResult, RunResult } from "../harness/result.js";
+import type { StressorRecord } from "../harness/stress/timeline.js";
 
 const ms = (v: number | null): string => (v === null ? "-" : v < 10 ? v.toFixed(2) : v.toFixed(1));
 

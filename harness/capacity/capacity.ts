@@ -6,7 +6,7 @@ import { LatencyRecorder } from "../../runtime/stats.js";
 import { runLoad, type Arrival, type LoadResult, type OperationResult } from "../load/driver.js";
 import { tierBudgetMs, type Sla } from "../profile/sla.js";
 import type { LoadedScenario } from "../scenario/load.js";
-import { buildPlan, type Plan } from "../scenario/plan.js";
+import { buildPlan, type Plan } from "../run/plan.js";
 import { startChildRuntime, type Target } from "../target/child.js";
 import { combine, judgeAttainment, kneeOf, searchCapacity, wilson, type Attainment, type ProbeVerdict, type SearchResult } from "./search.js";
 

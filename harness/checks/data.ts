@@ -2,7 +2,8 @@ import { LatencyRecorder, percentileRankBounds, samplesNeededFor } from "../../r
 import { formatBytes } from "../format.js";
 import type { RunOperation, RunResult } from "../result.js";
 import type { Comparison } from "../scenario/threshold.js";
-import type { CheckOutcome, Window } from "./types.js";
+import type { Window } from "../result.js";
+import type { CheckOutcome } from "./types.js";
 
 /**
  * Pure readers of a RunResult that checks share: the measured window, a series

@@ -1,7 +1,7 @@
 import { levelIncludes, type ChecklistLevel } from "../profile/sla.js";
-import type { RunResult } from "../result.js";
+import type { CheckResult, CheckStatus, RunResult } from "../result.js";
 import { ALL_CHECKS } from "./registry.js";
-import type { Check, CheckContext, CheckResult, CheckStatus } from "./types.js";
+import type { Check, CheckContext } from "./types.js";
 
 const STATUS_RANK: Record<CheckStatus, number> = { fail: 0, error: 1, warn: 2, "not-evaluated": 3, pass: 4 };
 
@@ -51,6 +51,11 @@ export function judgeRun(r: RunResult, options: JudgeOptions = {}): CheckResult[
   const results = ALL_CHECKS.filter((c) => c.meta.kind !== "checklist" || levelIncludes(level, c.meta.level ?? "development")).flatMap((c) => runCheck(c, r, ctx));
   const findings = rankFindings(results.filter((c) => c.kind === "diagnosis"));
   return [...results.filter((c) => c.kind === "sla" || c.kind === "expectation"), ...findings, ...results.filter((c) => c.kind === "checklist")];
+}
+
+/** The run with its checks judged once (`judgeRun`): what a command that asked for the run stores and prints. */
+export function judged(r: RunResult, options: JudgeOptions = {}): RunResult {
+  return { ...r, checks: judgeRun(r, options) };
 }
 
 export interface Verdict {

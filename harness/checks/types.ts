@@ -1,55 +1,5 @@
-import { z } from "zod";
-import { ChecklistLevelSchema, type ChecklistLevel } from "../profile/sla.js";
-import type { RunResult } from "../result.js";
-
-export const CHECK_KINDS = ["sla", "expectation", "diagnosis", "checklist"] as const;
-export type CheckKind = (typeof CHECK_KINDS)[number];
-
-/**
- * pass / warn / fail; not-evaluated when the data the check needs is missing or
- * too thin (never a pass); error when the check itself threw.
- */
-export const CHECK_STATUSES = ["pass", "warn", "fail", "not-evaluated", "error"] as const;
-export type CheckStatus = (typeof CHECK_STATUSES)[number];
-
-/** What `observed` and `bound` are in. */
-export const CHECK_UNITS = ["ms", "fraction", "count", "rps", "bytes", "cores", "ratio", "tokens/s"] as const;
-export type CheckUnit = (typeof CHECK_UNITS)[number];
-
-/** A window on the run clock, ms. */
-export const WindowSchema = z.object({ startAtMs: z.number(), endAtMs: z.number() });
-export type Window = z.output<typeof WindowSchema>;
-
-/** One judged check as the RunResult stores it. */
-export const CheckResultSchema = z.object({
-  /** Unique in a result: the check's id, with the subject for checks judged per operation or per expectation (`sla.search`, `expectation.0`). */
-  id: z.string(),
-  /** The check definition that made it (`sla`, `diagnose.gc-pressure`, `checklist.threads-within-cores`). */
-  check: z.string(),
-  kind: z.enum(CHECK_KINDS),
-  /** Checklist items: the lowest level whose list holds the item. */
-  level: ChecklistLevelSchema.optional(),
-  title: z.string(),
-  status: z.enum(CHECK_STATUSES),
-  observed: z.number().nullable(),
-  bound: z.number().nullable(),
-  unit: z.enum(CHECK_UNITS).nullable(),
-  /** Lines a person can follow: the figure, where it comes from (operation, window, series), and why the verdict. */
-  evidence: z.array(z.string()),
-  /** Findings: the cause the finding points to, in a few words. */
-  cause: z.string().optional(),
-  /** Findings: how much of the run's trouble the finding explains, 0..1; findings are ranked by it. */
-  score: z.number().optional(),
-  /** Where to look: operations, monitor series, a window of time. */
-  refs: z
-    .object({
-      operations: z.array(z.string()).optional(),
-      series: z.array(z.string()).optional(),
-      window: WindowSchema.optional(),
-    })
-    .optional(),
-});
-export type CheckResult = z.output<typeof CheckResultSchema>;
+import type { ChecklistLevel } from "../profile/sla.js";
+import type { CheckKind, CheckResult, CheckStatus, CheckUnit, RunResult } from "../result.js";
 
 /** What a check's `run` returns for one subject. */
 export interface CheckOutcome {

@@ -7,7 +7,7 @@ import { readLocalBuildRecord, writeLocalBuildRecord } from "../../runtime/infer
 import { buildReference, findReference } from "../../runtime/inference/reference-build.js";
 import { EnvironmentError, isTunebenchError } from "../../runtime/errors.js";
 import type { SourceFix } from "../../runtime/inference/source-fixes.js";
-import { binPath } from "../target/child.js";
+import { BIN_PATH } from "../paths.js";
 import { interruptSignal, writeJson } from "./common.js";
 
 interface JsonArgs {
@@ -38,7 +38,7 @@ function fixesNote(fixes: readonly SourceFix[]): string {
  * recorded with the build: a build that failed is refused by `--backend cpu-local`.
  */
 function selfTestLocal(sourceFixes: SourceFix[]): void {
-  const res = spawnSync(process.execPath, [binPath(), "bench", "-m", "tiny", "-q", "Q4_0", "-p", "64", "-n", "4", "-r", "1", "--backend", "cpu-local", "--json"], {
+  const res = spawnSync(process.execPath, [BIN_PATH, "bench", "-m", "tiny", "-q", "Q4_0", "-p", "64", "-n", "4", "-r", "1", "--backend", "cpu-local", "--json"], {
     encoding: "utf8",
     timeout: 120_000,
   });

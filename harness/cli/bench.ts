@@ -4,7 +4,7 @@ import { BACKENDS, type BackendName } from "../../runtime/config.js";
 import { EnvironmentError, InputError } from "../../runtime/errors.js";
 import { findReference } from "../../runtime/inference/reference-build.js";
 import { parseFileType } from "../../runtime/models/make.js";
-import { TUNEBENCH_VERSION } from "../../runtime/version.js";
+import { TUNEBENCH_VERSION } from "../../runtime/package.js";
 import { runTokenBench, type TokenBenchPlan, type TokenBenchRow } from "../bench/tokens.js";
 import { interruptSignal, parseNumberList, parseStringList, writeJson } from "./common.js";
 import { csvTable, formatBytes, formatCount, markdownTable, type Column } from "../format.js";

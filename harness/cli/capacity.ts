@@ -4,7 +4,7 @@ import { InputError } from "../../runtime/errors.js";
 import { ensureDir, writeFileAtomic } from "../../runtime/fs.js";
 import { isCatalogName } from "../../runtime/models/catalog.js";
 import { isModelPath } from "../../runtime/models/resolve.js";
-import { TUNEBENCH_VERSION } from "../../runtime/version.js";
+import { TUNEBENCH_VERSION } from "../../runtime/package.js";
 import { checkCapacityOptions, runCapacity, type CapacityProbe, type CapacityResult } from "../capacity/capacity.js";
 import { detectHardware } from "../detect/index.js";
 import { markdownTable } from "../format.js";

@@ -1,5 +1,5 @@
 import { InputError } from "../../runtime/errors.js";
-import { Duration } from "../scenario/schema.js";
+import { Duration } from "../units.js";
 
 /** Exit codes, as the README documents them. */
 export const EXIT = {

@@ -18,7 +18,7 @@ import { serveCommand } from "./serve.js";
 import { sizeCommand } from "./size.js";
 import { capacityCommand } from "./capacity.js";
 
-import { TUNEBENCH_VERSION } from "../../runtime/version.js";
+import { TUNEBENCH_VERSION } from "../../runtime/package.js";
 
 function reportError(err: unknown): number {
   if (err instanceof InterruptedError || (err instanceof Error && err.name === "AbortError")) {

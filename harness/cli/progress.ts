@@ -1,5 +1,5 @@
 import cliProgress from "cli-progress";
-import type { RunEvent } from "../scenario/run.js";
+import type { RunEvent } from "../run/run.js";
 
 /** Progress of one long task, shown on stderr when it is a terminal and silent otherwise. */
 export interface Progress {

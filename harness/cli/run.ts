@@ -4,10 +4,10 @@ import { InputError } from "../../runtime/errors.js";
 import { ensureDir, writeFileAtomic } from "../../runtime/fs.js";
 import { summaryMarkdown } from "../../reports/markdown.js";
 import { writeRunReport } from "../../reports/report.js";
-import { verdictOf } from "../checks/run.js";
+import { judged, verdictOf } from "../checks/run.js";
 import { loadScenario } from "../scenario/load.js";
 import { parseSet } from "../profile/load.js";
-import { runScenario } from "../scenario/run.js";
+import { runScenario } from "../run/run.js";
 import { EXIT, interruptSignal, parseDuration, writeJson } from "./common.js";
 import { runEventText, statusLine } from "./progress.js";
 
@@ -51,7 +51,7 @@ export const runCommand: CommandModule<object, RunArgs> = {
     if (args.target !== undefined && args["in-process"]) throw new InputError("give either --target or --in-process, not both");
     const status = statusLine();
     const started = performance.now();
-    const result = await runScenario(loaded, {
+    const run = runScenario(loaded, {
       ...(args.profile ? { profile: args.profile } : {}),
       set: parseSet(args.set ?? []),
       ...(durationMs !== undefined ? { durationMs } : {}),
@@ -66,6 +66,7 @@ export const runCommand: CommandModule<object, RunArgs> = {
         status.set(`${elapsed}s ${loaded.scenario.name}: ${text}`);
       },
     }).finally(() => status.clear());
+    const result = judged(await run);
     const dir = path.resolve(args.out, `${loaded.scenario.name}-${result.startedAt.replace(/[:.]/g, "-")}`);
     ensureDir(dir);
     await writeFileAtomic(path.join(dir, "run.json"), `${JSON.stringify(result, null, 2)}\n`);

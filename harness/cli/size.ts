@@ -10,7 +10,7 @@ import { estimateFileMemory, estimateMemory } from "../../runtime/models/estimat
 import { catalogRequest, parseFileType } from "../../runtime/models/make.js";
 import { isModelPath } from "../../runtime/models/resolve.js";
 import { buildSyntheticModel } from "../../runtime/models/synthetic.js";
-import { TUNEBENCH_VERSION } from "../../runtime/version.js";
+import { TUNEBENCH_VERSION } from "../../runtime/package.js";
 import { buildReport, mainFile, writeReport } from "../../reports/report.js";
 import { detectHardware } from "../detect/index.js";
 import { formatBytes } from "../format.js";

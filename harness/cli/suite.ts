@@ -5,10 +5,10 @@ import { ensureDir, writeFileAtomic } from "../../runtime/fs.js";
 import { summaryMarkdown } from "../../reports/markdown.js";
 import { buildReport, mainFile, writeReport, writeRunReport } from "../../reports/report.js";
 import { suiteSource, type SuiteIndexFile } from "./report.js";
-import { verdictOf } from "../checks/run.js";
+import { judged, verdictOf } from "../checks/run.js";
 import { loadScenarioFolder } from "../scenario/load.js";
 import { BUILTIN_SCENARIOS_DIR } from "../paths.js";
-import { runScenario } from "../scenario/run.js";
+import { runScenario } from "../run/run.js";
 import { EXIT, interruptSignal, writeJson } from "./common.js";
 import { statusLine } from "./progress.js";
 
@@ -66,14 +66,16 @@ export const suiteCommand: CommandModule<object, SuiteArgs> = {
       const dir = path.join(root, name);
       ensureDir(dir);
       try {
-        const result = await runScenario(loaded, {
+        const result = judged(
+          await runScenario(loaded, {
           ...(args.quick ? { durationMs: Math.min(QUICK_DURATION_MS, loaded.scenario.duration) } : {}),
           signal: interruptSignal,
           onEvent: (e) => {
             if (e.type === "phase") status.set(`${label}: ${e.text}`);
             else if (e.type === "tick") status.set(`${label}: ${e.phase}, ${e.requests} req/s, p95 ${Number.isFinite(e.p95Ms) ? e.p95Ms.toFixed(1) : "-"} ms`);
           },
-        });
+          }),
+        );
         await writeFileAtomic(path.join(dir, "run.json"), `${JSON.stringify(result, null, 2)}\n`);
         await writeFileAtomic(path.join(dir, "summary.md"), summaryMarkdown(result, allow));
         if (args.report) {

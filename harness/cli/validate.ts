@@ -4,16 +4,16 @@ import { InputError, isTunebenchError } from "../../runtime/errors.js";
 import { ensureDir, writeFileAtomic } from "../../runtime/fs.js";
 import { summaryMarkdown } from "../../reports/markdown.js";
 import { writeRunReport } from "../../reports/report.js";
-import { judgeRun, verdictOf } from "../checks/run.js";
-import type { CheckResult } from "../checks/types.js";
+import { judged, verdictOf } from "../checks/run.js";
+import type { CheckResult } from "../result.js";
 import { detectHardware } from "../detect/index.js";
 import { BUILTIN_SCENARIOS_DIR } from "../paths.js";
 import { parseSet } from "../profile/load.js";
 import { CHECKLIST_LEVELS, type ChecklistLevel } from "../profile/sla.js";
 import type { RunResult } from "../result.js";
 import { loadScenario, type LoadedScenario } from "../scenario/load.js";
-import { buildPlan } from "../scenario/plan.js";
-import { runScenario } from "../scenario/run.js";
+import { buildPlan } from "../run/plan.js";
+import { runScenario } from "../run/run.js";
 import { fitChecks, type FitItem } from "../validate/fit.js";
 import { EXIT, interruptSignal, parseDuration, writeJson } from "./common.js";
 import { isInteractive, runEventText, statusLine } from "./progress.js";
@@ -139,12 +139,12 @@ export const validateCommand: CommandModule<object, ValidateArgs> = {
         status.clear();
       }
     };
-    const main = await runOne(workload);
-    const runs: RunResult[] = [main];
+    const measured = await runOne(workload);
     // the production checklist asks how the service fares when Redis goes away: that run is its evidence
-    if (level === "production" && main.status === "complete" && !interruptSignal.aborted) runs.push(await runOne(await loadScenario(OUTAGE)));
+    const outage = level === "production" && measured.status === "complete" && !interruptSignal.aborted ? judged(await runOne(await loadScenario(OUTAGE))) : undefined;
+    const main = judged(measured, { level, companions: outage ? [outage] : [] });
+    const runs: RunResult[] = outage ? [main, outage] : [main];
     const allow = { allowUnevaluated: args["allow-unevaluated"] };
-    main.checks = judgeRun(main, { level, companions: runs.slice(1) });
     const verdict = verdictOf(main.checks, allow);
     result.checks = main.checks;
     const incomplete = runs.some((r) => r.status === "incomplete");

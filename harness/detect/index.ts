@@ -3,7 +3,7 @@ import { getLlamaGpuTypes, getModuleVersion } from "node-llama-cpp";
 import si from "systeminformation";
 import { loadBackend, type BackendInfo } from "../../runtime/inference/backend.js";
 import { isTunebenchError } from "../../runtime/errors.js";
-import { TUNEBENCH_VERSION } from "../../runtime/version.js";
+import { TUNEBENCH_VERSION } from "../../runtime/package.js";
 import { detectCgroupLimits } from "./cgroup.js";
 import type { HardwareInfo } from "./types.js";
 

@@ -1,5 +1,4 @@
 import { execFileSync } from "node:child_process";
-import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { gunzipSync, gzipSync } from "node:zlib";
@@ -7,30 +6,10 @@ import Database from "better-sqlite3";
 import { z } from "zod";
 import { EnvironmentError, InputError } from "../../runtime/errors.js";
 import { ensureDir } from "../../runtime/fs.js";
-import type { HardwareInfo } from "../detect/index.js";
 import { parseRunResult, type RunResult } from "../result.js";
 
 /** The default history file: in the project's `.tunebench/` folder (the current directory's). */
 export const DEFAULT_HISTORY = path.join(".tunebench", "history.sqlite");
-
-/** The part of the hardware that decides speed: two machines with the same fingerprint are comparable. */
-export function hardwareSummary(hw: HardwareInfo): Record<string, unknown> {
-  return {
-    cpu: hw.cpu.brand,
-    physicalCores: hw.cpu.physicalCores,
-    logicalCores: hw.cpu.logicalCores,
-    cpuLimit: hw.cgroup.cpuLimit ?? null,
-    flags: [...hw.cpu.flags].sort(),
-    memoryGiB: Math.round(hw.memory.totalBytes / 1024 ** 3),
-    gpus: hw.gpus.map((g) => g.model).sort(),
-    arch: hw.os.arch,
-  };
-}
-
-/** A short hash of `hardwareSummary`: CPU model, cores, CPU limit, flags, memory (GiB), GPUs, architecture. */
-export function hardwareFingerprint(hw: HardwareInfo): string {
-  return createHash("sha256").update(JSON.stringify(hardwareSummary(hw))).digest("hex").slice(0, 12);
-}
 
 /** Where the code measured comes from: CI variables first (GitHub, GitLab, generic), then git, else unknown. */
 export function codeLabel(env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): { branch: string | null; commit: string | null } {

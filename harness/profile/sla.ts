@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { Duration } from "../scenario/schema.js";
+import { Duration } from "../units.js";
 
 const Budget = Duration.refine((v) => v > 0, "a budget above 0");
 

@@ -1,8 +1,8 @@
 import { existsSync, readdirSync } from "node:fs";
-import { readdir } from "node:fs/promises";
+import { readdir, stat } from "node:fs/promises";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { InputError } from "../../runtime/errors.js";
+import { BUILTIN_SCENARIOS_DIR } from "../paths.js";
 import { ScenarioSchema, type Scenario } from "./schema.js";
 import { issuePath, lineOf, readYaml, type YamlSource } from "../yaml.js";
 
@@ -13,18 +13,12 @@ export interface LoadedScenario {
   source?: YamlSource;
 }
 
-/** The scenarios folder of the tunebench package (found upward from this file: it runs from source in tests, from dist/ otherwise). */
+/** The scenarios that come with tunebench, for the error that names a missing file. */
 function shippedScenarios(): { dir: string; files: string[] } | undefined {
-  let dir = path.dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 5; i++) {
-    const candidate = path.join(dir, "scenarios");
-    if (existsSync(path.join(candidate, "smoke.yaml"))) {
-      const yamls = (sub: string): string[] => (existsSync(path.join(candidate, sub)) ? readdirSync(path.join(candidate, sub)).filter((f) => f.endsWith(".yaml")).sort().map((f) => path.join(sub, f)) : []);
-      return { dir: candidate, files: [...yamls("."), ...yamls("ci")] };
-    }
-    dir = path.dirname(dir);
-  }
-  return undefined;
+  const dir = BUILTIN_SCENARIOS_DIR;
+  if (!existsSync(path.join(dir, "smoke.yaml"))) return undefined;
+  const yamls = (sub: string): string[] => (existsSync(path.join(dir, sub)) ? readdirSync(path.join(dir, sub)).filter((f) => f.endsWith(".yaml")).sort().map((f) => path.join(sub, f)) : []);
+  return { dir, files: [...yamls("."), ...yamls("ci")] };
 }
 
 /**
@@ -61,4 +55,23 @@ export async function loadScenarioFolder(dir: string): Promise<LoadedScenario[]>
   }
   if (files.length === 0) throw new InputError(`${dir} has no .yaml scenario files`);
   return Promise.all(files.map((f) => loadScenario(path.join(dir, f))));
+}
+
+/** A scenario file, or every .yaml of a folder (a suite), validated before anything runs. */
+export async function loadScenarios(target: string): Promise<LoadedScenario[]> {
+  let isDir = false;
+  try {
+    isDir = (await stat(target)).isDirectory();
+  } catch {
+    throw new InputError(`${target}: no such scenario file or folder`);
+  }
+  if (!isDir) return [await loadScenario(target)];
+  const loaded = await loadScenarioFolder(target);
+  const names = new Map<string, string>();
+  for (const l of loaded) {
+    const other = names.get(l.scenario.name);
+    if (other) throw new InputError(`${l.file}: scenario name "${l.scenario.name}" is also the name of ${other}; a baseline tells scenarios apart by name`);
+    names.set(l.scenario.name, l.file);
+  }
+  return loaded;
 }

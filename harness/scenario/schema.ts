@@ -1,10 +1,7 @@
 import { z } from "zod";
 import { StressorSchema } from "../stress/registry.js";
 import { parseThreshold } from "./threshold.js";
-import { Duration } from "./units.js";
-
-export { Duration, Size } from "./units.js";
-export { STRESSOR_KINDS, StressorSchema } from "../stress/registry.js";
+import { Duration } from "../units.js";
 
 export const OPERATIONS = ["health", "search", "completion", "chat", "embeddings", "batch"] as const;
 

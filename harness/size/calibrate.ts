@@ -15,10 +15,10 @@ import { median, spreadOf } from "../../runtime/stats.js";
 import { InferenceConfigSchema } from "../../runtime/config.js";
 import { InferenceEngine } from "../../runtime/inference/engine.js";
 import { measureBatchedGeneration } from "../../runtime/inference/throughput.js";
-import { TUNEBENCH_VERSION } from "../../runtime/version.js";
+import { TUNEBENCH_VERSION } from "../../runtime/package.js";
 import { defaultsPlan, runTokenBench, type TokenBenchEvent, type TokenBenchRow } from "../bench/tokens.js";
 import type { HardwareInfo } from "../detect/index.js";
-import { hardwareFingerprint, hardwareSummary } from "../gate/baseline.js";
+import { hardwareFingerprint, hardwareSummary } from "../detect/fingerprint.js";
 import { shapeFacts, type ModelFacts } from "./facts.js";
 import { fitLadder, type LadderPoint, type SpeedFit } from "./fit.js";
 

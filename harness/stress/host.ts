@@ -4,6 +4,7 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { EnvironmentError, InputError } from "../../runtime/errors.js";
+import { PACKAGE_ROOT } from "../../runtime/package.js";
 
 /** A stressor acting on the host: it runs in a child process that dies with its parent. */
 export interface HostStressor {
@@ -19,7 +20,7 @@ function childScript(): string {
   // from dist/ the compiled child sits beside this file; from source (tests) it is in dist/ too
   const compiled = path.join(here, "child.js");
   if (existsSync(compiled)) return compiled;
-  const fromSource = path.resolve(here, "../../dist/harness/stress/child.js");
+  const fromSource = path.join(PACKAGE_ROOT, "dist", "harness", "stress", "child.js");
   if (existsSync(fromSource)) return fromSource;
   throw new EnvironmentError("the stressor child script is missing: run `npm run build`");
 }

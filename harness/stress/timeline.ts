@@ -1,5 +1,18 @@
-import type { StressorRecord } from "../result.js";
+import { z } from "zod";
 import type { ActiveStressor } from "./kinds/types.js";
+import { STRESSOR_KINDS } from "./registry.js";
+
+/** A stressor as the RunResult records it. */
+export const StressorRecordSchema = z.object({
+  kind: z.enum(STRESSOR_KINDS),
+  /** Its settings as the scenario gave them, and what it measured of itself (bytes taken and given back). */
+  params: z.record(z.string(), z.union([z.number(), z.string(), z.boolean(), z.null()])),
+  /** When it came on and went off, ms on the run clock; null when it never did. */
+  startAtMs: z.number().nullable(),
+  stopAtMs: z.number().nullable(),
+  error: z.string().optional(),
+});
+export type StressorRecord = z.output<typeof StressorRecordSchema>;
 
 interface Slot {
   stressor: ActiveStressor;

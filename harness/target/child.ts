@@ -1,14 +1,13 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import type { RuntimeConfig } from "../../runtime/config.js";
 import { EnvironmentError, InputError } from "../../runtime/errors.js";
 import { L3_URL_ENV, redactUrl } from "../../runtime/cache/redis.js";
 import { RuntimeHealthSchema, type RuntimeHealth } from "../../runtime/server/health.js";
 import { startRuntime } from "../../runtime/server/start.js";
+import { BIN_PATH } from "../paths.js";
 
 /** The system under test, as the load generator sees it. */
 export interface Target {
@@ -18,17 +17,6 @@ export interface Target {
   pid: number | undefined;
   /** Stops it: gracefully, killed after `graceMs` (default 15 s). */
   stop(graceMs?: number): Promise<void>;
-}
-
-/** bin/tunebench.cjs, found upward from this file (it runs from source in tests, from dist/ otherwise). */
-export function binPath(): string {
-  let dir = path.dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 5; i++) {
-    const candidate = path.join(dir, "bin", "tunebench.cjs");
-    if (existsSync(candidate)) return candidate;
-    dir = path.dirname(dir);
-  }
-  throw new EnvironmentError("bin/tunebench.cjs is missing");
 }
 
 export interface ChildRuntimeOptions {
@@ -57,7 +45,7 @@ export async function startChildRuntime(options: ChildRuntimeOptions): Promise<T
   const secretEnv = l3Url && redacted !== l3Url ? { [L3_URL_ENV]: l3Url } : {};
   const fileConfig = { ...options.config, server: { ...options.config.server, port: 0 }, cache: { ...options.config.cache, l3: { ...options.config.cache.l3, ...(redacted ? { url: redacted } : {}) } } };
   await writeFile(configFile, JSON.stringify(fileConfig), { mode: 0o600 });
-  const args = [...(options.nodeFlags ?? []), binPath(), "serve", "--config", configFile, "--json", "--harness-control", "--probe-threads"];
+  const args = [...(options.nodeFlags ?? []), BIN_PATH, "serve", "--config", configFile, "--json", "--harness-control", "--probe-threads"];
   // stdin is a pipe the runtime watches: when this process dies (even SIGKILL) it closes, and the runtime stops
   const child: ChildProcess = spawn(process.execPath, args, { stdio: ["pipe", "pipe", "pipe"], env: { ...process.env, ...options.env, ...secretEnv } });
   child.stdin!.on("error", () => undefined);

@@ -1,6 +1,17 @@
+import { z } from "zod";
 import { EnvironmentError } from "../../runtime/errors.js";
 import type { LoadOperation } from "../load/driver.js";
-import type { TargetReport } from "../result.js";
+
+/** What an external target says about itself (a RunResult's `target.reported`). */
+export const TargetReportSchema = z.object({
+  /** Model ids its `/v1/models` lists; null when it has no such route. */
+  models: z.array(z.string()).nullable(),
+  /** Its `/health` body (parsed JSON, or text); null when it has none. */
+  health: z.unknown().nullable(),
+  /** Its `Server` header. */
+  server: z.string().nullable(),
+});
+export type TargetReport = z.output<typeof TargetReportSchema>;
 
 /** The most of a target's self-report kept in a RunResult, characters. */
 const REPORT_LIMIT = 16_384;

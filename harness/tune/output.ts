@@ -1,9 +1,7 @@
-import path from "node:path";
 import { Document, isSeq, type Node } from "yaml";
 import { extendsReference, mergeConfig } from "../profile/load.js";
 import { markdownTable } from "../format.js";
 import type { LoadedScenario } from "../scenario/load.js";
-import type { RecommendationMetric } from "../../reports/charts/recommendations.js";
 import type { TuneResult } from "./tune.js";
 import { patchObject } from "./types.js";
 
@@ -51,6 +49,20 @@ export function tunedProfileYaml(result: TuneResult, loaded: LoadedScenario, pro
     ` Use: tunebench run ${result.scenario.file} --profile <this file>, or tunebench serve --profile <this file>`,
   ].join("\n");
   return String(doc);
+}
+
+/** One metric of a recommendation, measured before and after the change, each with a confidence interval. */
+export interface RecommendationMetric {
+  /** The recommendation it belongs to (`threads 1 -> 2`). */
+  recommendation: string;
+  metric: string;
+  unit: string;
+  /** The original's figure with its spread (the range of its rounds). */
+  before: { value: number; low: number; high: number };
+  /** The candidate's figure with the 95 % interval of the measured change. */
+  after: { value: number; low: number; high: number };
+  /** What the re-measurement decided. */
+  verdict: "better" | "worse" | "no change";
 }
 
 /** The recommendations chart's rows: each verified candidate's metrics before and after (the round medians) with the change's interval. */

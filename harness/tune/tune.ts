@@ -1,8 +1,9 @@
-import { TUNEBENCH_VERSION } from "../../runtime/version.js";
-import type { CheckResult } from "../checks/types.js";
+import { TUNEBENCH_VERSION } from "../../runtime/package.js";
+import type { CheckResult } from "../result.js";
 import type { RunResult } from "../result.js";
 import type { LoadedScenario } from "../scenario/load.js";
-import { runScenario } from "../scenario/run.js";
+import { judged } from "../checks/run.js";
+import { runScenario } from "../run/run.js";
 import { failingChecks, proposeCandidates } from "./candidates.js";
 import type { Candidate } from "./types.js";
 import { verifyInterleaved, type Verification } from "./verify.js";
@@ -94,12 +95,14 @@ export async function tuneScenario(loaded: LoadedScenario, settings: TuneSetting
   if (!original) {
     emit({ type: "phase", text: "running the scenario as it is" });
     // a stop before the original run is measured ends tune with nothing verified (exit 130)
-    original = await runScenario(loaded, {
-      ...(settings.profile ? { profile: settings.profile } : {}),
-      set: settings.set,
-      ...(settings.durationMs !== undefined ? { durationMs: settings.durationMs } : {}),
-      ...(options.signal ? { signal: options.signal } : {}),
-    });
+    original = judged(
+      await runScenario(loaded, {
+        ...(settings.profile ? { profile: settings.profile } : {}),
+        set: settings.set,
+        ...(settings.durationMs !== undefined ? { durationMs: settings.durationMs } : {}),
+        ...(options.signal ? { signal: options.signal } : {}),
+      }),
+    );
   }
   // a first run that wrote the model or embedded the index took longer than the runs to come
   const runMs = Math.max(1000, Date.parse(original.finishedAt) - Date.parse(original.startedAt) - (original.preparation?.ms ?? 0));

@@ -1,5 +1,5 @@
 import type { RuntimeConfig } from "../../runtime/config.js";
-import type { CheckResult } from "../checks/types.js";
+import type { CheckResult } from "../result.js";
 import type { RunResult } from "../result.js";
 
 /** One change to the RuntimeConfig: a dotted path (what `--set` takes) and its new value. */

@@ -1,7 +1,8 @@
 import type { RunResult } from "../result.js";
 import { mergeConfig } from "../profile/load.js";
 import type { LoadedScenario } from "../scenario/load.js";
-import { runScenario } from "../scenario/run.js";
+import { judged } from "../checks/run.js";
+import { runScenario } from "../run/run.js";
 import { runMetrics, type RunMetric } from "./metrics.js";
 import { comparePaired, type PairedComparison } from "./stats.js";
 import { patchObject, type Candidate } from "./types.js";
@@ -58,12 +59,14 @@ export interface VerifyOptions {
 /** One run of the scenario with the candidate's patches over the user's `--set`. */
 async function runWith(loaded: LoadedScenario, options: VerifyOptions, candidate: Candidate | undefined): Promise<RunResult> {
   const set = candidate ? mergeConfig(options.set, patchObject(candidate.patches)) : options.set;
-  return runScenario(loaded, {
-    ...(options.profile ? { profile: options.profile } : {}),
-    set,
-    ...(options.durationMs !== undefined ? { durationMs: options.durationMs } : {}),
-    ...(options.signal ? { signal: options.signal } : {}),
-  });
+  return judged(
+    await runScenario(loaded, {
+      ...(options.profile ? { profile: options.profile } : {}),
+      set,
+      ...(options.durationMs !== undefined ? { durationMs: options.durationMs } : {}),
+      ...(options.signal ? { signal: options.signal } : {}),
+    }),
+  );
 }
 
 /** The verdict of a candidate from its metrics: improved needs an improvement and nothing worse. */

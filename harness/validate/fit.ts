@@ -7,7 +7,7 @@ import { isModelPath } from "../../runtime/models/resolve.js";
 import { buildSyntheticModel } from "../../runtime/models/synthetic.js";
 import { fmtBytes, fmtPct } from "../checks/data.js";
 import type { HardwareInfo } from "../detect/index.js";
-import { checkRedis, redisUse } from "../gate/rounds.js";
+import { checkRedis, redisUse } from "../run/preflight.js";
 
 /** One thing checked before any load: can this profile run here at all? */
 export interface FitItem {

@@ -1,18 +1,5 @@
+import type { RecommendationMetric } from "../../harness/tune/output.js";
 import { round, topLevel, type ChartOutcome } from "./common.js";
-
-/** One metric of a recommendation, measured before and after the change, each with a confidence interval. */
-export interface RecommendationMetric {
-  /** The recommendation it belongs to (`threads 1 -> 2`). */
-  recommendation: string;
-  metric: string;
-  unit: string;
-  /** The original's figure with its spread (the range of its rounds). */
-  before: { value: number; low: number; high: number };
-  /** The candidate's figure with the 95 % interval of the measured change. */
-  after: { value: number; low: number; high: number };
-  /** What the re-measurement decided. */
-  verdict: "better" | "worse" | "no change";
-}
 
 const VERDICT_COLORS = { better: "#2e7d32", worse: "#c62828", "no change": "#757575" } as const;
 

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { Duration } from "../../scenario/units.js";
+import { Duration } from "../../units.js";
 import { cpuStressor, type HostStressor } from "../host.js";
 import { paramsOf, type ActiveStressor } from "./types.js";
 

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { Duration } from "../../scenario/units.js";
+import { Duration } from "../../units.js";
 import { paramsOf, type ActiveStressor, type StressorEnv } from "./types.js";
 
 /** Allocation pressure inside the runtime (its harness-control route): short-lived objects, the newest kept alive. */

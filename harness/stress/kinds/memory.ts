@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { formatBytes } from "../../format.js";
-import { Duration, Size } from "../../scenario/units.js";
+import { Duration, Size } from "../../units.js";
 import { memoryStressor } from "../host.js";
 import { memAvailableBytes } from "../meminfo.js";
 import { paramsOf, type ActiveStressor, type StressorEnv } from "./types.js";

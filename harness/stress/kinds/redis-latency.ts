@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { Duration } from "../../scenario/units.js";
+import { Duration } from "../../units.js";
 import { paramsOf, type ActiveStressor, type StressorEnv } from "./types.js";
 
 /** Redis answers late: latency added by the fault proxy between the runtime and Redis. */

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { Duration } from "../../scenario/units.js";
+import { Duration } from "../../units.js";
 import { paramsOf, type ActiveStressor, type StressorEnv } from "./types.js";
 
 /** Redis goes away: the fault proxy cuts every connection and refuses new ones until the stressor ends. */

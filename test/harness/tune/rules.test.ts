@@ -6,7 +6,7 @@ import { tunedProfileYaml } from "../../../harness/tune/output.js";
 import { combine, type TuneResult } from "../../../harness/tune/tune.js";
 import type { Verification } from "../../../harness/tune/verify.js";
 import { loadScenario } from "../../../harness/scenario/load.js";
-import { buildPlan } from "../../../harness/scenario/plan.js";
+import { buildPlan } from "../../../harness/run/plan.js";
 import { parseRunResult } from "../../../harness/result.js";
 import { REPO, hasStackTrace, runCli, startCli } from "../../helpers/cli.js";
 import { fixture, fixtureFiles } from "../../helpers/fixtures.js";

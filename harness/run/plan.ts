@@ -3,10 +3,11 @@ import type { RuntimeConfig } from "../../runtime/config.js";
 import { InputError } from "../../runtime/errors.js";
 import type { Arrival, LoadOperation } from "../load/driver.js";
 import { loadProfile, type LoadedProfile, type OverrideLayer } from "../profile/load.js";
+import type { LoadedScenario } from "../scenario/load.js";
+import type { Scenario } from "../scenario/schema.js";
 import { actsInsideRuntime, needsFaultProxy, type StressorSpec } from "../stress/registry.js";
-import type { LoadedScenario } from "./load.js";
+import { probeOperations, surveyTarget, type TargetReport } from "../target/external.js";
 import { buildOperations } from "./requests.js";
-import type { Scenario } from "./schema.js";
 
 export type TargetKind = "child" | "in-process" | "external";
 
@@ -36,7 +37,16 @@ export interface Plan {
   profile: LoadedProfile;
   /** The RuntimeConfig the runtime will run with (the run's own cache namespace and Redis route are set when it starts). */
   config: RuntimeConfig;
-  target: { kind: TargetKind; url: string | undefined };
+  target: {
+    kind: TargetKind;
+    url: string | undefined;
+    /** An external target: what it said about itself, and what it offers of the workload (`surveyPlan`). */
+    reported?: TargetReport;
+    /** Operation name -> why the target does not offer it (left out of the load with weight 0). */
+    unsupported?: ReadonlyMap<string, string>;
+    /** Operation name -> the route used instead of its own. */
+    paths?: ReadonlyMap<string, string>;
+  };
   warmupMs: number;
   durationMs: number;
   arrival: Arrival;
@@ -103,4 +113,25 @@ export async function buildPlan(loaded: LoadedScenario, options: PlanOptions = {
     stressors: s.stressors,
     faultProxy: s.stressors.some((x) => needsFaultProxy(x.kind)),
   };
+}
+
+/**
+ * The plan for an external target completed by asking the target: what it is
+ * (`/v1/models`, `/health`, its Server header), the model every OpenAI-style
+ * request names (`targetModel`, else the first it lists), and which operations
+ * it offers (those it does not are left out with weight 0, health on the route
+ * it has). A plan for the runtime is returned as it is. `phase` is told each
+ * question as it is asked.
+ */
+export async function surveyPlan(plan: Plan, options: { targetModel?: string; phase?: (text: string) => void; wait?: <T>(p: Promise<T>) => Promise<T> } = {}): Promise<Plan> {
+  const url = plan.target.url;
+  if (plan.target.kind !== "external" || url === undefined) return plan;
+  const wait = options.wait ?? (<T>(p: Promise<T>): Promise<T> => p);
+  options.phase?.(`asking ${url} what it is`);
+  const survey = await wait(surveyTarget(url));
+  const model = options.targetModel ?? survey.report.models?.[0];
+  const operations = model !== undefined ? buildOperations(plan.scenario, { model }) : plan.operations;
+  options.phase?.(`asking ${url} which operations it offers`);
+  const offered = await wait(probeOperations(url, operations, survey.status));
+  return { ...plan, operations: offered.operations, target: { ...plan.target, reported: survey.report, unsupported: offered.unsupported, paths: offered.paths } };
 }

@@ -19,13 +19,10 @@ import { createStressor } from "../stress/registry.js";
 import { StressorTimeline } from "../stress/timeline.js";
 import { prepareRuntime, type Preparation } from "../../runtime/server/start.js";
 import { formatBytes } from "../format.js";
-import type { TargetReport } from "../result.js";
-import { buildOperations } from "./requests.js";
-import { probeOperations, surveyTarget, type OfferedOperations } from "../target/external.js";
+import type { LoadedScenario } from "../scenario/load.js";
 import { externalTarget, readRuntimeHealth, startChildRuntime, startInProcessRuntime, type Target } from "../target/child.js";
 import { assembleResult } from "./assemble.js";
-import type { LoadedScenario } from "./load.js";
-import { buildPlan, type Plan, type PlanOptions } from "./plan.js";
+import { buildPlan, surveyPlan, type Plan, type PlanOptions } from "./plan.js";
 
 export interface RunOptions extends PlanOptions {
   onEvent?: (e: RunEvent) => void;
@@ -39,30 +36,20 @@ export type RunEvent = { type: "phase"; text: string } | LoadEvent | { type: "ru
  * nothing started), hardware, stressors due before the runtime, the target, the
  * generator's own floor, then the load with monitors and the stressor timeline
  * on one clock, and whatever happens, every stressor undone and the runtime
- * stopped; then the RunResult, judged. Ctrl-C (the signal) stops the load and
- * returns a valid result marked incomplete.
+ * stopped; then the RunResult. Ctrl-C (the signal) stops the load and returns
+ * a valid result marked incomplete. The result is not judged here (its
+ * `checks` are empty): whoever asked for the run judges it once, at the level
+ * and with the companion runs it needs (`judgeRun`).
  */
 export async function runScenario(loaded: LoadedScenario, options: RunOptions = {}): Promise<RunResult> {
-  const plan = await buildPlan(loaded, options);
+  const built = await buildPlan(loaded, options);
   const emit = options.onEvent ?? (() => undefined);
   const startedAt = new Date().toISOString();
   const wait = <T>(p: Promise<T>): Promise<T> => untilAborted(p, options.signal);
   emit({ type: "phase", text: "detecting the hardware" });
   // Ctrl-C is honoured even while detection waits (on a lock of a concurrent backend build, say)
   const hardware = await wait(detectHardware());
-  let reported: TargetReport | undefined;
-  let offered: OfferedOperations | undefined;
-  if (plan.target.kind === "external") {
-    emit({ type: "phase", text: `asking ${plan.target.url} what it is` });
-    const survey = await wait(surveyTarget(plan.target.url!));
-    reported = survey.report;
-    // the model every OpenAI-style request names: --model, else the first the target lists
-    const model = options.targetModel ?? reported.models?.[0];
-    if (model !== undefined) plan.operations = buildOperations(plan.scenario, { model });
-    emit({ type: "phase", text: `asking ${plan.target.url} which operations it offers` });
-    offered = await wait(probeOperations(plan.target.url!, plan.operations, survey.status));
-    plan.operations = offered.operations;
-  }
+  const plan = await surveyPlan(built, { ...(options.targetModel !== undefined ? { targetModel: options.targetModel } : {}), phase: (text) => emit({ type: "phase", text }), wait });
   // the run's own cache namespace (its keys are deleted at the end) and, with Redis stressors, the fault proxy in front of Redis
   const namespace = `tunebench-run-${randomBytes(3).toString("hex")}`;
   const redisUrl = plan.config.cache.l3.url ?? defaultRedisUrl();
@@ -140,12 +127,11 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions = 
     origin,
     runtimeStart,
     runtimeReady,
-    target: { kind: target?.kind ?? plan.target.kind, url: target?.url ?? plan.target.url ?? "", runtime: runtimeHealth, ...(reported ? { reported } : {}) },
+    target: { kind: target?.kind ?? plan.target.kind, url: target?.url ?? plan.target.url ?? "", runtime: runtimeHealth, ...(plan.target.reported ? { reported: plan.target.reported } : {}) },
     overhead,
     load,
     series,
     stressors: stressors.records(origin),
-    ...(offered ? { offered: { unsupported: offered.unsupported, paths: offered.paths } } : {}),
     ...(preparation
       ? {
           preparation: {

@@ -1,11 +1,11 @@
 import type { RuntimeConfig } from "../../runtime/config.js";
 import { redactUrl } from "../../runtime/cache/redis.js";
-import { TUNEBENCH_VERSION } from "../../runtime/version.js";
-import { judgeRun } from "../checks/run.js";
+import { TUNEBENCH_VERSION } from "../../runtime/package.js";
 import type { HardwareInfo } from "../detect/types.js";
 import type { LoadResult } from "../load/driver.js";
 import type { TimeSeries } from "../monitor/types.js";
-import { RUN_RESULT_SCHEMA_VERSION, RunResultSchema, type RunResult, type StressorRecord } from "../result.js";
+import { RUN_RESULT_SCHEMA_VERSION, RunResultSchema, type RunResult } from "../result.js";
+import type { StressorRecord } from "../stress/timeline.js";
 import type { Plan } from "./plan.js";
 
 export interface RunPieces {
@@ -25,21 +25,19 @@ export interface RunPieces {
   series: TimeSeries | undefined;
   stressors: StressorRecord[];
   preparation?: RunResult["preparation"];
-  /** An external target's probe: operations it does not offer (name -> why), and routes used instead of an operation's own. */
-  offered?: { unsupported: Map<string, string>; paths: Map<string, string> };
 }
 
 const EMPTY_SERIES: TimeSeries = { intervalMs: 1000, atMs: [], values: {}, overhead: { cpuMs: 0, samples: 0, cpuMsPerSample: 0 }, failures: {} };
 
 const round = (v: number): number => Math.round(v * 10) / 10;
 
-/** The RunResult from what a run measured, validated against the contract and judged by every check. */
+/** The RunResult from what a run measured, validated against the contract; not judged (`checks` empty). */
 export function assembleResult(p: RunPieces): RunResult {
   const s = p.plan.scenario;
   const tierOf = new Map(s.workload.operations.map((o) => [o.op as string, o.tier]));
   const operations = (p.load?.operations ?? []).map((o) => {
-    const why = p.offered?.unsupported.get(o.name);
-    const route = p.offered?.paths.get(o.name);
+    const why = p.plan.target.unsupported?.get(o.name);
+    const route = p.plan.target.paths?.get(o.name);
     return { ...o, name: o.name as RunResult["load"]["operations"][number]["name"], tier: tierOf.get(o.name) ?? 1, ...(why ? { unsupported: why } : {}), ...(route ? { path: route } : {}) };
   });
   const phases: RunResult["phases"] = [];
@@ -79,7 +77,6 @@ export function assembleResult(p: RunPieces): RunResult {
     ...(p.preparation ? { preparation: p.preparation } : {}),
     checks: [],
   };
-  // JSON's view (undefined dropped, NaN becomes null), validated against the contract, then judged
-  const result = RunResultSchema.parse(JSON.parse(JSON.stringify(draft)));
-  return { ...result, checks: judgeRun(result) };
+  // JSON's view (undefined dropped, NaN becomes null), validated against the contract
+  return RunResultSchema.parse(JSON.parse(JSON.stringify(draft)));
 }

@@ -1,6 +1,6 @@
 import { Xorshift128 } from "../../runtime/random.js";
 import type { LoadOperation } from "../load/driver.js";
-import type { Scenario } from "./schema.js";
+import type { Scenario } from "../scenario/schema.js";
 
 function words(rng: Xorshift128, n: number): string {
   const syllables = ["ba", "ko", "ri", "tu", "me", "sa", "vo", "li", "ne", "du", "ka", "zi"];
