@@ -9,6 +9,7 @@ import { median } from "../../runtime/stats.js";
 import { runLoad, type LoadOperation, type LoadResult } from "../load/driver.js";
 import { processCpuSeconds, threadCpuSeconds } from "../monitor/process.js";
 import { startChildRuntime } from "../target/child.js";
+import { alternate } from "./alternate.js";
 
 /** One server's figures over one round of the workload. */
 export interface AgainstRound {
@@ -166,10 +167,7 @@ export async function runServeAgainst(options: AgainstOptions = {}): Promise<Aga
         build: (i) => ({ method: "POST", path: "/v1/chat/completions", body: { model, messages: [{ role: "user", content: `Say something about ${i % 50}` }], max_tokens: maxTokens, stream: true }, stream: true }),
       },
     ];
-    const results = { tunebench: [] as AgainstRound[], llamaServer: [] as AgainstRound[] };
-    const measure = async (which: "tunebench" | "llamaServer", r: number): Promise<void> => {
-      if (options.signal?.aborted) throw options.signal.reason;
-      phase(`round ${r + 1}/${rounds}: ${which === "tunebench" ? "tunebench's runtime" : "llama-server"}`);
+    const measure = async (which: "tunebench" | "llamaServer", r: number): Promise<AgainstRound> => {
       const pid = which === "tunebench" ? runtime.pid : server!.pid;
       // the server's CPU over the measured window only: read when the warm-up ends and when the load does
       let before: { process: number | undefined; main: number | undefined } | undefined;
@@ -181,18 +179,17 @@ export async function runServeAgainst(options: AgainstOptions = {}): Promise<Aga
       ).finally(() => clearTimeout(warm));
       const after = await cpuNow();
       const diff = (a: number | undefined, b: number | undefined): number | undefined => (a !== undefined && b !== undefined ? a - b : undefined);
-      results[which].push(roundOf(load, { process: diff(after.process, before?.process), main: diff(after.main, before?.main), wallS: load.measuredMs / 1000 }));
+      return roundOf(load, { process: diff(after.process, before?.process), main: diff(after.main, before?.main), wallS: load.measuredMs / 1000 });
     };
-    for (let r = 0; r < rounds; r++) {
-      // the order alternates, so whatever the machine does over time falls on both
-      if (r % 2 === 0) {
-        await measure("tunebench", r);
-        await measure("llamaServer", r);
-      } else {
-        await measure("llamaServer", r);
-        await measure("tunebench", r);
-      }
-    }
+    const byRound = await alternate(
+      { tunebench: (r: number) => measure("tunebench", r), llamaServer: (r: number) => measure("llamaServer", r) },
+      {
+        rounds,
+        signal: options.signal,
+        onRun: (r, which) => phase(`round ${r + 1}/${rounds}: ${which === "tunebench" ? "tunebench's runtime" : "llama-server"}`),
+      },
+    );
+    const results = { tunebench: byRound.map((r) => r.tunebench), llamaServer: byRound.map((r) => r.llamaServer) };
     const med = (xs: AgainstRound[], key: keyof AgainstRound): number | null => {
       const v = xs.map((x) => x[key]).filter((x): x is number => x !== null);
       return v.length > 0 ? median(v) : null;

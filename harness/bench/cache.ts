@@ -17,6 +17,7 @@ import { CacheConfigSchema } from "../../runtime/config.js";
 import { FaultProxy } from "../stress/fault-proxy.js";
 import { EnvironmentError, InputError } from "../../runtime/errors.js";
 import { median } from "../../runtime/stats.js";
+import { inRounds } from "./alternate.js";
 
 /** Latency of one benchmark task, from tinybench. */
 export interface TaskStats {
@@ -68,13 +69,6 @@ export interface CacheBenchResult {
   rounds: number;
 }
 
-interface Pair {
-  id: string;
-  subject: string;
-  baseline?: string;
-  target?: { kind: CacheBenchTarget["kind"]; bound: number };
-}
-
 /** A plain ioredis client with default options: the baseline. */
 async function connectRaw(url: string): Promise<Redis> {
   const client = new Redis(url, { lazyConnect: true, retryStrategy: () => null });
@@ -103,7 +97,6 @@ function collectGarbage(): void {
   gcFunction();
 }
 
-
 /** Rounds of one task as one figure: median of the rounds' percentiles, samples and throughput summed up. */
 function mergeRounds(rounds: TaskStats[]): TaskStats {
   return {
@@ -131,6 +124,234 @@ function statsOf(task: Task): TaskStats {
   };
 }
 
+type TaskArgs = Parameters<Bench["add"]>;
+
+/** One benchmark: a subject beside the raw library call it wraps, both measured in the same bench. */
+interface Case {
+  id: string;
+  subject: TaskArgs;
+  baseline?: TaskArgs;
+  target?: { kind: CacheBenchTarget["kind"]; bound: number };
+}
+
+const KEY = "bench:key";
+
+/** What the cases measure, each holding the run's value under KEY: the raw libraries, the tiers alone, the tiered cache, and a client through the fault proxy. */
+interface Stack {
+  ns: string;
+  value: string;
+  lru: LRUCache<string, string>;
+  rawRead: Database.Statement<[string], { value: Buffer }>;
+  rawWrite: Database.Statement<[string, Buffer]>;
+  rawRedis: Redis;
+  l1: MemoryTier;
+  l2: SqliteTier;
+  l3: RedisTier;
+  l3Pipelined: RedisTier;
+  tiered: TieredCache;
+  viaProxy: Redis;
+}
+
+/** What the run undoes: its keys deleted first (also after a failure), then what it opened closed, the last opened first. */
+interface Teardown {
+  cleanups: Array<() => Promise<unknown>>;
+  closers: Array<() => unknown>;
+}
+
+/** The raw local baselines: lru-cache, and a better-sqlite3 table like L2's. */
+function openRawLocal(dir: string, value: string, teardown: Teardown): Pick<Stack, "lru" | "rawRead" | "rawWrite"> {
+  const lru = new LRUCache<string, string>({ max: 10_000 });
+  lru.set(KEY, value);
+  const rawDb = new Database(path.join(dir, "raw.sqlite"));
+  teardown.closers.push(() => rawDb.close());
+  rawDb.pragma("journal_mode = WAL");
+  rawDb.pragma("synchronous = NORMAL");
+  rawDb.exec("CREATE TABLE kv (key TEXT NOT NULL PRIMARY KEY, value BLOB NOT NULL)");
+  const rawRead = rawDb.prepare<[string], { value: Buffer }>("SELECT value FROM kv WHERE key = ?");
+  const rawWrite = rawDb.prepare<[string, Buffer]>("INSERT INTO kv (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value");
+  rawWrite.run(KEY, Buffer.from(value));
+  return { lru, rawRead, rawWrite };
+}
+
+/** The tiers alone, and a plain ioredis client beside L3. */
+async function openTiers(dir: string, ns: string, redisUrl: string, value: string, teardown: Teardown): Promise<Pick<Stack, "l1" | "l2" | "l3" | "l3Pipelined" | "rawRedis">> {
+  const l1 = new MemoryTier();
+  l1.set(KEY, value);
+  const l2 = new SqliteTier({ path: path.join(dir, "l2.sqlite"), namespace: ns, sweepIntervalMs: 0 });
+  teardown.closers.push(() => l2.close());
+  l2.set(KEY, value);
+  // the tier first: an unreachable Redis is reported as an environment error (exit 3)
+  const l3 = await RedisTier.connect({ url: redisUrl, namespace: ns, autoPipelining: false });
+  const rawRedis = await connectRaw(redisUrl);
+  teardown.closers.push(() => rawRedis.quit());
+  teardown.closers.push(() => l3.close());
+  teardown.cleanups.push(() => l3.clear()); // every key of this run lives under `${ns}:`
+  await l3.set(KEY, value);
+  await rawRedis.set(`${ns}:raw`, value);
+  const l3Pipelined = await RedisTier.connect({ url: redisUrl, namespace: ns, autoPipelining: true });
+  teardown.closers.push(() => l3Pipelined.close());
+  return { l1, l2, l3, l3Pipelined, rawRedis };
+}
+
+/** The tiered cache (full profile). */
+async function openTiered(dir: string, ns: string, redisUrl: string, value: string, teardown: Teardown): Promise<TieredCache> {
+  const config = CacheConfigSchema.parse({
+    namespace: `${ns}-tiered`,
+    l2: { path: path.join(dir, "tiered.sqlite"), sweepIntervalMs: 0 },
+    l3: { url: redisUrl, autoPipelining: false },
+  });
+  const tiered = await createTieredCache(config, { versionPollMs: 0 });
+  teardown.closers.push(() => tiered.close());
+  teardown.cleanups.push(() => tiered.clear());
+  await tiered.set(KEY, value);
+  return tiered;
+}
+
+/** A plain ioredis client through the fault proxy at zero delay, in this process. */
+async function openProxied(redisUrl: string, teardown: Teardown): Promise<Redis> {
+  const target = new URL(redisUrl);
+  const proxy = await new FaultProxy({ targetHost: target.hostname, targetPort: Number(target.port || 6379) }).start();
+  teardown.closers.push(() => proxy.stop());
+  const viaProxy = await connectRaw(proxy.url);
+  teardown.closers.push(() => viaProxy.quit());
+  return viaProxy;
+}
+
+async function openStack(dir: string, ns: string, redisUrl: string, value: string, teardown: Teardown): Promise<Stack> {
+  const local = openRawLocal(dir, value, teardown);
+  const tiers = await openTiers(dir, ns, redisUrl, value, teardown);
+  const tiered = await openTiered(dir, ns, redisUrl, value, teardown);
+  const viaProxy = await openProxied(redisUrl, teardown);
+  return { ns, value, ...local, ...tiers, tiered, viaProxy };
+}
+
+/** Raw library calls more than one case is compared with. */
+function sharedBaselines(s: Stack): { lruGet: TaskArgs; ioredisGet: TaskArgs } {
+  return {
+    lruGet: ["lru-cache get", () => void s.lru.get(KEY)],
+    ioredisGet: ["ioredis GET", async () => void (await s.rawRedis.getBuffer(`${s.ns}:raw`))],
+  };
+}
+
+/** Each tier alone, a hit, beside the library call it wraps. */
+function tierCases(s: Stack, shared: ReturnType<typeof sharedBaselines>): Case[] {
+  const l1: TaskArgs = ["L1 hit", () => void s.l1.get(KEY)];
+  const rawRead: TaskArgs = ["better-sqlite3 point read", () => void s.rawRead.get(KEY)];
+  const l2: TaskArgs = ["L2 hit", () => void s.l2.get(KEY)];
+  const l3: TaskArgs = ["L3 hit", async () => void (await s.l3.get(KEY))];
+  return [
+    { id: "L1 hit", subject: l1, baseline: shared.lruGet, target: { kind: "p50-us", bound: 1 } },
+    { id: "L2 hit", subject: l2, baseline: rawRead, target: { kind: "ratio", bound: 1.3 } },
+    { id: "L3 hit", subject: l3, baseline: shared.ioredisGet, target: { kind: "ratio", bound: 1.1 } },
+  ];
+}
+
+/** The tiered cache's hit at each level; the baselines of the L2 and L3 hits do the same untimed work before each iteration. */
+function tieredHitCases(s: Stack, shared: ReturnType<typeof sharedBaselines>): Case[] {
+  const full = s.tiered.tierKey(KEY);
+  const get = async (): Promise<void> => void (await s.tiered.get(KEY));
+  const evictL1 = { beforeEach: () => void s.tiered.l1!.delete(full) };
+  const evictL1L2 = {
+    beforeEach: () => {
+      s.tiered.l1!.delete(full);
+      s.tiered.l2!.delete(full);
+    },
+  };
+  const rawRead = (): void => void s.rawRead.get(KEY);
+  const ioredisGet = async (): Promise<void> => void (await s.rawRedis.getBuffer(`${s.ns}:raw`));
+  return [
+    { id: "tiered hit in L1", subject: ["tiered hit in L1", get], baseline: shared.lruGet },
+    { id: "tiered hit in L2", subject: ["tiered hit in L2", get, evictL1], baseline: ["better-sqlite3 point read, same setup", rawRead, evictL1] },
+    { id: "tiered hit in L3", subject: ["tiered hit in L3", get, evictL1L2], baseline: ["ioredis GET, same setup", ioredisGet, evictL1L2] },
+  ];
+}
+
+/** A miss read through to the source, and a write to every tier, against the same by hand. */
+function missAndWriteCases(s: Stack): Case[] {
+  const { lru, rawRead, rawWrite, rawRedis, tiered, ns, value } = s;
+  let missCounter = 0;
+  let writeCounter = 0;
+  const source = async (): Promise<string> => value;
+  const rawMiss = async (): Promise<void> => {
+    const k = `rawmiss:${missCounter++}`;
+    if (lru.get(k) === undefined && rawRead.get(k) === undefined && (await rawRedis.getBuffer(`${ns}:${k}`)) === null) {
+      const v = await source();
+      lru.set(k, v);
+      rawWrite.run(k, Buffer.from(v));
+      await rawRedis.set(`${ns}:${k}`, v, "PX", 60_000);
+    }
+  };
+  const rawWriteAll = async (): Promise<void> => {
+    const k = `rawwrite:${writeCounter++ % 1000}`;
+    lru.set(k, value);
+    rawWrite.run(k, Buffer.from(value));
+    await rawRedis.set(`${ns}:${k}`, value, "PX", 60_000);
+  };
+  const tieredMiss = async (): Promise<void> => void (await tiered.getOrLoad(`miss:${missCounter++}`, source));
+  const tieredWrite = async (): Promise<void> => void (await tiered.set(`write:${writeCounter++ % 1000}`, value));
+  return [
+    { id: "miss to the source (value first, slow tiers written after)", subject: ["tiered miss to the source", tieredMiss], baseline: ["raw read-through miss", rawMiss] },
+    { id: "write through all tiers", subject: ["tiered write", tieredWrite], baseline: ["raw write to all three", rawWriteAll] },
+  ];
+}
+
+/** What the network path adds or saves: 100 reads at once with and without auto-pipelining, and a hop through the fault proxy. */
+async function networkCases(s: Stack, shared: ReturnType<typeof sharedBaselines>): Promise<Case[]> {
+  const hundred = Array.from({ length: 100 }, (_, i) => i);
+  await Promise.all(hundred.map((i) => s.l3Pipelined.set(`c${i}`, s.value)));
+  const rawConcurrent = async (): Promise<void> => void (await Promise.all(hundred.map((i) => s.rawRedis.getBuffer(`${s.ns}:c${i}`))));
+  const l3Concurrent = async (): Promise<void> => void (await Promise.all(hundred.map((i) => s.l3Pipelined.get(`c${i}`))));
+  const proxied = async (): Promise<void> => void (await s.viaProxy.getBuffer(`${s.ns}:raw`));
+  return [
+    { id: "100 concurrent L3 reads", subject: ["100 concurrent L3 hits, auto-pipelined", l3Concurrent], baseline: ["100 concurrent ioredis GETs", rawConcurrent] },
+    { id: "proxy at zero delay", subject: ["GET through the proxy (zero delay)", proxied], baseline: shared.ioredisGet, target: { kind: "ratio", bound: 1.1 } },
+  ];
+}
+
+/**
+ * One case, in a bench of its own for each round, from a collected heap and with
+ * the write-behind work of the cases before finished: no task pays for another's
+ * leftovers. Each round runs the baseline then the subject (tinybench warms both
+ * up, then times each), so a drift of the machine's speed hits both.
+ */
+async function measureCase(c: Case, tiered: TieredCache, rounds: number, timeMs: number): Promise<CacheBenchRow> {
+  const byRound = await inRounds(
+    async () => {
+      const bench = new Bench({ time: timeMs / rounds, warmupTime: Math.min(100, timeMs / rounds / 4), setup: () => collectGarbage() });
+      for (const task of [c.baseline, c.subject]) if (task !== undefined) bench.add(...task);
+      await bench.run();
+      const byName = new Map(bench.tasks.map((t) => [t.name, t]));
+      return { subject: statsOf(byName.get(c.subject[0])!), baseline: c.baseline ? statsOf(byName.get(c.baseline[0])!) : undefined };
+    },
+    {
+      rounds,
+      warmUp: async () => {
+        await tiered.flush();
+        collectGarbage();
+      },
+    },
+  );
+  const subject = mergeRounds(byRound.map((r) => r.subject));
+  const baseline = c.baseline ? mergeRounds(byRound.map((r) => r.baseline!)) : undefined;
+  const roundRatios = baseline ? byRound.map((r) => r.subject.p50Us / r.baseline!.p50Us) : [];
+  const ratio = baseline ? median(roundRatios) : undefined;
+  const target = c.target
+    ? { ...c.target, met: c.target.kind === "p50-us" ? subject.p50Us <= c.target.bound : ratio !== undefined && ratio <= c.target.bound }
+    : undefined;
+  return { id: c.id, subject, baseline, ratio, roundRatios, target };
+}
+
+async function tearDown(teardown: Teardown): Promise<void> {
+  for (const cleanup of teardown.cleanups) await cleanup().catch(() => undefined);
+  for (const close of teardown.closers.reverse()) {
+    try {
+      await close();
+    } catch {
+      // best effort
+    }
+  }
+}
+
 /**
  * Micro-benchmarks of the cache stack, each beside the raw library call it wraps,
  * measured in the same run: L1 vs lru-cache, L2 vs a better-sqlite3 prepared read,
@@ -145,226 +366,23 @@ export async function runCacheBench(options: CacheBenchOptions = {}): Promise<Ca
   const valueBytes = options.valueBytes ?? 256;
   const ns = `tunebench-bench-${process.pid}-${randomBytes(3).toString("hex")}`;
   const dir = mkdtempSync(path.join(os.tmpdir(), "tunebench-cache-bench-"));
-  const value = "v".repeat(valueBytes);
-  const key = "bench:key";
-  const closers: Array<() => unknown> = [];
-  /** Deletes this run's keys; runs before anything is closed, also after a failure. */
-  const cleanups: Array<() => Promise<unknown>> = [];
-
+  const teardown: Teardown = { cleanups: [], closers: [] };
   try {
-    // raw baselines
-    const lru = new LRUCache<string, string>({ max: 10_000 });
-    lru.set(key, value);
-    const rawDb = new Database(path.join(dir, "raw.sqlite"));
-    closers.push(() => rawDb.close());
-    rawDb.pragma("journal_mode = WAL");
-    rawDb.pragma("synchronous = NORMAL");
-    rawDb.exec("CREATE TABLE kv (key TEXT NOT NULL PRIMARY KEY, value BLOB NOT NULL)");
-    const rawRead = rawDb.prepare<[string], { value: Buffer }>("SELECT value FROM kv WHERE key = ?");
-    const rawWrite = rawDb.prepare<[string, Buffer]>("INSERT INTO kv (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value");
-    rawWrite.run(key, Buffer.from(value));
-
-    // the tiers, alone
-    const l1 = new MemoryTier();
-    l1.set(key, value);
-    const l2 = new SqliteTier({ path: path.join(dir, "l2.sqlite"), namespace: ns, sweepIntervalMs: 0 });
-    closers.push(() => l2.close());
-    l2.set(key, value);
-    // the tier first: an unreachable Redis is reported as an environment error (exit 3)
-    const l3 = await RedisTier.connect({ url: redisUrl, namespace: ns, autoPipelining: false });
-    const rawRedis = await connectRaw(redisUrl);
-    closers.push(() => rawRedis.quit());
-    closers.push(() => l3.close());
-    cleanups.push(() => l3.clear()); // every key of this run lives under `${ns}:`
-    await l3.set(key, value);
-    await rawRedis.set(`${ns}:raw`, value);
-    const l3Pipelined = await RedisTier.connect({ url: redisUrl, namespace: ns, autoPipelining: true });
-    closers.push(() => l3Pipelined.close());
-
-    // the tiered cache (full profile)
-    const config = CacheConfigSchema.parse({
-      namespace: `${ns}-tiered`,
-      l2: { path: path.join(dir, "tiered.sqlite"), sweepIntervalMs: 0 },
-      l3: { url: redisUrl, autoPipelining: false },
-    });
-    const tiered: TieredCache = await createTieredCache(config, { versionPollMs: 0 });
-    closers.push(() => tiered.close());
-    cleanups.push(() => tiered.clear());
-    await tiered.set(key, value);
-    const full = tiered.tierKey(key);
-
-    // the fault proxy at zero delay, in this process
-    const target = new URL(redisUrl);
-    const proxy = await new FaultProxy({ targetHost: target.hostname, targetPort: Number(target.port || 6379) }).start();
-    closers.push(() => proxy.stop());
-    const viaProxy = await connectRaw(proxy.url);
-    closers.push(() => viaProxy.quit());
-
-    let missCounter = 0;
-    let writeCounter = 0;
-    const source = async (): Promise<string> => value;
-    const tasks = new Map<string, Parameters<Bench["add"]>>();
-    const add = (...args: Parameters<Bench["add"]>): void => {
-      tasks.set(args[0], args);
-    };
-    const pairs: Pair[] = [];
+    const s = await openStack(dir, ns, redisUrl, "v".repeat(valueBytes), teardown);
+    const shared = sharedBaselines(s);
+    const cases = [...tierCases(s, shared), ...tieredHitCases(s, shared), ...missAndWriteCases(s), ...(await networkCases(s, shared))];
     const filter = options.filter?.toLowerCase();
-    const pair = (p: Pair): void => {
-      if (filter === undefined || p.id.toLowerCase().includes(filter)) pairs.push(p);
-    };
-
-    add("lru-cache get", () => {
-      lru.get(key);
-    });
-    add("L1 hit", () => {
-      l1.get(key);
-    });
-    pair({ id: "L1 hit", subject: "L1 hit", baseline: "lru-cache get", target: { kind: "p50-us", bound: 1 } });
-
-    add("better-sqlite3 point read", () => {
-      rawRead.get(key);
-    });
-    add("L2 hit", () => {
-      l2.get(key);
-    });
-    pair({ id: "L2 hit", subject: "L2 hit", baseline: "better-sqlite3 point read", target: { kind: "ratio", bound: 1.3 } });
-
-    add("ioredis GET", async () => {
-      await rawRedis.getBuffer(`${ns}:raw`);
-    });
-    add("L3 hit", async () => {
-      await l3.get(key);
-    });
-    pair({ id: "L3 hit", subject: "L3 hit", baseline: "ioredis GET", target: { kind: "ratio", bound: 1.1 } });
-
-    add("tiered hit in L1", async () => {
-      await tiered.get(key);
-    });
-    pair({ id: "tiered hit in L1", subject: "tiered hit in L1", baseline: "lru-cache get" });
-
-    // the baselines of the tiered L2 and L3 hits do the same untimed work before each iteration
-    const evictL1 = { beforeEach: () => void tiered.l1!.delete(full) };
-    add(
-      "better-sqlite3 point read, same setup",
-      () => {
-        rawRead.get(key);
-      },
-      evictL1,
-    );
-    add(
-      "tiered hit in L2",
-      async () => {
-        await tiered.get(key);
-      },
-      evictL1,
-    );
-    pair({ id: "tiered hit in L2", subject: "tiered hit in L2", baseline: "better-sqlite3 point read, same setup" });
-
-    const evictL1L2 = {
-      beforeEach: () => {
-        tiered.l1!.delete(full);
-        tiered.l2!.delete(full);
-      },
-    };
-    add(
-      "ioredis GET, same setup",
-      async () => {
-        await rawRedis.getBuffer(`${ns}:raw`);
-      },
-      evictL1L2,
-    );
-    add(
-      "tiered hit in L3",
-      async () => {
-        await tiered.get(key);
-      },
-      evictL1L2,
-    );
-    pair({ id: "tiered hit in L3", subject: "tiered hit in L3", baseline: "ioredis GET, same setup" });
-
-    add("raw read-through miss", async () => {
-      const k = `rawmiss:${missCounter++}`;
-      if (lru.get(k) === undefined && rawRead.get(k) === undefined && (await rawRedis.getBuffer(`${ns}:${k}`)) === null) {
-        const v = await source();
-        lru.set(k, v);
-        rawWrite.run(k, Buffer.from(v));
-        await rawRedis.set(`${ns}:${k}`, v, "PX", 60_000);
-      }
-    });
-    add("tiered miss to the source", async () => {
-      await tiered.getOrLoad(`miss:${missCounter++}`, source);
-    });
-    pair({ id: "miss to the source (value first, slow tiers written after)", subject: "tiered miss to the source", baseline: "raw read-through miss" });
-
-    add("raw write to all three", async () => {
-      const k = `rawwrite:${writeCounter++ % 1000}`;
-      lru.set(k, value);
-      rawWrite.run(k, Buffer.from(value));
-      await rawRedis.set(`${ns}:${k}`, value, "PX", 60_000);
-    });
-    add("tiered write", async () => {
-      await tiered.set(`write:${writeCounter++ % 1000}`, value);
-    });
-    pair({ id: "write through all tiers", subject: "tiered write", baseline: "raw write to all three" });
-
-    const hundred = Array.from({ length: 100 }, (_, i) => i);
-    await Promise.all(hundred.map((i) => l3Pipelined.set(`c${i}`, value)));
-    add("100 concurrent ioredis GETs", async () => {
-      await Promise.all(hundred.map((i) => rawRedis.getBuffer(`${ns}:c${i}`)));
-    });
-    add("100 concurrent L3 hits, auto-pipelined", async () => {
-      await Promise.all(hundred.map((i) => l3Pipelined.get(`c${i}`)));
-    });
-    pair({ id: "100 concurrent L3 reads", subject: "100 concurrent L3 hits, auto-pipelined", baseline: "100 concurrent ioredis GETs" });
-
-    add("GET through the proxy (zero delay)", async () => {
-      await viaProxy.getBuffer(`${ns}:raw`);
-    });
-    pair({ id: "proxy at zero delay", subject: "GET through the proxy (zero delay)", baseline: "ioredis GET", target: { kind: "ratio", bound: 1.1 } });
-
-    if (pairs.length === 0) throw new InputError(`no cache benchmark matches "${options.filter}"`);
-    // each pair runs in a bench of its own, baseline then subject, from a collected heap and with
-    // the write-behind work of the pair before finished: no task pays for another's leftovers
+    const chosen = cases.filter((c) => filter === undefined || c.id.toLowerCase().includes(filter));
+    if (chosen.length === 0) throw new InputError(`no cache benchmark matches "${options.filter}"`);
     const rows: CacheBenchRow[] = [];
-    for (const [i, p] of pairs.entries()) {
+    for (const [i, c] of chosen.entries()) {
       if (options.signal?.aborted) throw options.signal.reason;
-      options.onTask?.(p.id, i + 1, pairs.length);
-      await tiered.flush();
-      collectGarbage();
-      // rounds alternate baseline and subject, so a drift of the machine's speed hits both
-      const subjectRounds: TaskStats[] = [];
-      const baselineRounds: TaskStats[] = [];
-      for (let round = 0; round < rounds; round++) {
-        const bench = new Bench({
-          time: timeMs / rounds,
-          warmupTime: Math.min(100, timeMs / rounds / 4),
-          setup: () => collectGarbage(),
-        });
-        for (const name of [p.baseline, p.subject]) if (name !== undefined) bench.add(...tasks.get(name)!);
-        await bench.run();
-        const byName = new Map(bench.tasks.map((t) => [t.name, t]));
-        subjectRounds.push(statsOf(byName.get(p.subject)!));
-        if (p.baseline) baselineRounds.push(statsOf(byName.get(p.baseline)!));
-      }
-      const subject = mergeRounds(subjectRounds);
-      const baseline = p.baseline ? mergeRounds(baselineRounds) : undefined;
-      const roundRatios = baseline ? subjectRounds.map((r, k) => r.p50Us / baselineRounds[k]!.p50Us) : [];
-      const ratio = baseline ? median(roundRatios) : undefined;
-      const target = p.target
-        ? { ...p.target, met: p.target.kind === "p50-us" ? subject.p50Us <= p.target.bound : ratio !== undefined && ratio <= p.target.bound }
-        : undefined;
-      rows.push({ id: p.id, subject, baseline, ratio, roundRatios, target });
+      options.onTask?.(c.id, i + 1, chosen.length);
+      rows.push(await measureCase(c, s.tiered, rounds, timeMs));
     }
     return { rows, redisUrl, valueBytes, timeMs, rounds };
   } finally {
-    for (const cleanup of cleanups) await cleanup().catch(() => undefined);
-    for (const close of closers.reverse()) {
-      try {
-        await close();
-      } catch {
-        // best effort
-      }
-    }
+    await tearDown(teardown);
     rmSync(dir, { recursive: true, force: true });
   }
 }

@@ -6,6 +6,7 @@ import { resolveModelFile } from "../../runtime/models/resolve.js";
 import { startRuntime } from "../../runtime/server/start.js";
 import { median } from "../../runtime/stats.js";
 import { startChildRuntime } from "../target/child.js";
+import { alternate } from "./alternate.js";
 
 export interface LatencyFigures {
   requests: number;
@@ -170,27 +171,25 @@ export async function runServeBench(options: ServeBenchOptions = {}): Promise<Se
       if (r.tokens.length !== tokens) throw new Error("internal: short generation");
       return (tokens * 1000) / ms;
     };
-    phase("warm-up generation");
-    await direct();
-    await viaHttp();
-    const httpTps: number[] = [];
-    const directTps: number[] = [];
-    for (let r = 0; r < rounds; r++) {
-      if (options.signal?.aborted) throw options.signal.reason;
-      phase(`/v1/completions vs the engine, round ${r + 1}/${rounds}`);
-      // alternate which goes first, so drift hits both
-      if (r % 2 === 0) {
-        directTps.push(await direct());
-        httpTps.push(await viaHttp());
-      } else {
-        httpTps.push(await viaHttp());
-        directTps.push(await direct());
-      }
-    }
+    const byRound = await alternate(
+      { direct, http: viaHttp },
+      {
+        rounds,
+        signal: options.signal,
+        warmUp: async () => {
+          phase("warm-up generation");
+          await direct();
+          await viaHttp();
+        },
+        onRound: (r) => phase(`/v1/completions vs the engine, round ${r + 1}/${rounds}`),
+      },
+    );
+    const httpTps = byRound.map((r) => r.http);
+    const directTps = byRound.map((r) => r.direct);
     const httpMedian = median(httpTps);
     const directMedian = median(directTps);
     // each round's two measurements ran back to back: their ratio cancels the machine's drift
-    const pairRatios = httpTps.map((h, i) => h / directTps[i]!);
+    const pairRatios = byRound.map((r) => r.http / r.direct);
     const overhead = 1 - median(pairRatios);
     return {
       model: engine.file.name ?? engine.file.path,

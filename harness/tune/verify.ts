@@ -1,3 +1,4 @@
+import { roundOrder } from "../bench/alternate.js";
 import type { RunResult } from "../result.js";
 import { mergeConfig } from "../profile/load.js";
 import type { LoadedScenario } from "../scenario/load.js";
@@ -148,8 +149,7 @@ export async function verifyInterleaved(loaded: LoadedScenario, candidates: read
     }
     const roundRuns: Array<RunResult | undefined> = [];
     // every other round runs in reverse (A B C, C B A, ...): a run that gains from coming second (warm page cache, a calmer machine) gains on each side alike
-    const order = [-1, ...active];
-    for (const i of round % 2 === 1 ? order : [...order].reverse()) {
+    for (const i of roundOrder([-1, ...active], round - 1)) {
       if (options.signal?.aborted) {
         interrupted = true;
         break outer;
