@@ -170,7 +170,7 @@ describe("the baseline history", () => {
 });
 
 describe("the GitHub Actions example", () => {
-  it("is valid YAML, the same in the README and in examples/, with Redis as a service and the baseline kept per branch", () => {
+  it("is valid YAML, linked from the README, with Redis as a service and the baseline kept per branch", () => {
     const file = readFileSync(path.join(REPO, "examples", "github-actions-gate.yml"), "utf8");
     const wf = parse(file) as { jobs: { gate: { services: { redis: { image: string } }; steps: Array<{ run?: string; uses?: string; with?: { key?: string } }> } } };
     expect(wf.jobs.gate.services.redis.image).toMatch(/^redis/);
@@ -179,6 +179,6 @@ describe("the GitHub Actions example", () => {
     expect(steps.some((s) => s.run?.includes("tunebench gate --baseline baseline.json --junit"))).toBe(true);
     expect(steps.some((s) => s.uses?.startsWith("actions/cache/save") && s.with?.key?.includes("github.ref_name"))).toBe(true);
     const readme = readFileSync(path.join(REPO, "README.md"), "utf8");
-    expect(readme).toContain(file.trim());
+    expect(readme).toContain("](examples/github-actions-gate.yml)");
   });
 });
