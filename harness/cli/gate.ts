@@ -1,25 +1,16 @@
-import { appendFile, stat } from "node:fs/promises";
 import path from "node:path";
 import type { CommandModule } from "yargs";
-import { EnvironmentError, InputError, isTunebenchError } from "../../runtime/errors.js";
-import { ensureDir, writeFileAtomic } from "../../runtime/fs.js";
-import { TUNEBENCH_VERSION } from "../../runtime/package.js";
+import { InputError } from "../../runtime/errors.js";
 import { buildReport, mainFile, writeReport } from "../../reports/report.js";
-import { detectHardware } from "../detect/index.js";
-import { hardwareFingerprint, hardwareSummary } from "../detect/fingerprint.js";
-import { codeLabel, readBaselineFile, type Baseline } from "../gate/baseline.js";
-import { calibrationMarkdown, summarizeCalibration, type CalibrationResult } from "../gate/calibrate.js";
-import { applyConfirmation, compareSides, gateStatus, type GateResult } from "../gate/gate.js";
+import { codeLabel } from "../gate/baseline.js";
+import { resolveBaseline } from "../gate/history.js";
 import { KIND_RULES, METRIC_KINDS, type MetricKind } from "../gate/metrics.js";
-import { gateJunit, gateMarkdown } from "../gate/output.js";
-import { minimumP } from "../gate/stats.js";
-import { runRounds } from "../gate/rounds.js";
-import { preflight } from "../run/preflight.js";
-import { mergeConfig, parseSet } from "../profile/load.js";
-import { readRunResult, type RunResult } from "../result.js";
-import { loadScenarios, type LoadedScenario } from "../scenario/load.js";
-import { historyOption, loadFromHistory, roundsProgress } from "./baseline.js";
+import { calibrateGate, runGate, type GateEvent } from "../gate/runner.js";
+import { writeCalibrationOutputs, writeGateOutputs, type CompareReportWriter } from "../gate/write.js";
+import { parseSet } from "../profile/load.js";
+import { historyOption } from "./baseline.js";
 import { EXIT, interruptSignal, parseFraction, writeJson } from "./common.js";
+import { roundsProgress } from "./progress.js";
 
 interface GateArgs {
   scenario?: string;
@@ -49,37 +40,6 @@ function parseFloors(raw: readonly string[] | undefined): Partial<Record<MetricK
     out[kind as MetricKind] = parseFraction(value, `--floor ${kind}`);
   }
   return out;
-}
-
-async function isFile(p: string): Promise<boolean> {
-  try {
-    return (await stat(p)).isFile();
-  } catch {
-    return false;
-  }
-}
-
-/** The baseline: a JSON file when the reference is one, else a label or id in the history. */
-async function resolveBaseline(ref: string, history: string): Promise<Baseline> {
-  if (ref.endsWith(".json") || (await isFile(ref))) return readBaselineFile(ref);
-  return loadFromHistory(history, ref);
-}
-
-/** The scenarios to run: the baseline's (or the one named, which must be among them). */
-async function scenariosFor(baseline: Baseline, named: string | undefined): Promise<LoadedScenario[]> {
-  if (named !== undefined) {
-    const loaded = await loadScenarios(named);
-    const known = new Set(baseline.scenarios.map((s) => s.name));
-    const missing = loaded.filter((l) => !known.has(l.scenario.name));
-    if (missing.length > 0) throw new InputError(`${named}: scenario ${missing.map((l) => `"${l.scenario.name}"`).join(", ")} is not in baseline "${baseline.label}" (it holds ${[...known].join(", ")})`);
-    return loaded;
-  }
-  return Promise.all(
-    baseline.scenarios.map(async (s) => {
-      if (!(await isFile(s.file))) throw new InputError(`baseline "${baseline.label}" ran ${s.file}, which is not here (run the gate from the folder the baseline was saved in, or name the scenario file)`);
-      return (await loadScenarios(s.file))[0]!;
-    }),
-  );
 }
 
 const fmtSeconds = (ms: number): string => (ms >= 120_000 ? `${(ms / 60_000).toFixed(1)} min` : `${Math.round(ms / 1000)} s`);
@@ -119,206 +79,56 @@ export const gateCommand: CommandModule<object, GateArgs> = {
         return true;
       }),
   handler: async (args) => {
-    const started = Date.now();
-    const startedAt = new Date(started).toISOString();
-    const floors = parseFloors(args.floor);
-    const userSet = parseSet(args.set ?? []);
-    const code = codeLabel();
-    const baseline = await resolveBaseline(args.baseline ?? code.branch ?? "default", args.history);
-    const warnings: string[] = [];
-    const compareOptions = { floors, alpha: args.alpha };
-    const allFloors = Object.fromEntries(METRIC_KINDS.map((k) => [k, floors[k] ?? KIND_RULES[k].floor])) as Record<MetricKind, number>;
-
-    let current: RunResult[];
-    let scenarioNames: string[];
-    let interrupted = false;
-    let fingerprint: string;
-    let run: ((rounds: number, what: string) => Promise<{ runs: RunResult[]; interrupted: boolean; rounds: number }>) | undefined;
-    if (args.current !== undefined) {
-      current = await Promise.all(args.current.map((f) => readRunResult(f)));
-      const names = new Set(baseline.scenarios.map((s) => s.name));
-      const stray = current.filter((r) => !names.has(r.scenario.name));
-      if (stray.length > 0) throw new InputError(`--current: a run of "${stray[0]!.scenario.name}", which baseline "${baseline.label}" does not hold (it holds ${[...names].join(", ")})`);
-      scenarioNames = [...new Set(current.map((r) => r.scenario.name))];
-      const prints = new Set(current.map((r) => hardwareFingerprint(r.hardware)));
-      if (prints.size > 1) throw new InputError(`--current: the runs come from ${prints.size} different machines (${[...prints].join(", ")})`);
-      fingerprint = [...prints][0]!;
-      if (fingerprint !== baseline.fingerprint) {
-        const msg = `the current runs come from another machine (hardware ${fingerprint}: ${JSON.stringify(hardwareSummary(current[0]!.hardware))}) than baseline "${baseline.label}" (hardware ${baseline.fingerprint}: ${JSON.stringify(baseline.hardware)})`;
-        if (!args["allow-hardware-change"]) throw new EnvironmentError(`${msg}; comparing them measures the machines, not the code (--allow-hardware-change to compare anyway)`);
-        warnings.push(`DIFFERENT HARDWARE: ${msg}; differences may come from the machine, not the code`);
-      }
-    } else {
-      const scenarios = await scenariosFor(baseline, args.scenario);
-      scenarioNames = scenarios.map((s) => s.scenario.name);
-      const set = mergeConfig(baseline.set, userSet);
-      const runOptions = { ...(baseline.profile ? { profile: baseline.profile } : {}), set, ...(baseline.durationMs !== null ? { durationMs: baseline.durationMs } : {}) };
-      // before any load: the same machine, and the services the scenarios use
-      const hw = await detectHardware();
-      fingerprint = hardwareFingerprint(hw);
-      if (fingerprint !== baseline.fingerprint) {
-        const msg = `this machine (hardware ${fingerprint}: ${JSON.stringify(hardwareSummary(hw))}) is not the one baseline "${baseline.label}" was measured on (hardware ${baseline.fingerprint}: ${JSON.stringify(baseline.hardware)})`;
-        if (!args["allow-hardware-change"]) throw new EnvironmentError(`${msg}; save a baseline on this machine, or --allow-hardware-change to compare anyway`);
-        warnings.push(`DIFFERENT HARDWARE: ${msg}; differences may come from the machine, not the code`);
-      }
-      await preflight(scenarios, runOptions);
-      if (Object.keys(userSet).length > 0) warnings.push(`the current rounds ran with --set ${JSON.stringify(userSet)}, which the baseline did not`);
-      run = async (rounds, what) => {
-        const progress = roundsProgress(what);
-        try {
-          return await runRounds(scenarios, { rounds, ...runOptions, signal: interruptSignal, onRun: progress.onRun });
-        } finally {
-          progress.clear();
-        }
-      };
-      current = [];
-    }
-    if (baseline.toolVersion !== TUNEBENCH_VERSION) warnings.push(`the baseline was measured by tunebench ${baseline.toolVersion}, this is ${TUNEBENCH_VERSION}`);
-    const baselineRuns = baseline.runs.filter((r) => scenarioNames.includes(r.scenario.name));
-    const rounds = args.rounds ?? baseline.rounds;
-
+    const options = {
+      floors: parseFloors(args.floor),
+      set: parseSet(args.set ?? []),
+      baseline: await resolveBaseline(args.baseline ?? codeLabel().branch ?? "default", args.history),
+      ...(args.scenario !== undefined ? { scenario: args.scenario } : {}),
+      ...(args.current !== undefined ? { current: args.current } : {}),
+      ...(args.rounds !== undefined ? { rounds: args.rounds } : {}),
+      confirm: args.confirm,
+      allowHardwareChange: args["allow-hardware-change"],
+      alpha: args.alpha,
+      signal: interruptSignal,
+    };
     if (args.calibrate) {
-      await calibrate(args, baseline, baselineRuns, run!, rounds, compareOptions, allFloors, userSet, started);
+      const calibration = await calibrateGate({ ...options, gates: args.gates }, gateProgress(true));
+      const { dir, markdown } = await writeCalibrationOutputs(calibration, args.out);
+      if (args.json) writeJson(calibration.result);
+      else process.stdout.write(`${markdown}\nwrote ${path.join(dir, "calibration.json")}\n`);
+      if (calibration.result.interrupted) process.exitCode = EXIT.interrupted;
       return;
     }
-
-    if (run) {
-      const done = await run(rounds, `gate vs ${baseline.label}`);
-      current = done.runs;
-      interrupted = done.interrupted;
-      if (done.rounds < 2) {
-        process.stderr.write(`tunebench: stopped after ${done.rounds} whole round${done.rounds === 1 ? "" : "s"}: too few to compare\n`);
-        process.exitCode = EXIT.interrupted;
-        return;
-      }
+    const outcome = await runGate(options, gateProgress(false));
+    if (outcome.state === "too-few-rounds") {
+      process.stderr.write(`tunebench: stopped after ${outcome.rounds} whole round${outcome.rounds === 1 ? "" : "s"}: too few to compare\n`);
+      process.exitCode = EXIT.interrupted;
+      return;
     }
-    const currentRounds = Math.min(...scenarioNames.map((n) => current.filter((r) => r.scenario.name === n).length));
-    const baselineRounds = Math.min(...scenarioNames.map((n) => baselineRuns.filter((r) => r.scenario.name === n).length));
-    if (minimumP(baselineRounds, currentRounds) >= args.alpha) {
-      warnings.push(`${baselineRounds} baseline rounds against ${currentRounds} current ones cannot show any change at alpha ${args.alpha} (the rank test's smallest p is ${minimumP(baselineRounds, currentRounds).toFixed(3)}): give at least 4 rounds a side`);
-    }
-    let metrics = compareSides(baselineRuns, current, compareOptions);
-    const confirm = args.confirm && run !== undefined;
-    if (confirm && !interrupted && metrics.some((m) => m.verdict === "regression")) {
-      process.stderr.write(`regression in ${metrics.filter((m) => m.verdict === "regression").map((m) => m.id).join(", ")}: measuring again to confirm\n`);
-      const again = await run!(rounds, `confirming against ${baseline.label}`);
-      interrupted = again.interrupted;
-      if (again.rounds >= 2) metrics = applyConfirmation(metrics, baselineRuns, again.runs, compareOptions);
-      else warnings.push("the confirmation rerun was stopped before 2 rounds: the regressions are unconfirmed");
-    }
-    if (args.current !== undefined && args.confirm) warnings.push("runs given with --current cannot be re-measured: a regression is not confirmed");
-    const { status, summary } = gateStatus(metrics);
-    const result: GateResult = {
-      tool: "tunebench",
-      kind: "gate",
-      status,
-      summary,
-      baseline: { label: baseline.label, ...(baseline.id !== undefined ? { id: baseline.id } : {}), rounds: baseline.rounds, fingerprint: baseline.fingerprint, toolVersion: baseline.toolVersion, commit: baseline.commit, branch: baseline.branch, createdAt: baseline.createdAt },
-      current: { label: code.branch ?? "current", rounds: currentRounds, fingerprint, toolVersion: TUNEBENCH_VERSION, commit: code.commit, branch: code.branch },
-      scenarios: scenarioNames,
-      confirm,
-      interrupted,
-      hardwareChanged: fingerprint !== baseline.fingerprint,
-      warnings,
-      floors: allFloors,
-      alpha: args.alpha,
-      metrics,
-      startedAt,
-      elapsedMs: Date.now() - started,
-    };
-    await writeOutputs(args, result, baselineRuns, current);
-    if (interrupted) process.exitCode = EXIT.interrupted;
-    else if (status === "fail") process.exitCode = EXIT.failed;
+    const { result } = outcome;
+    const stepSummary = process.env.GITHUB_STEP_SUMMARY;
+    const written = await writeGateOutputs(outcome, { out: args.out, ...(args.junit ? { junit: args.junit } : {}), ...(stepSummary ? { stepSummary } : {}), ...(args.report ? { compareReport } : {}) });
+    if (written.stepSummaryError !== undefined) process.stderr.write(`tunebench: cannot append to $GITHUB_STEP_SUMMARY (${stepSummary}): ${written.stepSummaryError}\n`);
+    if (args.json) writeJson(result);
+    else process.stdout.write(`${written.markdown}\nwrote ${path.join(written.dir, "gate.json")} and gate.md${args.junit ? `; JUnit: ${args.junit}` : ""}${written.reports.length > 0 ? `\ncompare report (the median-throughput round of each side): ${written.reports.join(", ")}` : ""}\nthe gate took ${fmtSeconds(result.elapsedMs)}\n`);
+    if (result.interrupted) process.exitCode = EXIT.interrupted;
+    else if (result.status === "fail") process.exitCode = EXIT.failed;
   },
 };
 
-/** The round whose throughput is the median of its side: the run a compare report shows for each side. */
-function representative(runs: readonly RunResult[], scenario: string): RunResult | undefined {
-  const rs = runs.filter((r) => r.scenario.name === scenario).sort((a, b) => a.load.throughputRps - b.load.throughputRps);
-  return rs[Math.floor((rs.length - 1) / 2)];
+/** The gate's progress on stderr: the rounds, each confirmation rerun as it starts (a calibration says each gate's verdict instead). */
+function gateProgress(calibrating: boolean): (e: GateEvent) => void {
+  const rounds = roundsProgress();
+  return (e) => {
+    if (e.type === "confirming") {
+      if (!calibrating) process.stderr.write(`regression in ${e.regressions.join(", ")}: measuring again to confirm\n`);
+    } else if (e.type === "calibration-gate") process.stderr.write(`calibration gate ${e.gate}/${e.gates}: ${e.status}${e.confirmed ? " (after a confirmation rerun)" : ""}\n`);
+    else rounds(e);
+  };
 }
 
-async function writeOutputs(args: GateArgs, result: GateResult, baselineRuns: readonly RunResult[], current: readonly RunResult[]): Promise<void> {
-  const markdown = gateMarkdown(result);
-  const dir = path.resolve(args.out, `gate-${result.startedAt.replace(/[:.]/g, "-")}`);
-  ensureDir(dir);
-  await writeFileAtomic(path.join(dir, "gate.json"), `${JSON.stringify(result, null, 2)}\n`);
-  await writeFileAtomic(path.join(dir, "gate.md"), markdown);
-  const junit = gateJunit(result);
-  if (args.junit) await writeFileAtomic(args.junit, junit);
-  const summaryFile = process.env.GITHUB_STEP_SUMMARY;
-  if (summaryFile) {
-    try {
-      await appendFile(summaryFile, `${markdown}\n`);
-    } catch (err) {
-      process.stderr.write(`tunebench: cannot append to $GITHUB_STEP_SUMMARY (${summaryFile}): ${(err as Error).message}\n`);
-    }
-  }
-  const reports: string[] = [];
-  if (args.report) {
-    for (const scenario of result.scenarios) {
-      const a = representative(baselineRuns, scenario);
-      const b = representative(current, scenario);
-      if (!a || !b) continue;
-      try {
-        const built = await buildReport({ kind: "runs", runs: [{ label: `baseline ${result.baseline.label}`, run: a }, { label: `current ${result.current.label}`, run: b }] });
-        const sub = path.join(dir, `report-${scenario}`);
-        await writeReport(sub, built);
-        reports.push(mainFile(sub, built));
-      } catch (err) {
-        if (!isTunebenchError(err)) throw err;
-      }
-    }
-  }
-  if (args.json) writeJson(result);
-  else process.stdout.write(`${markdown}\nwrote ${path.join(dir, "gate.json")} and gate.md${args.junit ? `; JUnit: ${args.junit}` : ""}${reports.length > 0 ? `\ncompare report (the median-throughput round of each side): ${reports.join(", ")}` : ""}\nthe gate took ${fmtSeconds(result.elapsedMs)}\n`);
-}
-
-async function calibrate(
-  args: GateArgs,
-  baseline: Baseline,
-  baselineRuns: readonly RunResult[],
-  run: (rounds: number, what: string) => Promise<{ runs: RunResult[]; interrupted: boolean; rounds: number }>,
-  rounds: number,
-  compareOptions: { floors: Partial<Record<MetricKind, number>>; alpha: number },
-  floors: Record<MetricKind, number>,
-  userSet: Record<string, unknown>,
-  started: number,
-): Promise<void> {
-  const gates: CalibrationResult["gates"] = [];
-  let interrupted = false;
-  for (let g = 1; g <= args.gates; g++) {
-    const done = await run(rounds, `calibration gate ${g}/${args.gates}`);
-    if (done.rounds < 2) {
-      interrupted = true;
-      break;
-    }
-    let metrics = compareSides(baselineRuns, done.runs, compareOptions);
-    let confirmed = false;
-    let rerun: Map<string, number[]> | undefined;
-    if (args.confirm && metrics.some((m) => m.verdict === "regression") && !done.interrupted) {
-      const again = await run(rounds, `calibration gate ${g}/${args.gates}, confirming`);
-      if (again.rounds >= 2) {
-        metrics = applyConfirmation(metrics, baselineRuns, again.runs, compareOptions);
-        rerun = new Map(compareSides(baselineRuns, again.runs, compareOptions).map((m) => [m.id, m.current]));
-        confirmed = true;
-      } else interrupted = true;
-    }
-    const { status } = gateStatus(metrics);
-    gates.push({ status, confirmed, metrics: metrics.map((m) => ({ id: m.id, kind: m.kind, change: m.change, verdict: m.verdict, firstVerdict: m.confirmation ? "regression" : m.verdict, absolute: m.absolute, rounds: m.current, ...(rerun ? { rerun: rerun.get(m.id) ?? [] } : {}) })) });
-    process.stderr.write(`calibration gate ${g}/${args.gates}: ${status}${confirmed ? " (after a confirmation rerun)" : ""}\n`);
-    if (done.interrupted || interrupted) {
-      interrupted = true;
-      break;
-    }
-  }
-  const result = summarizeCalibration({ baseline: { label: baseline.label, rounds: baseline.rounds }, rounds, gates, set: userSet, confirm: args.confirm, floors, alpha: args.alpha, interrupted, elapsedMs: Date.now() - started });
-  const dir = path.resolve(args.out, `gate-calibration-${new Date(started).toISOString().replace(/[:.]/g, "-")}`);
-  ensureDir(dir);
-  await writeFileAtomic(path.join(dir, "calibration.json"), `${JSON.stringify(result, null, 2)}\n`);
-  const md = calibrationMarkdown(result);
-  await writeFileAtomic(path.join(dir, "calibration.md"), md);
-  if (args.json) writeJson(result);
-  else process.stdout.write(`${md}\nwrote ${path.join(dir, "calibration.json")}\n`);
-  if (interrupted) process.exitCode = EXIT.interrupted;
-}
+const compareReport: CompareReportWriter = async (dir, runs) => {
+  const built = await buildReport({ kind: "runs", runs });
+  await writeReport(dir, built);
+  return mainFile(dir, built);
+};

@@ -1,4 +1,5 @@
 import cliProgress from "cli-progress";
+import type { RoundsEvent } from "../gate/rounds.js";
 import type { RunEvent } from "../run/run.js";
 
 /** Progress of one long task, shown on stderr when it is a terminal and silent otherwise. */
@@ -87,5 +88,16 @@ export function stepProgress(): { say(text: string, step?: boolean): void; done(
       else if (step) process.stderr.write(`${text}\n`);
     },
     done: () => status.clear(),
+  };
+}
+
+/** Progress of rounds: a status line on a terminal, a line per run elsewhere (CI logs). */
+export function roundsProgress(): (e: RoundsEvent) => void {
+  const status = statusLine();
+  return (e) => {
+    if (e.type === "rounds-done") return status.clear();
+    const text = `${Math.round(e.elapsedMs / 1000)}s ${e.what}: round ${e.round}/${e.rounds}, ${e.scenario} (run ${e.index} of ${e.total})`;
+    if (isInteractive()) status.set(text);
+    else process.stderr.write(`${text}\n`);
   };
 }

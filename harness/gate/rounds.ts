@@ -56,3 +56,18 @@ export async function runRounds(scenarios: readonly LoadedScenario[], options: R
   }
   return { runs, rounds: options.rounds, interrupted: false };
 }
+
+/** Progress of one set of rounds: each run as it starts (with the time since the set began), and the set's end. */
+export type RoundsEvent =
+  | { type: "run"; what: string; elapsedMs: number; scenario: string; round: number; rounds: number; index: number; total: number }
+  | { type: "rounds-done"; what: string };
+
+/** `runRounds` with its progress as events, `what` naming the set (a baseline, a gate, a confirmation rerun). */
+export async function measureRounds(scenarios: readonly LoadedScenario[], options: Omit<RoundsOptions, "onRun">, what: string, onEvent?: (e: RoundsEvent) => void): Promise<{ runs: RunResult[]; rounds: number; interrupted: boolean }> {
+  const started = Date.now();
+  try {
+    return await runRounds(scenarios, { ...options, ...(onEvent ? { onRun: (e) => onEvent({ type: "run", what, elapsedMs: Date.now() - started, ...e }) } : {}) });
+  } finally {
+    onEvent?.({ type: "rounds-done", what });
+  }
+}
