@@ -338,7 +338,12 @@ export { escapeHtml };
 
 /** The report of one run, written beside its run.json (what `run` and `suite` do by default); returns the HTML report's path. */
 export async function writeRunReport(dir: string, run: RunResult, options: { allowUnevaluated?: boolean } = {}): Promise<string> {
-  const built = await buildReport({ kind: "runs", runs: [{ label: run.scenario.name, run }], ...options });
+  return writeReportOf(dir, { kind: "runs", runs: [{ label: run.scenario.name, run }], ...options });
+}
+
+/** Builds the report of `source` in every format and writes it into `dir`; returns the HTML report's path. */
+export async function writeReportOf(dir: string, source: ReportSource): Promise<string> {
+  const built = await buildReport(source);
   await writeReport(dir, built);
   return mainFile(dir, built);
 }

@@ -29,6 +29,7 @@ const ROOMS: ReadonlyArray<{ room: string; paths: readonly string[] }> = [
   { room: "size", paths: ["harness/size/"] },
   { room: "capacity", paths: ["harness/capacity/"] },
   { room: "reports", paths: ["reports/"] },
+  { room: "suite", paths: ["harness/suite/"] },
   { room: "cli", paths: ["harness/cli/"] },
 ];
 

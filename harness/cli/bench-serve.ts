@@ -1,6 +1,6 @@
 import type { CommandModule } from "yargs";
-import { runServeBench } from "../bench/serve.js";
-import { runServeAgainst } from "../bench/against.js";
+import { runServeBench, type ServeBenchResult } from "../bench/serve.js";
+import { runServeAgainst, type AgainstResult } from "../bench/against.js";
 import { BACKENDS, type BackendName } from "../../runtime/config.js";
 import { InputError } from "../../runtime/errors.js";
 import { parseFileType } from "../../runtime/models/make.js";
@@ -20,6 +20,34 @@ interface BenchServeArgs {
   slots: number;
   "round-seconds": number;
   json: boolean;
+}
+
+/** tunebench's runtime against llama-server: a metric per row, with the ratio, then how it was measured. */
+function printAgainst(a: AgainstResult): void {
+  const f = (v: number | null, unit: string): string => (v === null ? "-" : unit === "ms" ? `${v.toFixed(1)} ms` : `${v.toFixed(2)} ${unit}`);
+  const rows = a.metrics.map((m) => `| ${m.name} | ${f(m.tunebench, m.unit)} | ${f(m.llamaServer, m.unit)} | ${m.ratio === null ? "-" : `${m.ratio.toFixed(2)}x`} |`);
+  process.stdout.write(
+    [`| metric | tunebench | llama-server | ratio |`, `| --- | ---: | ---: | ---: |`, ...rows].join("\n") +
+      `\n\nmodel ${a.model}, ${a.threads} threads, ${a.slots} slots, ${a.contextSize} tokens of context each; llama-server built here from llama.cpp ${a.llamaServer.commit}; ` +
+      `${a.rounds.tunebench.length} interleaved rounds (the order alternating), medians; errors: tunebench ${a.errors.tunebench}, llama-server ${a.errors.llamaServer}; ratio = tunebench / llama-server (throughput: higher is better; latencies: lower); ` +
+      `server CPU: each server process's CPU time (all its threads, those that ended included) over each round's measured window, per request answered, from /proc\n`,
+  );
+}
+
+/** The service's own cost: /health latency and throughput, completions via HTTP against the engine called directly. */
+function printServe(r: ServeBenchResult): void {
+  const h = r.health;
+  const c = r.completions;
+  const lines = [
+    `| measurement | value |`,
+    `| --- | ---: |`,
+    `| /health latency, sequential (${h.sequential.requests} requests) | p50 ${h.sequential.p50Ms.toFixed(3)} ms, p99 ${h.sequential.p99Ms.toFixed(3)} ms |`,
+    `| /health throughput, ${h.concurrency} in flight | ${Math.round(h.requestsPerSecond).toLocaleString("en-US")} req/s (${h.errors} errors) |`,
+    `| /v1/completions, ${c.tokens} tokens, via HTTP | ${c.httpMedian.toFixed(2)} tokens/s (median of ${c.rounds}, range ${Math.min(...c.httpTokensPerSecond).toFixed(1)}-${Math.max(...c.httpTokensPerSecond).toFixed(1)}) |`,
+    `| the engine called directly | ${c.directMedian.toFixed(2)} tokens/s (median of ${c.rounds}, range ${Math.min(...c.directTokensPerSecond).toFixed(1)}-${Math.max(...c.directTokensPerSecond).toFixed(1)}) |`,
+    `| server overhead: 1 - median of the rounds' HTTP/direct ratios | ${(c.overhead * 100).toFixed(2)} % (rounds from ${((1 - Math.max(...c.pairRatios)) * 100).toFixed(1)} to ${((1 - Math.min(...c.pairRatios)) * 100).toFixed(1)} %) |`,
+  ];
+  process.stdout.write(`${lines.join("\n")}\n\nmodel ${r.model}, backend ${r.backend}, service ${r.server === "child" ? "in a child process (client and engine here)" : "in this process"}; target: overhead <= 5 %: ${c.target.met ? "met" : "NOT met"}\n`);
 }
 
 export const benchServeCommand: CommandModule<object, BenchServeArgs> = {
@@ -57,36 +85,12 @@ export const benchServeCommand: CommandModule<object, BenchServeArgs> = {
       if (!Number.isInteger(args.slots) || args.slots < 1 || args.slots > 64) throw new InputError(`--slots=${args.slots}: valid: 1 to 64`);
       if (!(args["round-seconds"] >= 2 && args["round-seconds"] <= 600)) throw new InputError(`--round-seconds=${args["round-seconds"]}: valid: 2 to 600`);
       const a = await runServeAgainst({ ...common, slots: args.slots, roundMs: args["round-seconds"] * 1000, maxTokens: Math.min(args.tokens, 64) }).finally(() => status.clear());
-      if (args.json) {
-        writeJson(a);
-        return;
-      }
-      const f = (v: number | null, unit: string): string => (v === null ? "-" : unit === "ms" ? `${v.toFixed(1)} ms` : `${v.toFixed(2)} ${unit}`);
-      const rows = a.metrics.map((m) => `| ${m.name} | ${f(m.tunebench, m.unit)} | ${f(m.llamaServer, m.unit)} | ${m.ratio === null ? "-" : `${m.ratio.toFixed(2)}x`} |`);
-      process.stdout.write(
-        [`| metric | tunebench | llama-server | ratio |`, `| --- | ---: | ---: | ---: |`, ...rows].join("\n") +
-          `\n\nmodel ${a.model}, ${a.threads} threads, ${a.slots} slots, ${a.contextSize} tokens of context each; llama-server built here from llama.cpp ${a.llamaServer.commit}; ` +
-          `${a.rounds.tunebench.length} interleaved rounds (the order alternating), medians; errors: tunebench ${a.errors.tunebench}, llama-server ${a.errors.llamaServer}; ratio = tunebench / llama-server (throughput: higher is better; latencies: lower); ` +
-          `server CPU: each server process's CPU time (all its threads, those that ended included) over each round's measured window, per request answered, from /proc\n`,
-      );
+      if (args.json) writeJson(a);
+      else printAgainst(a);
       return;
     }
     const r = await runServeBench({ ...common, tokens: args.tokens, concurrency: args.concurrency, server: args.child ? "child" : "in-process" }).finally(() => status.clear());
-    if (args.json) {
-      writeJson(r);
-      return;
-    }
-    const h = r.health;
-    const c = r.completions;
-    const lines = [
-      `| measurement | value |`,
-      `| --- | ---: |`,
-      `| /health latency, sequential (${h.sequential.requests} requests) | p50 ${h.sequential.p50Ms.toFixed(3)} ms, p99 ${h.sequential.p99Ms.toFixed(3)} ms |`,
-      `| /health throughput, ${h.concurrency} in flight | ${Math.round(h.requestsPerSecond).toLocaleString("en-US")} req/s (${h.errors} errors) |`,
-      `| /v1/completions, ${c.tokens} tokens, via HTTP | ${c.httpMedian.toFixed(2)} tokens/s (median of ${c.rounds}, range ${Math.min(...c.httpTokensPerSecond).toFixed(1)}-${Math.max(...c.httpTokensPerSecond).toFixed(1)}) |`,
-      `| the engine called directly | ${c.directMedian.toFixed(2)} tokens/s (median of ${c.rounds}, range ${Math.min(...c.directTokensPerSecond).toFixed(1)}-${Math.max(...c.directTokensPerSecond).toFixed(1)}) |`,
-      `| server overhead: 1 - median of the rounds' HTTP/direct ratios | ${(c.overhead * 100).toFixed(2)} % (rounds from ${((1 - Math.max(...c.pairRatios)) * 100).toFixed(1)} to ${((1 - Math.min(...c.pairRatios)) * 100).toFixed(1)} %) |`,
-    ];
-    process.stdout.write(`${lines.join("\n")}\n\nmodel ${r.model}, backend ${r.backend}, service ${r.server === "child" ? "in a child process (client and engine here)" : "in this process"}; target: overhead <= 5 %: ${c.target.met ? "met" : "NOT met"}\n`);
+    if (args.json) writeJson(r);
+    else printServe(r);
   },
 };

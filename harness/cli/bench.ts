@@ -1,11 +1,9 @@
-import os from "node:os";
 import type { CommandModule } from "yargs";
 import { BACKENDS, type BackendName } from "../../runtime/config.js";
-import { EnvironmentError, InputError } from "../../runtime/errors.js";
-import { findReference } from "../../runtime/inference/reference-build.js";
+import { InputError } from "../../runtime/errors.js";
 import { parseFileType } from "../../runtime/models/make.js";
-import { TUNEBENCH_VERSION } from "../../runtime/package.js";
-import { runTokenBench, type TokenBenchPlan, type TokenBenchRow } from "../bench/tokens.js";
+import { runBenchGrid, type BenchGrid } from "../bench/grid.js";
+import type { TokenBenchPlan, TokenBenchRow } from "../bench/tokens.js";
 import { interruptSignal, parseNumberList, parseStringList, writeJson } from "./common.js";
 import { csvTable, formatBytes, formatCount, markdownTable, type Column } from "../format.js";
 import { benchCacheCommand } from "./bench-cache.js";
@@ -93,6 +91,29 @@ const csvColumns: Column<TokenBenchRow>[] = [
   { header: "ratio", value: (r) => (r.ratio !== undefined ? r.ratio.toFixed(4) : "") },
 ];
 
+/** The grid as llama-bench prints it: the table, then what it ran on and how, then warnings. */
+function printGrid({ plan, rows, backend: b }: BenchGrid): void {
+  process.stdout.write(markdownTable(columns(rows, plan), rows) + "\n\n");
+  process.stdout.write(
+    `backend: ${b.label}, llama.cpp ${b.llamaCppRelease}, node-llama-cpp ${b.nodeLlamaCppVersion}, libuv pool ${b.uvThreadpoolSize ?? "?"} thread${b.uvThreadpoolSize === 1 ? "" : "s"}; ` +
+      `t/s: ${plan.repetitions > 1 ? `median and range over ${plan.repetitions} repetitions` : "1 repetition"}${plan.warmup ? " after 1 untimed warm-up" : ""}` +
+      (rows.some((r) => r.generation) ? `; tg through ${rows.find((r) => r.generation)!.generation === "addon" ? "node-llama-cpp's addon directly (the runtime's sequence API costs more per token: --generation api)" : "node-llama-cpp's sequence API, the runtime's path"}` : "") +
+      (plan.reference
+        ? `; llama-bench: llama.cpp ${plan.reference.commit} built here${(plan.reference.sourceFixes?.length ?? 0) > 0 ? ` with tunebench's source fix in ${plan.reference.sourceFixes!.map((f) => f.file).join(", ")}` : ""}, one run per repetition, interleaved; ratio: tunebench / llama-bench medians`
+        : "") +
+      "\n",
+  );
+  if ((b.uvThreadpoolSize ?? 4) > 1) {
+    process.stdout.write(`! UV_THREADPOOL_SIZE=${process.env.UV_THREADPOOL_SIZE}: with more than one libuv pool thread, generation at 2+ threads runs far below llama.cpp's own speed; unset it to get tunebench's default of 1\n`);
+  }
+  const noisy = rows.filter((r) => r.tokensPerSecond.cv > CV_WARN || (r.reference?.tokensPerSecond.cv ?? 0) > CV_WARN);
+  if (noisy.length > 0) {
+    process.stdout.write(
+      `! ${noisy.map((r) => `${r.test} at ${r.threads} threads`).join(", ")}: the repetitions vary by more than ${CV_WARN * 100} % (coefficient of variation); the machine was busy or the test is too short: run more repetitions (-r)\n`,
+    );
+  }
+}
+
 export const benchCommand: CommandModule<object, BenchArgs> = {
   command: "bench",
   describe: "Measure prompt processing (pp) and generation (tg) in tokens/s over a grid, like llama-bench; `bench cache|search|serve` for the other parts",
@@ -140,15 +161,9 @@ export const benchCommand: CommandModule<object, BenchArgs> = {
       flashAttention: parseFlashAttention(args["flash-attention"]),
       generationPath: args.generation === "api" ? "api" : "addon",
     };
-    if (args.reference) {
-      const ref = findReference();
-      if (!ref) throw new EnvironmentError("--reference needs llama.cpp's llama-bench: build it once with `tunebench backend build --reference` (offline; 4 to 8 minutes on 2 cores)");
-      plan.reference = ref;
-    }
-    if (plan.models.length === 0) throw new InputError("--model: give at least one model");
     const status = statusLine();
-    const started = Date.now();
-    const result = await runTokenBench(plan, {
+    const grid = await runBenchGrid(plan, {
+      reference: args.reference,
       signal: interruptSignal,
       onEvent: (e) => {
         if (e.type === "make") status.set(`writing ${e.model} ${e.quant}: ${formatBytes(e.progress.bytesWritten)} / ${formatBytes(e.progress.totalBytes)}`);
@@ -156,41 +171,8 @@ export const benchCommand: CommandModule<object, BenchArgs> = {
         else if (e.type === "measure") status.set(`[${e.done}/${e.total}] ${e.test} ${e.warmup ? "warm-up" : `rep ${e.repetition}/${e.of}`}${e.reference ? " (llama-bench)" : ""}`);
       },
     }).finally(() => status.clear());
-    if (args.json) {
-      writeJson({
-        tool: "tunebench",
-        version: TUNEBENCH_VERSION,
-        startedAt: new Date(started).toISOString(),
-        host: { cpu: os.cpus()[0]?.model ?? "unknown", logicalCores: os.cpus().length, totalMemoryBytes: os.totalmem(), node: process.version },
-        backend: result.backend,
-        plan,
-        rows: result.rows,
-      });
-      return;
-    }
-    if (args.csv) {
-      process.stdout.write(csvTable(csvColumns, result.rows) + "\n");
-      return;
-    }
-    process.stdout.write(markdownTable(columns(result.rows, plan), result.rows) + "\n\n");
-    const b = result.backend;
-    process.stdout.write(
-      `backend: ${b.label}, llama.cpp ${b.llamaCppRelease}, node-llama-cpp ${b.nodeLlamaCppVersion}, libuv pool ${b.uvThreadpoolSize ?? "?"} thread${b.uvThreadpoolSize === 1 ? "" : "s"}; ` +
-        `t/s: ${plan.repetitions > 1 ? `median and range over ${plan.repetitions} repetitions` : "1 repetition"}${plan.warmup ? " after 1 untimed warm-up" : ""}` +
-        (result.rows.some((r) => r.generation) ? `; tg through ${result.rows.find((r) => r.generation)!.generation === "addon" ? "node-llama-cpp's addon directly (the runtime's sequence API costs more per token: --generation api)" : "node-llama-cpp's sequence API, the runtime's path"}` : "") +
-        (plan.reference
-          ? `; llama-bench: llama.cpp ${plan.reference.commit} built here${(plan.reference.sourceFixes?.length ?? 0) > 0 ? ` with tunebench's source fix in ${plan.reference.sourceFixes!.map((f) => f.file).join(", ")}` : ""}, one run per repetition, interleaved; ratio: tunebench / llama-bench medians`
-          : "") +
-        "\n",
-    );
-    if ((b.uvThreadpoolSize ?? 4) > 1) {
-      process.stdout.write(`! UV_THREADPOOL_SIZE=${process.env.UV_THREADPOOL_SIZE}: with more than one libuv pool thread, generation at 2+ threads runs far below llama.cpp's own speed; unset it to get tunebench's default of 1\n`);
-    }
-    const noisy = result.rows.filter((r) => r.tokensPerSecond.cv > CV_WARN || (r.reference?.tokensPerSecond.cv ?? 0) > CV_WARN);
-    if (noisy.length > 0) {
-      process.stdout.write(
-        `! ${noisy.map((r) => `${r.test} at ${r.threads} threads`).join(", ")}: the repetitions vary by more than ${CV_WARN * 100} % (coefficient of variation); the machine was busy or the test is too short: run more repetitions (-r)\n`,
-      );
-    }
+    if (args.json) writeJson(grid);
+    else if (args.csv) process.stdout.write(csvTable(csvColumns, grid.rows) + "\n");
+    else printGrid(grid);
   },
 };

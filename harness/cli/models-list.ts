@@ -1,15 +1,9 @@
-import { existsSync } from "node:fs";
-import path from "node:path";
 import type { CommandModule } from "yargs";
 import { InputError } from "../../runtime/errors.js";
-import { modelsDir } from "../../runtime/home.js";
-import { loadBackend } from "../../runtime/inference/backend.js";
-import { CATALOG_NAMES, catalogModel } from "../../runtime/models/catalog.js";
-import { estimateMemory } from "../../runtime/models/estimate.js";
+import { CATALOG_NAMES } from "../../runtime/models/catalog.js";
 import { FILE_TYPE_NAMES } from "../../runtime/models/ftypes.js";
-import { catalogRequest, parseFileType } from "../../runtime/models/make.js";
-import { parameterCount } from "../../runtime/models/shape.js";
-import { buildSyntheticModel } from "../../runtime/models/synthetic.js";
+import { listCatalog, type CatalogListing } from "../../runtime/models/list.js";
+import { parseFileType } from "../../runtime/models/make.js";
 import { parseStringList, writeJson } from "./common.js";
 import { formatBytes, formatCount, markdownTable } from "../format.js";
 
@@ -21,6 +15,21 @@ interface ListArgs {
 }
 
 const DEFAULT_QUANTS = "F16,Q8_0,Q6_K,Q5_K_M,Q4_K_M,Q4_0";
+
+function catalogTable(rows: readonly CatalogListing[], contextSize: number): string {
+  return markdownTable(
+    [
+      { header: "model", value: (r) => r.model },
+      { header: "quant", value: (r) => r.quant },
+      { header: "params", align: "right", value: (r) => formatCount(r.parameters) },
+      { header: "file size", align: "right", value: (r) => formatBytes(r.fileBytes) },
+      { header: `RAM (ctx ${contextSize})`, align: "right", value: (r) => formatBytes(r.ramBytes) },
+      { header: "made", value: (r) => (r.made ? "yes" : "") },
+      { header: "note", value: (r) => r.note },
+    ],
+    rows,
+  );
+}
 
 export const modelsListCommand: CommandModule<object, ListArgs> = {
   command: "list",
@@ -35,45 +44,12 @@ export const modelsListCommand: CommandModule<object, ListArgs> = {
     const names = parseStringList(args.model) ?? CATALOG_NAMES;
     const quants = args.quant === "all" ? FILE_TYPE_NAMES : (parseStringList(args.quant) ?? []).map((q) => parseFileType(q));
     if (!Number.isInteger(args.ctx) || args.ctx < 64) throw new InputError(`--ctx=${args.ctx}: valid: an integer >= 64`);
-    const models = names.flatMap((n) => quants.map((q) => buildSyntheticModel(catalogRequest(n, q))));
-    const { llama } = await loadBackend("cpu");
-    const memory = await estimateMemory(llama, models, args.ctx);
-    const dir = modelsDir();
-    const rows = models.map((m, i) => {
-      const entry = catalogModel(m.request.name as (typeof CATALOG_NAMES)[number]);
-      const file = path.join(dir, m.fileName);
-      const mem = memory[i]!;
-      return {
-        model: m.request.name,
-        quant: m.request.ftype,
-        parameters: parameterCount(m.request.shape),
-        fileBytes: m.layout.totalBytes,
-        memory: mem,
-        ramBytes: mem.modelBytes + mem.contextBytes,
-        made: existsSync(file),
-        path: file,
-        note: entry.approximation ? `${entry.note} (approximated)` : entry.note,
-        publishedBytes: entry.published?.[m.request.ftype]?.bytes,
-      };
-    });
+    const list = await listCatalog(names, quants, args.ctx);
     if (args.json) {
-      writeJson({ modelsDir: dir, contextSize: args.ctx, models: rows });
+      writeJson(list);
       return;
     }
-    process.stdout.write(
-      markdownTable(
-        [
-          { header: "model", value: (r) => r.model },
-          { header: "quant", value: (r) => r.quant },
-          { header: "params", align: "right", value: (r) => formatCount(r.parameters) },
-          { header: "file size", align: "right", value: (r) => formatBytes(r.fileBytes) },
-          { header: `RAM (ctx ${args.ctx})`, align: "right", value: (r) => formatBytes(r.ramBytes) },
-          { header: "made", value: (r) => (r.made ? "yes" : "") },
-          { header: "note", value: (r) => r.note },
-        ],
-        rows,
-      ) + "\n",
-    );
-    process.stdout.write(`\nRAM: node-llama-cpp's estimate for the weights plus one context (KV cache, buffers) on the CPU. Files go to ${dir}\n`);
+    process.stdout.write(catalogTable(list.models, args.ctx) + "\n");
+    process.stdout.write(`\nRAM: node-llama-cpp's estimate for the weights plus one context (KV cache, buffers) on the CPU. Files go to ${list.modelsDir}\n`);
   },
 };

@@ -2,6 +2,7 @@ import type { CommandModule } from "yargs";
 import { InputError } from "../../runtime/errors.js";
 import { catalogRequest, customRequest, makeModel, parseFileType, parseShape, type MakeResult } from "../../runtime/models/make.js";
 import { modelsDir } from "../../runtime/home.js";
+import type { SyntheticModelRequest } from "../../runtime/models/synthetic.js";
 import { interruptSignal, parseStringList, writeJson } from "./common.js";
 import { formatBytes, formatSeconds } from "../format.js";
 import { progressBar } from "./progress.js";
@@ -13,6 +14,31 @@ interface MakeArgs {
   force: boolean;
   seed: number;
   json: boolean;
+}
+
+/** The files asked for: each catalog name (or the one --shape) in each file type. */
+function requestsOf(args: MakeArgs): SyntheticModelRequest[] {
+  const quants = (parseStringList(args.quant) ?? ["Q4_0"]).map((q) => parseFileType(q));
+  const names = args.names ?? [];
+  if (names.length === 0 && args.shape === undefined) throw new InputError("give a catalog name or --shape (see `tunebench models list`)");
+  if (names.length > 0 && args.shape !== undefined) throw new InputError("give either catalog names or --shape, not both");
+  if (!Number.isInteger(args.seed) || args.seed < 0 || args.seed > 0xffffffff) throw new InputError(`--seed=${args.seed}: valid: an integer from 0 to 4294967295`);
+  const shape = args.shape === undefined ? undefined : parseShape(args.shape);
+  return quants.flatMap((q) => (shape ? [customRequest(shape, q)] : names.map((n) => catalogRequest(n, q))));
+}
+
+/** One file made, as `--json` prints it. */
+function madeJson(r: MakeResult): Record<string, unknown> {
+  return {
+    status: r.status,
+    path: r.path,
+    bytes: r.bytes,
+    seconds: r.seconds,
+    fingerprint: r.fingerprint,
+    name: r.model.request.name,
+    quant: r.model.request.ftype,
+    shape: r.model.request.shape,
+  };
 }
 
 export const modelsMakeCommand: CommandModule<object, MakeArgs> = {
@@ -33,13 +59,7 @@ export const modelsMakeCommand: CommandModule<object, MakeArgs> = {
       .example("$0 models make llama-2-7b -q Q4_0", "Llama 2 7B's exact tensors, ~3.83 GB")
       .example("$0 models make --shape layers=8,embd=512,heads=8,ff=1536 -q Q8_0", "a custom shape"),
   handler: async (args) => {
-    const quants = (parseStringList(args.quant) ?? ["Q4_0"]).map((q) => parseFileType(q));
-    const names = args.names ?? [];
-    if (names.length === 0 && args.shape === undefined) throw new InputError("give a catalog name or --shape (see `tunebench models list`)");
-    if (names.length > 0 && args.shape !== undefined) throw new InputError("give either catalog names or --shape, not both");
-    if (!Number.isInteger(args.seed) || args.seed < 0 || args.seed > 0xffffffff) throw new InputError(`--seed=${args.seed}: valid: an integer from 0 to 4294967295`);
-    const shape = args.shape === undefined ? undefined : parseShape(args.shape);
-    const requests = quants.flatMap((q) => (shape ? [customRequest(shape, q)] : names.map((n) => catalogRequest(n, q))));
+    const requests = requestsOf(args);
     const results: MakeResult[] = [];
     for (const request of requests) {
       let bar: ReturnType<typeof progressBar> | undefined;
@@ -58,20 +78,6 @@ export const modelsMakeCommand: CommandModule<object, MakeArgs> = {
         process.stdout.write(`${res.path}: ${verb}\n`);
       }
     }
-    if (args.json) {
-      writeJson({
-        modelsDir: modelsDir(),
-        models: results.map((r) => ({
-          status: r.status,
-          path: r.path,
-          bytes: r.bytes,
-          seconds: r.seconds,
-          fingerprint: r.fingerprint,
-          name: r.model.request.name,
-          quant: r.model.request.ftype,
-          shape: r.model.request.shape,
-        })),
-      });
-    }
+    if (args.json) writeJson({ modelsDir: modelsDir(), models: results.map(madeJson) });
   },
 };

@@ -5,6 +5,7 @@ import { InputError } from "../../runtime/errors.js";
 import { buildReport, mainFile, REPORT_FORMATS, writeReport, type BenchFile, type ReportFormat, type ReportSource } from "../../reports/report.js";
 import type { LabelledRun } from "../../reports/charts/common.js";
 import { parseRunResult, type RunResult } from "../result.js";
+import type { SuiteIndexFile } from "../suite/suite.js";
 import { writeJson } from "./common.js";
 
 interface ReportArgs {
@@ -13,14 +14,6 @@ interface ReportArgs {
   format: string;
   json: boolean;
   "allow-unevaluated": boolean;
-}
-
-/** A suite's index.json: the scenarios it ran, each with the folder of its run.json (relative to the index). */
-export interface SuiteIndexFile {
-  tool: "tunebench";
-  kind: "suite";
-  quick: boolean;
-  runs: Array<{ scenario: string; verdict: "pass" | "fail" | "error"; status: string; dir: string; error?: string }>;
 }
 
 type Input = { kind: "run"; file: string; run: RunResult } | { kind: "bench"; file: string; bench: BenchFile } | { kind: "suite"; file: string; index: SuiteIndexFile };

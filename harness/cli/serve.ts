@@ -1,10 +1,7 @@
 import type { CommandModule } from "yargs";
-import { readFile } from "node:fs/promises";
-import { BACKENDS, CACHE_PROFILES, RuntimeConfigSchema, parseOrThrow, type RuntimeConfig } from "../../runtime/config.js";
-import { withL3Secret } from "../../runtime/cache/redis.js";
-import { InputError } from "../../runtime/errors.js";
-import { startRuntime } from "../../runtime/server/start.js";
-import { loadProfile, parseSet } from "../profile/load.js";
+import { BACKENDS, CACHE_PROFILES } from "../../runtime/config.js";
+import { startRuntime, type StartEvent } from "../../runtime/server/start.js";
+import { loadConfigFile, loadProfile, parseSet } from "../profile/load.js";
 import { interruptSignal, stopWithParent, writeJson } from "./common.js";
 import { formatBytes } from "../format.js";
 import { statusLine } from "./progress.js";
@@ -59,17 +56,25 @@ function flagOverrides(a: ServeArgs): Record<string, unknown> {
   return Object.fromEntries(Object.entries(sections).filter(([, v]) => Object.keys(v).length > 0));
 }
 
-/** A RuntimeConfig written out as JSON: taken exactly as it is (validated, nothing merged or re-parsed). */
-async function configFile(file: string): Promise<{ name: string; chain: string[]; config: RuntimeConfig }> {
-  let json: unknown;
-  try {
-    json = JSON.parse(await readFile(file, "utf8"));
-  } catch (err) {
-    throw new InputError(`--config ${file}: ${(err as Error).message}`);
-  }
-  const config = parseOrThrow(RuntimeConfigSchema, json, `--config ${file}`);
-  const url = withL3Secret(config.cache.l3.url);
-  return { name: "config", chain: [file], config: { ...config, cache: { ...config.cache, l3: { ...config.cache.l3, ...(url ? { url } : {}) } } } };
+/** The runtime's start-up as a status line, and what it says once (the index built, a warning) as a line of its own. */
+function startEvents(status: ReturnType<typeof statusLine>): (e: StartEvent) => void {
+  return (e) => {
+    if (e.type === "make") status.set(`writing the model: ${formatBytes(e.progress.bytesWritten)} / ${formatBytes(e.progress.totalBytes)}`);
+    else if (e.type === "load") status.set(`loading ${e.model}`);
+    else if (e.type === "probe") status.set(`measuring generation at ${e.threads.join(" and ")} threads`);
+    else if (e.type === "warm") status.set(`warming the cache: ${e.progress.done}/${e.progress.total} queries`);
+    else if (e.type === "index") status.set(`indexing: ${e.progress.docsDone}/${e.progress.docsTotal} documents, ${e.progress.chunksEmbedded} chunks embedded`);
+    else if (e.type === "indexed") {
+      status.clear();
+      const r = e.result;
+      process.stderr.write(
+        `search index v${r.version}: ${r.added} added, ${r.updated} updated, ${r.removed} removed, ${r.unchanged} unchanged, ${r.chunksEmbedded} chunks embedded in ${(r.ms / 1000).toFixed(1)} s\n`,
+      );
+    } else if (e.type === "warning") {
+      status.clear();
+      process.stderr.write(`warning: ${e.message}\n`);
+    }
+  };
 }
 
 export const serveCommand: CommandModule<object, ServeArgs> = {
@@ -105,7 +110,7 @@ export const serveCommand: CommandModule<object, ServeArgs> = {
     // a runtime the harness started goes when the harness goes, however it went
     if (args["harness-control"]) stopWithParent();
     const profile = args.config
-      ? await configFile(args.config)
+      ? await loadConfigFile(args.config)
       : await loadProfile(args.profile, [
           { value: flagOverrides(args), label: "a command-line flag" },
           { value: parseSet(args.set ?? []), label: "--set" },
@@ -117,23 +122,7 @@ export const serveCommand: CommandModule<object, ServeArgs> = {
       withoutSearch: !args.search,
       harnessControl: args["harness-control"],
       probeThreads: args["probe-threads"],
-      onEvent: (e) => {
-        if (e.type === "make") status.set(`writing the model: ${formatBytes(e.progress.bytesWritten)} / ${formatBytes(e.progress.totalBytes)}`);
-        else if (e.type === "load") status.set(`loading ${e.model}`);
-        else if (e.type === "probe") status.set(`measuring generation at ${e.threads.join(" and ")} threads`);
-        else if (e.type === "warm") status.set(`warming the cache: ${e.progress.done}/${e.progress.total} queries`);
-        else if (e.type === "index") status.set(`indexing: ${e.progress.docsDone}/${e.progress.docsTotal} documents, ${e.progress.chunksEmbedded} chunks embedded`);
-        else if (e.type === "indexed") {
-          status.clear();
-          const r = e.result;
-          process.stderr.write(
-            `search index v${r.version}: ${r.added} added, ${r.updated} updated, ${r.removed} removed, ${r.unchanged} unchanged, ${r.chunksEmbedded} chunks embedded in ${(r.ms / 1000).toFixed(1)} s\n`,
-          );
-        } else if (e.type === "warning") {
-          status.clear();
-          process.stderr.write(`warning: ${e.message}\n`);
-        }
-      },
+      onEvent: startEvents(status),
     }).finally(() => status.clear());
     if (args.json) writeJson({ url: service.url, pid: process.pid, profile: profile.name, chain: profile.chain });
     else process.stdout.write(`tunebench serve: profile ${profile.name}, listening on ${service.url} (Ctrl-C to stop)\n`);

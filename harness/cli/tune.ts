@@ -1,15 +1,14 @@
 import path from "node:path";
 import type { CommandModule } from "yargs";
 import { InputError, isTunebenchError } from "../../runtime/errors.js";
-import { ensureDir, writeFileAtomic } from "../../runtime/fs.js";
-import { buildReport, mainFile, writeReport } from "../../reports/report.js";
+import { writeReportOf } from "../../reports/report.js";
 import { parseSet } from "../profile/load.js";
 import { readRunResult } from "../result.js";
 import { loadScenario } from "../scenario/load.js";
-import { recommendationMetrics, tunedProfileYaml, tuneMarkdown } from "../tune/output.js";
-import { tuneScenario, type TuneEvent } from "../tune/tune.js";
+import { recommendationMetrics, writeTune } from "../tune/output.js";
+import { tuneScenario, type TuneEvent, type TuneResult } from "../tune/tune.js";
 import { EXIT, interruptSignal, parseDuration, parseFraction, writeJson } from "./common.js";
-import { isInteractive, statusLine } from "./progress.js";
+import { stepProgress } from "./progress.js";
 
 interface TuneArgs {
   scenario: string;
@@ -29,8 +28,32 @@ interface TuneArgs {
   report: boolean;
 }
 
-
 const seconds = (ms: number): string => (ms >= 120_000 ? `${Math.round(ms / 60_000)} min` : `${Math.round(ms / 1000)} s`);
+
+/** Tune's progress, each line with the time so far: a status line on a terminal, a line per step elsewhere (CI logs). */
+function tuneProgress(scenario: string): { onEvent(e: TuneEvent): void; clear(): void } {
+  const progress = stepProgress();
+  const started = Date.now();
+  return {
+    onEvent: (e) => {
+      const elapsed = seconds(Date.now() - started);
+      if (e.type === "phase") progress.say(`${elapsed} ${scenario}: ${e.text}`);
+      else progress.say(`${elapsed} ${scenario}: round ${e.round}/${e.rounds}, ${e.label} (run ${e.index} of ${e.total}${e.leftMs !== undefined ? `, about ${seconds(e.leftMs)} left` : ""})`);
+    },
+    clear: progress.done,
+  };
+}
+
+/** The before/after report, led by the summary's first lines of prose; none when the charts cannot be made. */
+async function writeTuneReport(dir: string, result: TuneResult, summary: string): Promise<string | undefined> {
+  const lead = summary.split("\n").filter((l) => l && !l.startsWith("|") && !l.startsWith("#")).map((l) => l.replaceAll("**", "")).slice(0, 6);
+  try {
+    return await writeReportOf(dir, { kind: "recommendations", title: `tunebench tune: ${result.scenario.name}`, lead, metrics: recommendationMetrics(result) });
+  } catch (err) {
+    if (!isTunebenchError(err)) throw err;
+    return undefined;
+  }
+}
 
 export const tuneCommand: CommandModule<object, TuneArgs> = {
   command: "tune <scenario>",
@@ -76,45 +99,17 @@ export const tuneCommand: CommandModule<object, TuneArgs> = {
       aa: args.aa,
       dryRun: args["dry-run"],
     };
-    const status = statusLine();
-    const started = Date.now();
-    const say = (text: string): void => {
-      // long work: a status line on a terminal, a line per step elsewhere (CI logs)
-      if (isInteractive()) status.set(text);
-      else process.stderr.write(`${text}\n`);
-    };
-    const onEvent = (e: TuneEvent): void => {
-      const elapsed = seconds(Date.now() - started);
-      if (e.type === "phase") say(`${elapsed} ${loaded.scenario.name}: ${e.text}`);
-      else say(`${elapsed} ${loaded.scenario.name}: round ${e.round}/${e.rounds}, ${e.label} (run ${e.index} of ${e.total}${e.leftMs !== undefined ? `, about ${seconds(e.leftMs)} left` : ""})`);
-    };
+    const progress = tuneProgress(loaded.scenario.name);
     let result;
     try {
-      result = await tuneScenario(loaded, settings, { ...(from ? { from } : {}), signal: interruptSignal, onEvent });
+      result = await tuneScenario(loaded, settings, { ...(from ? { from } : {}), signal: interruptSignal, onEvent: progress.onEvent });
     } finally {
-      status.clear();
+      progress.clear();
     }
-    const stamp = result.startedAt.replace(/[:.]/g, "-");
-    const dir = path.resolve(args.out, `tune-${loaded.scenario.name}-${stamp}`);
-    ensureDir(dir);
-    const profileName = `tuned-${loaded.scenario.name}.yaml`;
-    const profileYaml = tunedProfileYaml(result, loaded, dir);
-    if (profileYaml) await writeFileAtomic(path.join(dir, profileName), profileYaml);
-    await writeFileAtomic(path.join(dir, "tune.json"), `${JSON.stringify(result, null, 2)}\n`);
-    const summary = tuneMarkdown(result, profileYaml ? { profile: path.join(dir, profileName) } : {});
-    await writeFileAtomic(path.join(dir, "summary.md"), summary);
-    let report: string | undefined;
-    if (args.report && result.verifications.length > 0) {
-      try {
-        const built = await buildReport({ kind: "recommendations", title: `tunebench tune: ${result.scenario.name}`, lead: summary.split("\n").filter((l) => l && !l.startsWith("|") && !l.startsWith("#")).map((l) => l.replaceAll("**", "")).slice(0, 6), metrics: recommendationMetrics(result) });
-        await writeReport(dir, built);
-        report = mainFile(dir, built);
-      } catch (err) {
-        if (!isTunebenchError(err)) throw err;
-      }
-    }
+    const { dir, summary, profileFile } = await writeTune(result, loaded, args.out);
+    const report = args.report && result.verifications.length > 0 ? await writeTuneReport(dir, result, summary) : undefined;
     if (args.json) writeJson(result);
-    else process.stdout.write(`${summary}\nwrote ${path.join(dir, "tune.json")}${profileYaml ? ` and ${path.join(dir, profileName)}` : ""}${report ? `\nreport: ${report}` : ""}\n`);
+    else process.stdout.write(`${summary}\nwrote ${path.join(dir, "tune.json")}${profileFile ? ` and ${profileFile}` : ""}${report ? `\nreport: ${report}` : ""}\n`);
     if (result.status === "incomplete") process.exitCode = EXIT.interrupted;
     else if (result.original.failing.length > 0 && !settings.dryRun && !settings.aa && !result.tuned?.fixes) process.exitCode = EXIT.failed;
   },

@@ -1,6 +1,8 @@
 import { existsSync } from "node:fs";
+import { readFile } from "node:fs/promises";
 import path from "node:path";
-import { RuntimeConfigSchema, type RuntimeConfig } from "../../runtime/config.js";
+import { withL3Secret } from "../../runtime/cache/redis.js";
+import { parseOrThrow, RuntimeConfigSchema, type RuntimeConfig } from "../../runtime/config.js";
 import { InputError } from "../../runtime/errors.js";
 import { BUILTIN_PROFILES_DIR } from "../paths.js";
 import { issuePath, lineOf, readYaml, type YamlSource } from "../yaml.js";
@@ -229,3 +231,15 @@ export function extendsReference(profileFile: string, dir: string): string {
   return relative.startsWith(".") ? relative : `./${relative}`;
 }
 
+/** A RuntimeConfig written out as JSON (how the harness starts its runtime): taken exactly as it is (validated, nothing merged or re-parsed). */
+export async function loadConfigFile(file: string): Promise<{ name: string; chain: string[]; config: RuntimeConfig }> {
+  let json: unknown;
+  try {
+    json = JSON.parse(await readFile(file, "utf8"));
+  } catch (err) {
+    throw new InputError(`--config ${file}: ${(err as Error).message}`);
+  }
+  const config = parseOrThrow(RuntimeConfigSchema, json, `--config ${file}`);
+  const url = withL3Secret(config.cache.l3.url);
+  return { name: "config", chain: [file], config: { ...config, cache: { ...config.cache, l3: { ...config.cache.l3, ...(url ? { url } : {}) } } } };
+}

@@ -1,4 +1,6 @@
+import path from "node:path";
 import { Document, isSeq, type Node } from "yaml";
+import { ensureDir, writeFileAtomic } from "../../runtime/fs.js";
 import { extendsReference, mergeConfig } from "../profile/load.js";
 import { markdownTable } from "../format.js";
 import type { LoadedScenario } from "../scenario/load.js";
@@ -143,4 +145,22 @@ export function tuneMarkdown(result: TuneResult, files: { profile?: string }): s
   }
   lines.push("", `Took ${(result.elapsedMs / 1000).toFixed(0)} s (one run of the scenario: ${(result.runMs / 1000).toFixed(0)} s); rounds ${result.settings.rounds}, effect floor ${(result.settings.floor * 100).toFixed(0)} %.`);
   return `${lines.join("\n")}\n`;
+}
+
+/**
+ * Writes what tune found into a folder of `out` named after the scenario and
+ * the time it started: the tuned profile (when a change was verified),
+ * tune.json and summary.md; returns the summary's text.
+ */
+export async function writeTune(result: TuneResult, loaded: LoadedScenario, out: string): Promise<{ dir: string; summary: string; profileFile?: string }> {
+  const stamp = result.startedAt.replace(/[:.]/g, "-");
+  const dir = path.resolve(out, `tune-${loaded.scenario.name}-${stamp}`);
+  ensureDir(dir);
+  const profileFile = path.join(dir, `tuned-${loaded.scenario.name}.yaml`);
+  const profileYaml = tunedProfileYaml(result, loaded, dir);
+  if (profileYaml) await writeFileAtomic(profileFile, profileYaml);
+  await writeFileAtomic(path.join(dir, "tune.json"), `${JSON.stringify(result, null, 2)}\n`);
+  const summary = tuneMarkdown(result, profileYaml ? { profile: profileFile } : {});
+  await writeFileAtomic(path.join(dir, "summary.md"), summary);
+  return { dir, summary, ...(profileYaml ? { profileFile } : {}) };
 }
