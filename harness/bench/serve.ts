@@ -4,7 +4,7 @@ import type { FileTypeName } from "../../runtime/models/ftypes.js";
 import { InferenceEngine } from "../../runtime/inference/engine.js";
 import { resolveModelFile } from "../../runtime/models/resolve.js";
 import { startRuntime } from "../../runtime/server/start.js";
-import { median } from "../../runtime/stats.js";
+import { median } from "../stats/describe.js";
 import { startChildRuntime } from "../target/child.js";
 
 export interface LatencyFigures {

@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import type { RuntimeConfig } from "../../runtime/config.js";
 import { InputError } from "../../runtime/errors.js";
 import { prepareRuntime } from "../../runtime/server/start.js";
-import { LatencyRecorder } from "../../runtime/stats.js";
+import { LatencyRecorder } from "../../runtime/latency.js";
 import { runLoad, type Arrival, type LoadResult, type OperationResult } from "../load/driver.js";
 import { tierBudgetMs, type Sla } from "../profile/sla.js";
 import type { LoadedScenario } from "../scenario/load.js";

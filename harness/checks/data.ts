@@ -1,4 +1,5 @@
-import { LatencyRecorder, percentileRankBounds, samplesNeededFor } from "../../runtime/stats.js";
+import { LatencyRecorder } from "../../runtime/latency.js";
+import { percentileRankBounds, samplesNeededFor } from "../stats/describe.js";
 import { formatBytes } from "../format.js";
 import type { RunOperation, RunResult } from "../result.js";
 import type { Comparison } from "../scenario/threshold.js";

@@ -2,7 +2,7 @@ import { setMaxListeners } from "node:events";
 import { Agent, Client, errors as undiciErrors, request, type Dispatcher } from "undici";
 import { z } from "zod";
 import { Xorshift128 } from "../../runtime/random.js";
-import { LatencyRecorder, PercentilesSchema, type LatencyPercentiles } from "../../runtime/stats.js";
+import { LatencyRecorder, PercentilesSchema, type LatencyPercentiles } from "../../runtime/latency.js";
 import { openLoopSchedule, type RateStage, type Spacing } from "./arrival.js";
 import { completionEventKind, SseParser } from "./sse.js";
 
