@@ -61,13 +61,6 @@ export function steps(points: readonly Point[]): Array<{ atMs: number; spanMs: n
   return points.slice(1).map((p, i) => ({ atMs: points[i]!.atMs, spanMs: p.atMs - points[i]!.atMs, delta: p.v - points[i]!.v }));
 }
 
-export function median(values: readonly number[]): number {
-  if (values.length === 0) return Number.NaN;
-  const v = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(v.length / 2);
-  return v.length % 2 === 1 ? v[mid]! : (v[mid - 1]! + v[mid]!) / 2;
-}
-
 export const errorsOf = (o: RunOperation): number => o.count - o.ok;
 
 /** The latency histogram of the operations that succeeded, merged. */

@@ -1,4 +1,4 @@
-import { quantileSorted } from "simple-statistics";
+import { median, quantile } from "../stats/describe.js";
 import type { MetricKind } from "./metrics.js";
 import type { GateVerdict } from "./stats.js";
 
@@ -72,16 +72,14 @@ export function summarizeCalibration(input: {
   const metrics: CalibrationMetric[] = ids.map((id) => {
     const rows = input.gates.flatMap((g) => g.metrics.filter((m) => m.id === id));
     const changes = rows.map((r) => r.change).filter(Number.isFinite);
-    const abs = changes.map(Math.abs).sort((a, b) => a - b);
-    const sorted = [...changes].sort((a, b) => a - b);
     return {
       id,
       kind: rows[0]!.kind,
       absolute: rows[0]!.absolute,
       firstRegressions: rows.filter((r) => r.firstVerdict === "regression").length,
       regressions: rows.filter((r) => r.verdict === "regression").length,
-      medianChange: sorted.length > 0 ? quantileSorted(sorted, 0.5) : Number.NaN,
-      detectable: abs.length > 0 ? quantileSorted(abs, 0.95) : Number.NaN,
+      medianChange: median(changes),
+      detectable: quantile(changes.map(Math.abs), 0.95),
     };
   });
   const kinds = [...new Set(metrics.map((m) => m.kind))].map((kind) => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { meanSd, median, percentileRankBounds, samplesNeededFor } from "../../../harness/stats/describe.js";
+import { meanSd, median, percentileRankBounds, quantile, samplesNeededFor } from "../../../harness/stats/describe.js";
 
 describe("statistics", () => {
   it("samples a percentile needs before its estimate is more than the largest sample", () => {
@@ -30,5 +30,15 @@ describe("statistics", () => {
     expect(m.mean, "mean").toBe(5);
     expect(m.sd, "sd (n - 1)").toBeCloseTo(2.138, 3);
     expect(meanSd([7]).sd, "one sample").toBe(0);
+  });
+
+  it("one quantile of plain figures, linear between order statistics; the median is its middle", () => {
+    const v = [9, 1, 5, 3, 7];
+    expect(quantile(v, 0), "min").toBe(1);
+    expect(quantile(v, 1), "max").toBe(9);
+    expect(quantile(v, 0.25), "on a rank").toBe(3);
+    expect(quantile(v, 0.95), "between ranks 4 and 5").toBeCloseTo(8.6, 12);
+    expect(quantile([], 0.5), "no data").toBeNaN();
+    for (const xs of [[3, 1, 2], [4, 1, 2, 3], [0.1, 0.2], [5]]) expect(median(xs), String(xs)).toBe(quantile(xs, 0.5));
   });
 });
