@@ -12,7 +12,7 @@ import { calibrationMarkdown, summarizeCalibration, type CalibrationResult } fro
 import { applyConfirmation, compareSides, gateStatus, type GateResult } from "../gate/gate.js";
 import { KIND_RULES, METRIC_KINDS, type MetricKind } from "../gate/metrics.js";
 import { gateJunit, gateMarkdown } from "../gate/output.js";
-import { minimumP } from "../gate/stats.js";
+import { minimumP } from "../stats/compare.js";
 import { runRounds } from "../gate/rounds.js";
 import { preflight } from "../run/preflight.js";
 import { mergeConfig, parseSet } from "../profile/load.js";

@@ -1,6 +1,6 @@
+import { wilson, type GateVerdict } from "../stats/compare.js";
 import { median, quantile } from "../stats/describe.js";
 import type { MetricKind } from "./metrics.js";
-import type { GateVerdict } from "./stats.js";
 
 export interface CalibrationGate {
   status: "pass" | "fail";
@@ -44,17 +44,6 @@ export interface CalibrationResult {
   kinds: Array<{ kind: MetricKind; detectable: number; absolute: boolean }>;
   interrupted: boolean;
   elapsedMs: number;
-}
-
-/** Wilson score interval of a proportion, 95 %. */
-export function wilson(successes: number, n: number): { low: number; high: number } {
-  if (n === 0) return { low: 0, high: 1 };
-  const z = 1.959964;
-  const p = successes / n;
-  const d = 1 + (z * z) / n;
-  const c = (p + (z * z) / (2 * n)) / d;
-  const h = (z * Math.sqrt((p * (1 - p)) / n + (z * z) / (4 * n * n))) / d;
-  return { low: Math.max(0, c - h), high: Math.min(1, c + h) };
 }
 
 export function summarizeCalibration(input: {
