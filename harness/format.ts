@@ -1,4 +1,4 @@
-/** Text formatting for the CLI: tables, sizes, counts. Pure functions. */
+/** Text formatting for the CLI: tables, sizes, counts, changes. Pure functions. */
 
 export type Align = "left" | "right";
 
@@ -48,4 +48,11 @@ export function formatSeconds(s: number): string {
   if (s < 1) return `${(s * 1000).toFixed(0)} ms`;
   if (s < 120) return `${s.toFixed(1)} s`;
   return `${Math.floor(s / 60)} min ${Math.round(s % 60)} s`;
+}
+
+/** A change: `+12.3 %` (relative) or `+1.2 pt` (absolute: points of a fraction); `-` when not a number. */
+export function formatChange(v: number, absolute: boolean): string {
+  if (!Number.isFinite(v)) return "-";
+  const s = v * 100;
+  return `${s >= 0 ? "+" : ""}${s.toFixed(1)}${absolute ? " pt" : " %"}`;
 }

@@ -3,7 +3,7 @@ import { z } from "zod";
 import { RuntimeConfigSchema } from "../runtime/config.js";
 import { InputError } from "../runtime/errors.js";
 import { RuntimeHealthSchema } from "../runtime/server/health.js";
-import { PercentilesSchema } from "../runtime/stats.js";
+import { PercentilesSchema } from "../runtime/latency.js";
 import { TUNEBENCH_VERSION } from "../runtime/package.js";
 import { HardwareInfoSchema } from "./detect/types.js";
 import { OperationResultSchema, TimelinePointSchema } from "./load/driver.js";

@@ -5,7 +5,7 @@ import { EnvironmentError } from "../../runtime/errors.js";
 import { findReference } from "../../runtime/inference/reference-build.js";
 import type { FileTypeName } from "../../runtime/models/ftypes.js";
 import { resolveModelFile } from "../../runtime/models/resolve.js";
-import { median } from "../../runtime/stats.js";
+import { median } from "../stats/describe.js";
 import { runLoad, type LoadOperation, type LoadResult } from "../load/driver.js";
 import { processCpuSeconds, threadCpuSeconds } from "../monitor/process.js";
 import { startChildRuntime } from "../target/child.js";

@@ -16,7 +16,7 @@ import type { TieredCache } from "../../runtime/cache/tiered.js";
 import { CacheConfigSchema } from "../../runtime/config.js";
 import { FaultProxy } from "../stress/fault-proxy.js";
 import { EnvironmentError, InputError } from "../../runtime/errors.js";
-import { median } from "../../runtime/stats.js";
+import { median } from "../stats/describe.js";
 import { inRounds } from "./alternate.js";
 
 /** Latency of one benchmark task, from tinybench. */

@@ -3,7 +3,7 @@ import { Xorshift128 } from "../../runtime/random.js";
 import { createReadProbe } from "../../runtime/search/simd.js";
 import { VectorStore } from "../../runtime/search/store.js";
 import { normalise } from "../../runtime/vector.js";
-import { median } from "../../runtime/stats.js";
+import { median } from "../stats/describe.js";
 import { inRoundsSync } from "./alternate.js";
 
 export interface BandwidthResult {

@@ -2,9 +2,10 @@ import { Agent, request } from "undici";
 import { RuntimeConfigSchema, type BackendName } from "../../runtime/config.js";
 import type { FileTypeName } from "../../runtime/models/ftypes.js";
 import { InferenceEngine } from "../../runtime/inference/engine.js";
+import { LatencyRecorder } from "../../runtime/latency.js";
 import { resolveModelFile } from "../../runtime/models/resolve.js";
 import { startRuntime } from "../../runtime/server/start.js";
-import { median } from "../../runtime/stats.js";
+import { median } from "../stats/describe.js";
 import { startChildRuntime } from "../target/child.js";
 import { alternate } from "./alternate.js";
 
@@ -62,10 +63,8 @@ export interface ServeBenchOptions {
   signal?: AbortSignal;
 }
 
-function figures(ms: number[]): LatencyFigures {
-  const s = [...ms].sort((a, b) => a - b);
-  const at = (p: number): number => s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!;
-  return { requests: s.length, p50Ms: at(50), p90Ms: at(90), p99Ms: at(99), maxMs: s.at(-1)! };
+function figures(rec: LatencyRecorder): LatencyFigures {
+  return { requests: rec.count, p50Ms: rec.percentileMs(50), p90Ms: rec.percentileMs(90), p99Ms: rec.percentileMs(99), maxMs: rec.percentileMs(100) };
 }
 
 
@@ -128,11 +127,11 @@ export async function runServeBench(options: ServeBenchOptions = {}): Promise<Se
     };
     phase("/health, one request at a time");
     for (let i = 0; i < 200; i++) await health();
-    const seq: number[] = [];
+    const seq = new LatencyRecorder();
     for (let i = 0; i < (options.healthRequests ?? 3000); i++) {
       const t0 = performance.now();
       await health();
-      seq.push(performance.now() - t0);
+      seq.recordMs(performance.now() - t0);
     }
     const concurrency = options.concurrency ?? 32;
     phase(`/health, ${concurrency} in flight`);

@@ -7,7 +7,7 @@ import type { FileTypeName } from "../../runtime/models/ftypes.js";
 import type { WriteProgress } from "../../runtime/models/gguf-writer.js";
 import { resolveModelFile, type ResolvedModel } from "../../runtime/models/resolve.js";
 import type { ReferenceBuild } from "../../runtime/inference/reference-build.js";
-import { spreadOf, type Spread } from "../../runtime/stats.js";
+import { spreadOf, type Spread } from "../stats/describe.js";
 import { runLlamaBench } from "./reference.js";
 
 /** A llama-bench-style grid: every combination of the lists is measured. */

@@ -2,13 +2,14 @@ import { randomBytes } from "node:crypto";
 import type { RuntimeConfig } from "../../runtime/config.js";
 import { InputError } from "../../runtime/errors.js";
 import { prepareRuntime } from "../../runtime/server/start.js";
-import { LatencyRecorder } from "../../runtime/stats.js";
+import { LatencyRecorder } from "../../runtime/latency.js";
 import { runLoad, type Arrival, type LoadResult, type OperationResult } from "../load/driver.js";
 import { tierBudgetMs, type Sla } from "../profile/sla.js";
 import type { LoadedScenario } from "../scenario/load.js";
 import { buildPlan, type Plan } from "../run/plan.js";
+import { wilson } from "../stats/compare.js";
 import { startChildRuntime, type Target } from "../target/child.js";
-import { combine, judgeAttainment, kneeOf, searchCapacity, wilson, type Attainment, type ProbeVerdict, type SearchResult } from "./search.js";
+import { combine, judgeAttainment, kneeOf, searchCapacity, type Attainment, type ProbeVerdict, type SearchResult } from "./search.js";
 
 export type CapacityMode = "concurrency" | "rate";
 

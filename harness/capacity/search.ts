@@ -1,3 +1,5 @@
+import { wilson } from "../stats/compare.js";
+
 /**
  * The capacity search of `tunebench capacity`, apart from any measuring: the
  * load doubled until a probe fails, then bisected between the highest load that
@@ -9,16 +11,6 @@
  * An inconclusive probe at the limit counts as failed: the capacity is the
  * highest load clearly held.
  */
-
-/** Wilson score interval of a proportion (z = 1.96: 95 %). */
-export function wilson(successes: number, n: number, z = 1.96): { low: number; high: number; share: number } {
-  if (n <= 0) return { low: 0, high: 1, share: Number.NaN };
-  const p = successes / n;
-  const z2 = z * z;
-  const centre = (p + z2 / (2 * n)) / (1 + z2 / n);
-  const half = (z / (1 + z2 / n)) * Math.sqrt((p * (1 - p)) / n + z2 / (4 * n * n));
-  return { low: Math.max(0, centre - half), high: Math.min(1, centre + half), share: p };
-}
 
 export type ProbeVerdict = "holds" | "fails" | "inconclusive";
 

@@ -1,4 +1,5 @@
-import { LatencyRecorder, percentileRankBounds, samplesNeededFor } from "../../runtime/stats.js";
+import { LatencyRecorder } from "../../runtime/latency.js";
+import { percentileRankBounds, samplesNeededFor } from "../stats/describe.js";
 import { formatBytes } from "../format.js";
 import type { RunOperation, RunResult } from "../result.js";
 import type { Comparison } from "../scenario/threshold.js";
@@ -58,13 +59,6 @@ export function growth(r: RunResult, key: string, window = measureWindow(r)): { 
 /** Growth of each step of a cumulative series: one value per sampling interval. */
 export function steps(points: readonly Point[]): Array<{ atMs: number; spanMs: number; delta: number }> {
   return points.slice(1).map((p, i) => ({ atMs: points[i]!.atMs, spanMs: p.atMs - points[i]!.atMs, delta: p.v - points[i]!.v }));
-}
-
-export function median(values: readonly number[]): number {
-  if (values.length === 0) return Number.NaN;
-  const v = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(v.length / 2);
-  return v.length % 2 === 1 ? v[mid]! : (v[mid - 1]! + v[mid]!) / 2;
 }
 
 export const errorsOf = (o: RunOperation): number => o.count - o.ok;

@@ -33,7 +33,7 @@ function metricsTable(runs: readonly RunResult[]): string {
     const noise = m.noise === null ? "-" : m.absolute ? `${(m.noise * 100).toFixed(1)} pt` : `${(m.noise * 100).toFixed(1)} %`;
     return `| ${m.id} | ${fmtValue(m.baselineMedian, m.unit)} | ${noise} | ${m.baseline.length} |`;
   });
-  return ["| metric | median | noise (sd over rounds) | rounds |", "| --- | ---: | ---: | ---: |", ...rows].join("\n");
+  return ["| metric | median | noise (round to round) | rounds |", "| --- | ---: | ---: | ---: |", ...rows].join("\n");
 }
 
 function describe(b: Baseline): string {

@@ -1,6 +1,6 @@
-import { quantileSorted } from "simple-statistics";
+import { wilson, type GateVerdict } from "../stats/compare.js";
+import { median, quantile } from "../stats/describe.js";
 import type { MetricKind } from "./metrics.js";
-import type { GateVerdict } from "./stats.js";
 
 export interface CalibrationGate {
   status: "pass" | "fail";
@@ -46,17 +46,6 @@ export interface CalibrationResult {
   elapsedMs: number;
 }
 
-/** Wilson score interval of a proportion, 95 %. */
-export function wilson(successes: number, n: number): { low: number; high: number } {
-  if (n === 0) return { low: 0, high: 1 };
-  const z = 1.959964;
-  const p = successes / n;
-  const d = 1 + (z * z) / n;
-  const c = (p + (z * z) / (2 * n)) / d;
-  const h = (z * Math.sqrt((p * (1 - p)) / n + (z * z) / (4 * n * n))) / d;
-  return { low: Math.max(0, c - h), high: Math.min(1, c + h) };
-}
-
 export function summarizeCalibration(input: {
   baseline: { label: string; rounds: number };
   rounds: number;
@@ -72,16 +61,14 @@ export function summarizeCalibration(input: {
   const metrics: CalibrationMetric[] = ids.map((id) => {
     const rows = input.gates.flatMap((g) => g.metrics.filter((m) => m.id === id));
     const changes = rows.map((r) => r.change).filter(Number.isFinite);
-    const abs = changes.map(Math.abs).sort((a, b) => a - b);
-    const sorted = [...changes].sort((a, b) => a - b);
     return {
       id,
       kind: rows[0]!.kind,
       absolute: rows[0]!.absolute,
       firstRegressions: rows.filter((r) => r.firstVerdict === "regression").length,
       regressions: rows.filter((r) => r.verdict === "regression").length,
-      medianChange: sorted.length > 0 ? quantileSorted(sorted, 0.5) : Number.NaN,
-      detectable: abs.length > 0 ? quantileSorted(abs, 0.95) : Number.NaN,
+      medianChange: median(changes),
+      detectable: quantile(changes.map(Math.abs), 0.95),
     };
   });
   const kinds = [...new Set(metrics.map((m) => m.kind))].map((kind) => {

@@ -1,6 +1,6 @@
 import type { RunResult } from "../result.js";
 import { gateMetrics, KIND_RULES, pooledLatency, type MetricKind } from "./metrics.js";
-import { compareUnpaired, type GateVerdict, type UnpairedComparison } from "./stats.js";
+import { compareUnpaired, type GateVerdict, type UnpairedComparison } from "../stats/compare.js";
 
 export interface GateMetricResult extends UnpairedComparison {
   id: string;

@@ -1,4 +1,4 @@
-import { LatencyRecorder } from "../../runtime/stats.js";
+import { LatencyRecorder } from "../../runtime/latency.js";
 import { growth, seriesIn } from "../checks/data.js";
 import type { RunResult } from "../result.js";
 

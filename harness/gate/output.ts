@@ -1,6 +1,7 @@
 import { fmtBytes, fmtMs, fmtPct } from "../checks/data.js";
 import { regressionsOf, type GateMetricResult, type GateResult } from "./gate.js";
-import { formatChange, type GateVerdict } from "./stats.js";
+import { formatChange } from "../format.js";
+import type { GateVerdict } from "../stats/compare.js";
 
 /** The most a step summary may weigh: GitHub's limit for `$GITHUB_STEP_SUMMARY`. */
 export const STEP_SUMMARY_LIMIT = 1024 * 1024;
@@ -79,7 +80,7 @@ export function gateMarkdown(g: GateResult, limit = STEP_SUMMARY_LIMIT): string 
       evidence.push(`  - pooled distribution, baseline: ${q(d.baseline)}; current: ${q(d.current)}`);
     }
   }
-  const noiseLine = "Noise: the spread of each metric between the baseline's own rounds (their sd, relative). A change has to pass its kind's floor and stand out of the rounds' overlap to count.";
+  const noiseLine = "Noise: how much two consecutive rounds of the baseline differ on each metric (the root mean square of their successive differences, relative). A change has to pass its kind's floor and stand out of the rounds' overlap to count.";
   const tailParts = evidence.length > 0 ? ["", "### Regressions", "", ...evidence, "", noiseLine, ""] : ["", noiseLine, ""];
   const text = (rs: string[], cut: number): string => [...head, ...rs, ...(cut > 0 ? [`| ... ${cut} more rows left out to stay under ${limit} bytes | | | | | |`] : []), ...tailParts].join("\n");
   let kept = rows;

@@ -11,7 +11,7 @@ import { applyConfirmation, compareSides, gateStatus, type CompareSidesOptions, 
 import { scenariosFor } from "./history.js";
 import { KIND_RULES, METRIC_KINDS, type MetricKind } from "./metrics.js";
 import { measureRounds, type RoundsEvent, type RoundsOptions } from "./rounds.js";
-import { minimumP } from "./stats.js";
+import { minimumP } from "../stats/compare.js";
 
 export interface GateOptions {
   baseline: Baseline;

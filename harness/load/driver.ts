@@ -1,7 +1,7 @@
 import { setMaxListeners } from "node:events";
 import { Agent, request } from "undici";
 import { Xorshift128 } from "../../runtime/random.js";
-import { LatencyRecorder, type LatencyPercentiles } from "../../runtime/stats.js";
+import { LatencyRecorder, type LatencyPercentiles } from "../../runtime/latency.js";
 import { openLoopSchedule, type RateStage, type Spacing } from "./arrival.js";
 import { LoadRecorder, type LoadEvent, type LoadResult } from "./record.js";
 import { IDLE_KEEPALIVE_MS, send, type RequestSpec, type SendContext } from "./send.js";

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { LatencyRecorder, PercentilesSchema } from "../../runtime/stats.js";
+import { LatencyRecorder, PercentilesSchema } from "../../runtime/latency.js";
 import type { SendOutcome } from "./send.js";
 
 /** Failed requests by kind: non-2xx answers by status code, timeouts, and connections that failed. */

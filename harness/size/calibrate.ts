@@ -11,7 +11,7 @@ import type { FileTypeName } from "../../runtime/models/ftypes.js";
 import { makeModel } from "../../runtime/models/make.js";
 import type { ModelShape } from "../../runtime/models/shape.js";
 import { createReadProbe } from "../../runtime/search/simd.js";
-import { median, spreadOf } from "../../runtime/stats.js";
+import { median, spreadOf } from "../stats/describe.js";
 import { InferenceConfigSchema } from "../../runtime/config.js";
 import { InferenceEngine } from "../../runtime/inference/engine.js";
 import { measureBatchedGeneration } from "../../runtime/inference/throughput.js";

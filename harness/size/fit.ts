@@ -1,3 +1,5 @@
+import { median } from "../stats/describe.js";
+
 /**
  * The speed model of `tunebench size`, fitted on a ladder of measured models:
  *
@@ -110,12 +112,6 @@ function leastSquares(rows: number[][], y: number[], w: number[]): number[] | un
   return x?.map((v, i) => v / scale[i]!);
 }
 
-function median(values: readonly number[]): number {
-  const s = [...values].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length === 0 ? 0 : s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
-
 function unitsOf(kind: SpeedKind, p: Pick<LadderPoint, "readBytesPerToken" | "promptFlopsPerToken">): number {
   return kind === "tg" ? p.readBytesPerToken : p.promptFlopsPerToken;
 }
@@ -197,7 +193,9 @@ export const MIN_HALF_WIDTH = 0.05;
 
 export function predictSpeed(fit: KindFit, facts: { layers: number; readBytesPerToken: number; promptFlopsPerToken: number; quant: string | undefined }, largest = 0): SpeedPrediction {
   const known = facts.quant !== undefined && fit.perUnit[facts.quant] !== undefined;
-  const perUnit = known ? fit.perUnit[facts.quant!]! : median(Object.values(fit.perUnit));
+  // a fit that prices no type (fitKind always prices one; a hand-made fit may not) costs its layers alone
+  const fitted = Object.values(fit.perUnit);
+  const perUnit = known ? fit.perUnit[facts.quant!]! : fitted.length > 0 ? median(fitted) : 0;
   const units = unitsOf(fit.kind, facts);
   const tps = 1 / (fit.perLayerSeconds * facts.layers + units * perUnit);
   const half = Math.max(MIN_HALF_WIDTH, 2 * Math.hypot(fit.rmsError, fit.medianCv)) * (known ? 1 : 2);

@@ -4,6 +4,7 @@ import { ensureDir, writeFileAtomic } from "../../runtime/fs.js";
 import { extendsReference, mergeConfig } from "../profile/load.js";
 import { markdownTable } from "../format.js";
 import type { LoadedScenario } from "../scenario/load.js";
+import { median } from "../stats/describe.js";
 import type { TuneResult } from "./tune.js";
 import { patchObject } from "./types.js";
 
@@ -73,7 +74,6 @@ export function recommendationMetrics(result: TuneResult): RecommendationMetric[
   for (const v of result.verifications) {
     for (const m of v.metrics) {
       if (!m.failedBefore && m.verdict === "no change") continue;
-      const median = (xs: readonly number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
       const before = median(m.baseline);
       const lowAfter = Number.isFinite(m.low) ? before * (1 + m.low) : median(m.candidate);
       const highAfter = Number.isFinite(m.high) ? before * (1 + m.high) : median(m.candidate);

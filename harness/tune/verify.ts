@@ -4,8 +4,8 @@ import { mergeConfig } from "../profile/load.js";
 import type { LoadedScenario } from "../scenario/load.js";
 import { judged } from "../checks/run.js";
 import { runScenario } from "../run/run.js";
+import { comparePaired, type PairedComparison } from "../stats/compare.js";
 import { runMetrics, type RunMetric } from "./metrics.js";
-import { comparePaired, type PairedComparison } from "./stats.js";
 import { patchObject, type Candidate } from "./types.js";
 
 type Obj = Record<string, unknown>;

@@ -1,4 +1,4 @@
-import { LatencyRecorder } from "../../runtime/stats.js";
+import { LatencyRecorder } from "../../runtime/latency.js";
 import { round, topLevel, type ChartOutcome, type LabelledRun, LOG_AXIS } from "./common.js";
 
 /** Steps per halving of the distance to 100 %, as HdrHistogram's percentile output prints them. */

@@ -1,4 +1,4 @@
-import { LatencyRecorder, type LatencyPercentiles } from "../stats.js";
+import { LatencyRecorder, type LatencyPercentiles } from "../latency.js";
 
 /** A tier's counters only: cheap enough to read on every /metrics scrape. */
 export interface TierCounters {

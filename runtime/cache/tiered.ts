@@ -2,7 +2,7 @@ import { encodeValue, type CacheValue } from "./codec.js";
 import type { MemoryTier } from "./memory.js";
 import type { RedisTier } from "./redis.js";
 import type { SqliteTier } from "./sqlite.js";
-import { LatencyRecorder, type LatencyPercentiles } from "../stats.js";
+import { LatencyRecorder, type LatencyPercentiles } from "../latency.js";
 import type { TierCounters, TierStatsSnapshot } from "./stats.js";
 import type { CacheEntry, CacheTier, TierName, TierState } from "./types.js";
 

@@ -1,6 +1,7 @@
 import { tierBudgetMs } from "../../profile/sla.js";
-import { INFERENCE_OPERATIONS, inferenceThreads, latencyOf, measureWindow, median, seriesIn } from "../data.js";
+import { INFERENCE_OPERATIONS, inferenceThreads, latencyOf, measureWindow, seriesIn } from "../data.js";
 import type { RunResult } from "../../result.js";
+import { median } from "../../stats/describe.js";
 import { defineCheck, notEvaluated } from "../types.js";
 
 /** Per sample of the measured window: cores the whole machine, the runtime and the harness kept busy. */

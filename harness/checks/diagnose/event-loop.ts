@@ -1,4 +1,5 @@
-import { fmtMs, median, measureWindow, seriesIn, severity, steps, growth } from "../data.js";
+import { median } from "../../stats/describe.js";
+import { fmtMs, measureWindow, seriesIn, severity, steps, growth } from "../data.js";
 import { defineCheck, notEvaluated } from "../types.js";
 
 /**

@@ -1,4 +1,4 @@
-import { samplesNeededFor } from "../../../runtime/stats.js";
+import { samplesNeededFor } from "../../stats/describe.js";
 import { fmtMs, seriesIn } from "../data.js";
 import { defineCheck } from "../types.js";
 

@@ -1,6 +1,7 @@
 import { fmtBytes, fmtPct, growth, judgePercentile, latencyOf, measureWindow, firstSeries, compare } from "../data.js";
 import { parseThreshold, thresholdUnit, type Threshold } from "../../scenario/threshold.js";
 import type { RunResult } from "../../result.js";
+import { meanSd } from "../../stats/describe.js";
 import { defineCheck, type CheckOutcome } from "../types.js";
 
 /** Cache hits in every tier over lookups (L1 hits plus L1 misses), over the measured window. */
@@ -27,7 +28,7 @@ export function memoryStat(r: RunResult, of: "rss" | "available", stat: "min" | 
   const s = firstSeries(r, keys);
   if (!s) return undefined;
   const v = s.points.map((p) => p.v);
-  const value = stat === "min" ? Math.min(...v) : stat === "max" ? Math.max(...v) : v.reduce((a, b) => a + b, 0) / v.length;
+  const value = stat === "min" ? Math.min(...v) : stat === "max" ? Math.max(...v) : meanSd(v).mean;
   return { value, key: s.key, samples: v.length };
 }
 

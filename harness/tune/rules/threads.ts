@@ -1,10 +1,11 @@
 import { seriesIn } from "../../checks/data.js";
+import { meanSd } from "../../stats/describe.js";
 import { findingOf, type Candidate, type TuneRule } from "../types.js";
 
 /** The mean of a series over the measured window; undefined without samples. */
 function meanOf(r: Parameters<typeof seriesIn>[0], key: string): number | undefined {
   const p = seriesIn(r, key);
-  return p.length === 0 ? undefined : p.reduce((a, x) => a + x.v, 0) / p.length;
+  return p.length === 0 ? undefined : meanSd(p.map((x) => x.v)).mean;
 }
 
 /**

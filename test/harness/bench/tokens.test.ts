@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { meanSd } from "../../../runtime/stats.js";
+import { meanSd } from "../../../harness/stats/describe.js";
 import { runTokenBench, validatePlan, type TokenBenchPlan } from "../../../harness/bench/tokens.js";
 import { catalogRequest, makeModel } from "../../../runtime/models/make.js";
 import { resolveFlashAttention } from "../../../runtime/inference/engine.js";

@@ -1,10 +1,11 @@
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { runCapacity, withinBudget } from "../../../harness/capacity/capacity.js";
-import { combine, judgeAttainment, kneeOf, searchCapacity, wilson, type ProbeVerdict } from "../../../harness/capacity/search.js";
+import { combine, judgeAttainment, kneeOf, searchCapacity, type ProbeVerdict } from "../../../harness/capacity/search.js";
 import type { Arrival, LoadResult } from "../../../harness/load/driver.js";
 import { loadScenario } from "../../../harness/scenario/load.js";
-import { LatencyRecorder } from "../../../runtime/stats.js";
+import { wilson } from "../../../harness/stats/compare.js";
+import { LatencyRecorder } from "../../../runtime/latency.js";
 import { Xorshift128 } from "../../../runtime/random.js";
 import { REPO } from "../../helpers/cli.js";
 

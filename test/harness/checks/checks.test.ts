@@ -5,7 +5,7 @@ import { ALL_CHECKS, CHECKS } from "../../../harness/checks/registry.js";
 import { judgeRun, runCheck, verdictOf } from "../../../harness/checks/run.js";
 import { defineCheck } from "../../../harness/checks/types.js";
 import type { RunResult } from "../../../harness/result.js";
-import { LatencyRecorder } from "../../../runtime/stats.js";
+import { LatencyRecorder } from "../../../runtime/latency.js";
 import { fixture } from "../../helpers/fixtures.js";
 
 /** An operation of `r` replaced: latencies of the requests that succeeded, and failures. */

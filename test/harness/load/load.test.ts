@@ -3,7 +3,7 @@ import net, { type AddressInfo } from "node:net";
 import { describe, expect, it } from "vitest";
 import { openLoopSchedule } from "../../../harness/load/arrival.js";
 import { measureGeneratorOverhead, runLoad } from "../../../harness/load/driver.js";
-import { LatencyRecorder } from "../../../runtime/stats.js";
+import { LatencyRecorder } from "../../../runtime/latency.js";
 import { serveForTests } from "../../helpers/http.js";
 
 /** A target with known behaviour: /fast answers at once, /stall holds every answer while a stall is on, /sse streams 5 tokens 20 ms apart, /fail answers 500, /slow never in time. */

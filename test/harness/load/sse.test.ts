@@ -3,7 +3,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { runLoad, type LoadOperation } from "../../../harness/load/driver.js";
 import { completionEventKind, SseParser, type SseEvent } from "../../../harness/load/sse.js";
-import { LatencyRecorder } from "../../../runtime/stats.js";
+import { LatencyRecorder } from "../../../runtime/latency.js";
 import { serveForTests } from "../../helpers/http.js";
 
 const TOKENS = 6;

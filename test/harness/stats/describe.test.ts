@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { LatencyRecorder, meanSd, median, percentileRankBounds, samplesNeededFor } from "../../runtime/stats.js";
+import { meanSd, median, percentileRankBounds, quantile, samplesNeededFor } from "../../../harness/stats/describe.js";
 
 describe("statistics", () => {
   it("samples a percentile needs before its estimate is more than the largest sample", () => {
@@ -22,28 +22,6 @@ describe("statistics", () => {
     expect(percentileRankBounds(0, 95)).toEqual({ lower: undefined, upper: undefined });
   });
 
-  it("a latency histogram's percentiles, ranks and summary (HDR, 3 significant digits)", () => {
-    const r = new LatencyRecorder();
-    for (let v = 1; v <= 10; v++) r.recordMs(v);
-    expect(r.count).toBe(10);
-    expect(r.valueAtRankMs(1), "smallest").toBe(1);
-    expect(r.valueAtRankMs(3), "3rd").toBeCloseTo(3, 2);
-    expect(r.valueAtRankMs(10), "largest").toBeCloseTo(10, 1);
-    expect(r.percentileMs(50), "p50").toBeCloseTo(5, 2);
-    const s = r.summary();
-    expect(s.count).toBe(10);
-    expect(s.minMs).toBe(1);
-    expect(s.maxMs).toBe(10);
-    expect(s.meanMs).toBeCloseTo(5.5, 2);
-    expect(LatencyRecorder.decode(r.encode()).count, "encodes and decodes").toBe(10);
-  });
-
-  it("an empty histogram has no percentiles: null in a summary, never 0", () => {
-    const s = new LatencyRecorder().summary();
-    expect(s).toEqual({ count: 0, minMs: null, meanMs: null, p50Ms: null, p90Ms: null, p95Ms: null, p99Ms: null, p999Ms: null, maxMs: null });
-    expect(new LatencyRecorder().percentileMs(95)).toBeNaN();
-  });
-
   it("median and mean with sample standard deviation", () => {
     expect(median([3, 1, 2]), "odd").toBe(2);
     expect(median([4, 1, 2, 3]), "even").toBe(2.5);
@@ -52,5 +30,15 @@ describe("statistics", () => {
     expect(m.mean, "mean").toBe(5);
     expect(m.sd, "sd (n - 1)").toBeCloseTo(2.138, 3);
     expect(meanSd([7]).sd, "one sample").toBe(0);
+  });
+
+  it("one quantile of plain figures, linear between order statistics; the median is its middle", () => {
+    const v = [9, 1, 5, 3, 7];
+    expect(quantile(v, 0), "min").toBe(1);
+    expect(quantile(v, 1), "max").toBe(9);
+    expect(quantile(v, 0.25), "on a rank").toBe(3);
+    expect(quantile(v, 0.95), "between ranks 4 and 5").toBeCloseTo(8.6, 12);
+    expect(quantile([], 0.5), "no data").toBeNaN();
+    for (const xs of [[3, 1, 2], [4, 1, 2, 3], [0.1, 0.2], [5]]) expect(median(xs), String(xs)).toBe(quantile(xs, 0.5));
   });
 });

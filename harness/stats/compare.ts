@@ -1,0 +1,265 @@
+import { errorFunction, mean, sampleStandardDeviation, wilcoxonRankSum } from "simple-statistics";
+import { Xorshift128 } from "../../runtime/random.js";
+import { formatChange } from "../format.js";
+import { median, quantile } from "./describe.js";
+
+/**
+ * Comparisons of rounds: each round gives one figure per metric, and the unit
+ * of evidence is the round, never the request (requests of one run share that
+ * run's machine state, so pooling them would make any two runs
+ * "significantly" different). Unpaired (the gate: a baseline's rounds, stored
+ * earlier, against the current code's, few on each side, on a noisy machine)
+ * or paired (tune: baseline and candidate run back to back in each round);
+ * both against the machine's own noise. Also the Wilson interval of a share.
+ */
+
+/**
+ * The machine's noise on a metric: how much two consecutive rounds of the
+ * same configuration differ, as the root mean square of the successive
+ * differences (RMSSD) of the log figures (`exp(rmssd) - 1`, relative) or of
+ * the figures themselves (`absolute`). RMSSD estimates the spread of the
+ * difference between two rounds (sqrt 2 x one round's sd for independent
+ * rounds) and a slow drift of the machine barely moves it. Null with fewer
+ * than 3 rounds, or, relative, when a figure plus `epsilon` is not above 0.
+ */
+export function roundNoise(values: readonly number[], absolute: boolean, epsilon = 0): number | null {
+  if (values.length < 3) return null;
+  if (!absolute && values.some((v) => !(v + epsilon > 0))) return null;
+  const xs = absolute ? values : values.map((v) => Math.log(v + epsilon));
+  let squares = 0;
+  for (let i = 1; i < xs.length; i++) squares += (xs[i]! - xs[i - 1]!) ** 2;
+  const rmssd = Math.sqrt(squares / (xs.length - 1));
+  return absolute ? rmssd : Math.expm1(rmssd);
+}
+
+/** Wilson score interval of a proportion (z = 1.959964: 95 %), with the observed share; with no trials, 0 to 1 and a NaN share. */
+export function wilson(successes: number, n: number, z = 1.959964): { low: number; high: number; share: number } {
+  if (n <= 0) return { low: 0, high: 1, share: Number.NaN };
+  const p = successes / n;
+  const z2 = z * z;
+  const centre = (p + z2 / (2 * n)) / (1 + z2 / n);
+  const half = (z / (1 + z2 / n)) * Math.sqrt((p * (1 - p)) / n + z2 / (4 * n * n));
+  return { low: Math.max(0, centre - half), high: Math.min(1, centre + half), share: p };
+}
+
+export type GateVerdict = "regression" | "improvement" | "no change" | "inconclusive";
+
+export interface UnpairedComparison {
+  baseline: number[];
+  current: number[];
+  baselineMedian: number;
+  currentMedian: number;
+  /**
+   * The change of the current median against the baseline's: relative
+   * (`current/baseline - 1`) for most metrics, a difference in the metric's own
+   * unit for `absolute` ones (an error rate, a GC share: figures that are often 0).
+   */
+  change: number;
+  /** 95 % bootstrap interval of `change` (percentile method, seeded: the same rounds give the same interval). */
+  low: number;
+  high: number;
+  /** Mann-Whitney U test over the rounds, two-sided p-value (exact for small sides). */
+  p: number;
+  /** The machine's noise on this metric (`roundNoise` of the baseline's rounds): how much two consecutive rounds differ, relative or absolute. */
+  noise: number | null;
+  /** The effect floor that applied. */
+  floor: number;
+  absolute: boolean;
+  verdict: GateVerdict;
+  reason: string;
+}
+
+export interface CompareOptions {
+  lowerIsBetter: boolean;
+  /** Effect floor: a change smaller than this is "no change" (relative, or absolute for `absolute`). */
+  floor: number;
+  /** Compare differences instead of ratios (figures that are often 0). */
+  absolute?: boolean;
+  /** Significance level of the rank test. Default 0.05. */
+  alpha?: number;
+  /** Bootstrap resamples. Default 2000. */
+  resamples?: number;
+  seed?: number;
+}
+
+/** Number of arrangements of m + n values whose U statistic is u, for every u (the exact null distribution without ties). */
+const exactCache = new Map<string, number[]>();
+function uDistribution(m: number, n: number): number[] {
+  const key = `${m},${n}`;
+  const hit = exactCache.get(key);
+  if (hit) return hit;
+  let out: number[];
+  if (m === 0 || n === 0) out = [1];
+  else {
+    const a = uDistribution(m - 1, n); // the largest value is from the first side: it beats all n of the second
+    const b = uDistribution(m, n - 1);
+    out = new Array<number>(m * n + 1).fill(0);
+    a.forEach((c, u) => (out[u + n]! += c));
+    b.forEach((c, u) => (out[u]! += c));
+  }
+  exactCache.set(key, out);
+  return out;
+}
+
+/**
+ * Mann-Whitney U test, two-sided. Exact (from the distribution of U over every
+ * arrangement) when both sides have at most 25 values and there are no ties;
+ * otherwise the normal approximation with the tie correction and a continuity
+ * correction.
+ */
+export function mannWhitney(a: readonly number[], b: readonly number[]): { u: number; p: number } {
+  const m = a.length;
+  const n = b.length;
+  if (m === 0 || n === 0) return { u: Number.NaN, p: 1 };
+  // the rank sum of the first side, ties sharing the mean of their ranks
+  const u = wilcoxonRankSum([...a], [...b]) - (m * (m + 1)) / 2;
+  const ties = new Set([...a, ...b]).size < m + n;
+  if (!ties && m <= 25 && n <= 25) {
+    const dist = uDistribution(m, n);
+    const total = dist.reduce((s, c) => s + c, 0);
+    const lo = Math.min(u, m * n - u);
+    let tail = 0;
+    for (let k = 0; k <= lo; k++) tail += dist[k]!;
+    return { u, p: Math.min(1, (2 * tail) / total) };
+  }
+  const N = m + n;
+  const counts = new Map<number, number>();
+  for (const v of [...a, ...b]) counts.set(v, (counts.get(v) ?? 0) + 1);
+  let tieTerm = 0;
+  for (const t of counts.values()) tieTerm += t ** 3 - t;
+  const variance = ((m * n) / 12) * (N + 1 - tieTerm / (N * (N - 1)));
+  if (variance <= 0) return { u, p: 1 };
+  const z = (Math.abs(u - (m * n) / 2) - 0.5) / Math.sqrt(variance);
+  return { u, p: Math.min(1, 1 - errorFunction(Math.max(0, z) / Math.SQRT2)) };
+}
+
+/** Added to both sides of an unpaired ratio, so that two zeros are no change. */
+const RATIO_EPSILON = 1e-12;
+
+function changeOf(base: number, cur: number, absolute: boolean): number {
+  return absolute ? cur - base : (cur + RATIO_EPSILON) / (base + RATIO_EPSILON) - 1;
+}
+
+/** Percentile bootstrap of the change of medians, each side resampled with replacement. */
+function bootstrap(a: readonly number[], b: readonly number[], absolute: boolean, resamples: number, seed: number): { low: number; high: number } {
+  const rng = new Xorshift128(seed);
+  const pick = (xs: readonly number[]): number[] => xs.map(() => xs[Math.floor(rng.nextFloat() * xs.length)]!);
+  const changes: number[] = [];
+  for (let i = 0; i < resamples; i++) changes.push(changeOf(median(pick(a)), median(pick(b)), absolute));
+  return { low: quantile(changes, 0.025), high: quantile(changes, 0.975) };
+}
+
+/**
+ * Compares one metric's rounds: the change of medians with a bootstrap
+ * interval, and the Mann-Whitney U test over the rounds. Verdict: a change
+ * smaller than the floor is "no change"; a larger one is a regression (or an
+ * improvement) when the rank test rejects "same distribution" at `alpha`,
+ * otherwise inconclusive: the rounds do not tell it from the machine's noise.
+ */
+export function compareUnpaired(baseline: readonly number[], current: readonly number[], options: CompareOptions): UnpairedComparison {
+  const absolute = options.absolute ?? false;
+  const alpha = options.alpha ?? 0.05;
+  const a = baseline.filter(Number.isFinite);
+  const b = current.filter(Number.isFinite);
+  const noise = roundNoise(a, absolute);
+  const base = { baseline: a, current: b, noise, floor: options.floor, absolute };
+  if (a.length < 2 || b.length < 2) {
+    const bm = median(a);
+    const cm = median(b);
+    return { ...base, baselineMedian: bm, currentMedian: cm, change: changeOf(bm, cm, absolute), low: Number.NaN, high: Number.NaN, p: 1, verdict: "inconclusive", reason: `too few rounds with this figure (${a.length} baseline, ${b.length} current; at least 2 each)` };
+  }
+  const bm = median(a);
+  const cm = median(b);
+  const change = changeOf(bm, cm, absolute);
+  const { low, high } = bootstrap(a, b, absolute, options.resamples ?? 2000, options.seed ?? 1);
+  const { p } = mannWhitney(a, b);
+  const fmt = (v: number): string => formatChange(v, absolute);
+  const interval = `${fmt(change)} (95 % interval ${fmt(low)} to ${fmt(high)}; rank test p = ${p < 0.001 ? "<0.001" : p.toFixed(3)}, ${a.length} vs ${b.length} rounds)`;
+  const floorText = absolute ? `the ${(options.floor * 100).toFixed(1)}-point floor` : `the ${(options.floor * 100).toFixed(0)} % floor`;
+  // the floor in the metric's own terms: relative changes compared in log terms, so a halving and a doubling weigh alike
+  const size = absolute ? Math.abs(change) : Math.abs(Math.log1p(change));
+  const floorSize = absolute ? options.floor : Math.log1p(options.floor);
+  if (size < floorSize) return { ...base, baselineMedian: bm, currentMedian: cm, change, low, high, p, verdict: "no change", reason: `${interval}: smaller than ${floorText}` };
+  if (p >= alpha) return { ...base, baselineMedian: bm, currentMedian: cm, change, low, high, p, verdict: "inconclusive", reason: `${interval}: past ${floorText}, but the rounds overlap too much to tell it from noise (p >= ${alpha})` };
+  const worse = options.lowerIsBetter ? change > 0 : change < 0;
+  return { ...base, baselineMedian: bm, currentMedian: cm, change, low, high, p, verdict: worse ? "regression" : "improvement", reason: `${interval}: past ${floorText}` };
+}
+
+/**
+ * The smallest two-sided p-value the rank test can give with `m` and `n`
+ * rounds (complete separation): 2 / C(m+n, m). With 3 against 3 it is 0.1, so
+ * no change can ever be called at the 5 % level.
+ */
+export function minimumP(m: number, n: number): number {
+  let c = 1;
+  for (let i = 1; i <= Math.min(m, n); i++) c = (c * (m + n - Math.min(m, n) + i)) / i;
+  return Math.min(1, 2 / c);
+}
+
+/** Two-sided 95 % quantiles of Student's t, by degrees of freedom (1..30); beyond, the normal's 1.96 is close enough. */
+const T975 = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.16, 2.145, 2.131, 2.12, 2.11, 2.101, 2.093, 2.086, 2.08, 2.074, 2.069, 2.064, 2.06, 2.056, 2.052, 2.048, 2.045, 2.042];
+export const t975 = (df: number): number => (df >= 1 && df <= 30 ? T975[df - 1]! : 1.96);
+
+export type MetricVerdict = "improved" | "no change" | "worse" | "inconclusive";
+
+export interface PairedComparison {
+  /** Per round: the baseline's figure and the candidate's. */
+  baseline: number[];
+  candidate: number[];
+  /** The relative change of the candidate (geometric mean of the per-round ratios) - 1; +0.10 is 10 % higher. */
+  change: number;
+  /** Its 95 % confidence interval (t-interval on the per-round log ratios). */
+  low: number;
+  high: number;
+  /** The machine's own noise on this metric (`roundNoise` of the baseline's rounds, an A/A): how much two consecutive baseline rounds differ, as a relative change. */
+  noise: number | null;
+  verdict: MetricVerdict;
+  /** Why, in words: the interval and the floor. */
+  reason: string;
+}
+
+/** A figure that can be zero (an error rate, a GC share): ratios are taken with this much added to both sides. */
+const UNIT_EPSILON: Record<string, number> = { fraction: 0.001, count: 1, ms: 0.01, bytes: 1024, rps: 0.01 };
+
+/** How many times the machine's own round-to-round noise a change must pass (with the fixed floor) before it counts. */
+export const NOISE_MULTIPLE = 1.5;
+
+/**
+ * Compares paired rounds (baseline and candidate run back to back, A B A B)
+ * of one metric: the log ratio of each pair, their mean with a t-interval.
+ * The floor a change must pass is the larger of `floor` (relative) and
+ * 1.5 x the machine's own noise on this metric (`roundNoise` of the baseline
+ * rounds, an A/A measured in the same run), in log terms: on a quiet machine
+ * a 10 % change counts, on a noisy one only what stands out of its noise.
+ * Verdict: a change under the floor is "no change"; a larger one is improved
+ * or worse when the interval excludes no change, else inconclusive.
+ * `lowerIsBetter` says which way is improved.
+ */
+export function comparePaired(baseline: readonly number[], candidate: readonly number[], options: { lowerIsBetter: boolean; floor: number; unit?: string }): PairedComparison {
+  const n = Math.min(baseline.length, candidate.length);
+  const eps = UNIT_EPSILON[options.unit ?? ""] ?? 0;
+  const logs: number[] = [];
+  for (let i = 0; i < n; i++) logs.push(Math.log((candidate[i]! + eps) / (baseline[i]! + eps)));
+  const noise = roundNoise(baseline.slice(0, n), false, eps);
+  const base = { baseline: baseline.slice(0, n), candidate: candidate.slice(0, n), noise };
+  if (n < 2 || logs.some((l) => !Number.isFinite(l))) {
+    return { ...base, change: n > 0 && Number.isFinite(logs[0]!) ? Math.exp(mean(logs)) - 1 : Number.NaN, low: Number.NaN, high: Number.NaN, verdict: "inconclusive", reason: n < 2 ? "fewer than 2 rounds" : "a figure was missing or zero in a round" };
+  }
+  const m = mean(logs);
+  const half = t975(n - 1) * (sampleStandardDeviation(logs) / Math.sqrt(n));
+  const change = Math.exp(m) - 1;
+  const low = Math.exp(m - half) - 1;
+  const high = Math.exp(m + half) - 1;
+  const pct = (v: number): string => formatChange(v, false);
+  const interval = `${pct(change)} (95 % interval ${pct(low)} to ${pct(high)}, ${n} rounds)`;
+  // the floor in log terms, so a halving and a doubling count alike
+  const fixed = Math.log1p(options.floor);
+  const byNoise = noise !== null ? NOISE_MULTIPLE * Math.log1p(noise) : 0;
+  const floorLog = Math.max(fixed, byNoise);
+  const floorText = byNoise > fixed ? `the floor of 1.5 x this machine's noise (${pct(Math.exp(floorLog) - 1)})` : `the ${(options.floor * 100).toFixed(0)} % floor`;
+  if (Math.abs(m) < floorLog) return { ...base, change, low, high, verdict: "no change", reason: `${interval}: smaller than ${floorText}` };
+  const excludesZero = low > 0 || high < 0;
+  if (!excludesZero) return { ...base, change, low, high, verdict: "inconclusive", reason: `${interval}: the interval includes no change` };
+  const better = options.lowerIsBetter ? change < 0 : change > 0;
+  return { ...base, change, low, high, verdict: better ? "improved" : "worse", reason: `${interval}, past ${floorText}` };
+}
