@@ -66,7 +66,8 @@ export async function main(argv: string[]): Promise<void> {
     .wrap(Math.min(110, process.stdout.columns ?? 110))
     .epilogue(
       "Exit codes: 0 ok, 1 checks failed or regression, 2 usage or input error, 3 environment error, 130 interrupted.\n" +
-        "Models and local state live in $TUNEBENCH_HOME (default ~/.cache/tunebench).",
+        "Models and local state live in $TUNEBENCH_HOME (default ~/.cache/tunebench).\n" +
+        "Where stderr is not a terminal, TUNEBENCH_PROGRESS=lines prints every status line at once (default: the latest every 10 s).",
     )
     .fail((msg, err) => {
       if (err) throw err;

@@ -38,15 +38,18 @@ const PLAIN_STATUS_EVERY_MS = 10_000;
 /**
  * A one-line status that rewrites itself on a terminal. Elsewhere (a CI log, a
  * pipe) long work still shows life: once it has run 10 s, the latest status as
- * a plain line every 10 s; short commands print nothing.
+ * a plain line every 10 s; short commands print nothing. There,
+ * `TUNEBENCH_PROGRESS=lines` prints every status as a line at once, for a log
+ * that shows each step when it happens or a script that waits for one.
  */
 export function statusLine(): { set(text: string): void; clear(): void } {
   if (!isInteractive()) {
+    const everyStatus = process.env.TUNEBENCH_PROGRESS === "lines";
     let last = performance.now();
     return {
       set(text: string) {
         const now = performance.now();
-        if (now - last < PLAIN_STATUS_EVERY_MS) return;
+        if (!everyStatus && now - last < PLAIN_STATUS_EVERY_MS) return;
         last = now;
         process.stderr.write(`${text}\n`);
       },

@@ -1,4 +1,4 @@
-import { spawn, spawnSync } from "node:child_process";
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -29,4 +29,38 @@ export function startCli(args: string[], env: NodeJS.ProcessEnv = {}) {
 /** True when stderr carries a JavaScript stack trace. */
 export function hasStackTrace(text: string): boolean {
   return /^\s+at .+:\d+:\d+\)?$/m.test(text);
+}
+
+/**
+ * The first line the child writes to stderr that matches `pattern`: how a test
+ * waits for a point in a command's work (start it with TUNEBENCH_PROGRESS=lines
+ * to have every status line at once). Rejects, with what was written, when the
+ * child ends first.
+ */
+export function stderrLine(child: ChildProcess, pattern: RegExp): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let seen = "";
+    let partial = "";
+    const onData = (b: Buffer): void => {
+      const lines = (partial + b.toString()).split("\n");
+      partial = lines.pop()!;
+      for (const line of lines) {
+        seen += `${line}\n`;
+        if (!pattern.test(line)) continue;
+        stop();
+        resolve(line);
+        return;
+      }
+    };
+    const onClose = (code: number | null): void => {
+      stop();
+      reject(new Error(`the command ended (exit ${code}) before stderr showed ${pattern}:\n${seen}${partial}`));
+    };
+    const stop = (): void => {
+      child.stderr!.off("data", onData);
+      child.off("close", onClose);
+    };
+    child.stderr!.on("data", onData);
+    child.on("close", onClose);
+  });
 }

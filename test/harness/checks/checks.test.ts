@@ -5,18 +5,7 @@ import { ALL_CHECKS, CHECKS } from "../../../harness/checks/registry.js";
 import { judgeRun, runCheck, verdictOf } from "../../../harness/checks/run.js";
 import { defineCheck } from "../../../harness/checks/types.js";
 import type { RunResult } from "../../../harness/result.js";
-import { LatencyRecorder } from "../../../runtime/latency.js";
-import { fixture } from "../../helpers/fixtures.js";
-
-/** An operation of `r` replaced: latencies of the requests that succeeded, and failures. */
-function withOperation(r: RunResult, name: string, latenciesMs: number[], failed = 0): RunResult {
-  const rec = new LatencyRecorder();
-  for (const v of latenciesMs) rec.recordMs(v);
-  const operations = r.load.operations.map((o) =>
-    o.name !== name ? o : { ...o, count: latenciesMs.length + failed, ok: latenciesMs.length, errors: { status: {}, timeout: 0, connection: failed }, latency: rec.summary(), histogram: rec.encode() },
-  );
-  return { ...r, load: { ...r.load, operations } };
-}
+import { fixture, withOperation } from "../../helpers/fixtures.js";
 
 const byId = (checks: ReturnType<typeof judgeRun>, id: string) => checks.find((c) => c.id === id)!;
 

@@ -4,12 +4,13 @@ import { runtimeMetricsSampler, parsePrometheus } from "../../../harness/monitor
 import { Monitor } from "../../../harness/monitor/monitor.js";
 import { processSampler } from "../../../harness/monitor/process.js";
 import { systemSampler } from "../../../harness/monitor/system.js";
+import type { Sampler } from "../../../harness/monitor/types.js";
 import { RuntimeConfigSchema } from "../../../runtime/config.js";
 import { catalogRequest, makeModel } from "../../../runtime/models/make.js";
 import type { RuntimeService } from "../../../runtime/server/service.js";
 import { startRuntime } from "../../../runtime/server/start.js";
-import { sleep } from "../../helpers/redis.js";
 import { tempDir } from "../../helpers/tmp.js";
+import { until } from "../../helpers/wait.js";
 
 const dir = tempDir();
 let service: RuntimeService;
@@ -31,11 +32,21 @@ afterAll(async () => {
 
 describe("monitors", () => {
   it("sample the system, a process and the runtime's /metrics into aligned series, with their own cost", async () => {
-    const monitor = new Monitor([systemSampler(), processSampler(process.pid, "self"), runtimeMetricsSampler(service.url)], 200);
+    const self = processSampler(process.pid, "self");
+    let taken = 0;
+    const counted: Sampler = {
+      name: self.name,
+      sample: () => {
+        taken++;
+        return self.sample();
+      },
+    };
+    const monitor = new Monitor([systemSampler(), counted, runtimeMetricsSampler(service.url)], 200);
     monitor.start();
     for (let i = 0; i < 5; i++) {
       await fetch(`${service.url}/v1/completions`, { method: "POST", headers: { "content-type": "application/json" }, body: '{"prompt":"x","max_tokens":8}' });
-      await sleep(150);
+      const next = taken + 1;
+      await until(() => taken >= next, "a sample after the request");
     }
     const ts = await monitor.stop();
     expect(ts.atMs.length).toBeGreaterThanOrEqual(4);
@@ -52,9 +63,17 @@ describe("monitors", () => {
   });
 
   it("records a failing sampler as gaps and a failure, and keeps going", async () => {
-    const monitor = new Monitor([{ name: "broken", sample: () => Promise.reject(new Error("no /proc here")) }, processSampler(process.pid, "self")], 100);
+    let calls = 0;
+    const broken: Sampler = {
+      name: "broken",
+      sample: () => {
+        calls++;
+        return Promise.reject(new Error("no /proc here"));
+      },
+    };
+    const monitor = new Monitor([broken, processSampler(process.pid, "self")], 100);
     monitor.start();
-    await sleep(350);
+    await until(() => calls >= 3, "three samples with the broken sampler");
     const ts = await monitor.stop();
     expect(ts.failures).toEqual({ broken: "no /proc here" });
     expect(ts.values["self.rss_bytes"]!.length).toBe(ts.atMs.length);

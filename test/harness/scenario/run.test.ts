@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { RunResultSchema } from "../../../harness/result.js";
 import { findReference } from "../../../runtime/inference/reference-build.js";
 import { catalogRequest, makeModel } from "../../../runtime/models/make.js";
-import { REPO, runCli, startCli } from "../../helpers/cli.js";
+import { REPO, runCli, startCli, stderrLine } from "../../helpers/cli.js";
 import { Redis } from "ioredis";
 import { privateRedis, type PrivateRedis } from "../../helpers/redis-server.js";
 import { tempDir } from "../../helpers/tmp.js";
@@ -122,10 +122,11 @@ describe("tunebench run", () => {
 
   it("Ctrl-C stops the load, undoes everything and writes a valid partial RunResult marked incomplete", async () => {
     const out = tempDir();
-    const child = startCli(["run", path.join(REPO, "scenarios", "smoke.yaml"), "--duration", "60s", "--out", out], env);
+    const child = startCli(["run", path.join(REPO, "scenarios", "smoke.yaml"), "--duration", "60s", "--out", out], { ...env, TUNEBENCH_PROGRESS: "lines" });
     let stderr = "";
     child.stderr.on("data", (b: Buffer) => (stderr += b.toString()));
-    await new Promise((r) => setTimeout(r, 6000));
+    // while the load is measuring: its first second past the warm-up
+    await stderrLine(child, /^\d+s smoke: measure: \d+ req\/s/);
     child.kill("SIGINT");
     const code = await new Promise<number | null>((resolve) => child.on("close", resolve));
     expect(code, stderr).toBe(130);
@@ -256,13 +257,11 @@ describe("signals and unreachable targets", () => {
       ].join("\n"),
     );
     const out = tempDir();
-    const child = startCli(["run", file, "--out", out], env);
+    const child = startCli(["run", file, "--out", out], { ...env, TUNEBENCH_PROGRESS: "lines" });
     let stderr = "";
     child.stderr.on("data", (b: Buffer) => (stderr += b.toString()));
-    // the runtime up, then the generator's floor and the first request (at once); the next would go a minute later
-    const deadline = Date.now() + 120_000;
-    while (!childrenOf(child.pid!).some((pid) => cmdlineOf(pid).includes("serve")) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
-    await new Promise((r) => setTimeout(r, 5000));
+    // the first request (sent as the load starts) answered; the next would go a minute later
+    await stderrLine(child, /^\d+s sparse: measure: [1-9]\d* req\/s/);
     const sentAt = Date.now();
     child.kill("SIGINT");
     const code = await new Promise<number | null>((resolve) => child.on("close", resolve));

@@ -1,5 +1,5 @@
 import { spawnSync } from "node:child_process";
-import { writeFileSync } from "node:fs";
+import { statSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { loadBackend } from "../../../runtime/inference/backend.js";
@@ -42,6 +42,25 @@ describe("size: memory arithmetic against node-llama-cpp's estimate and a measur
         import(${JSON.stringify(dist("runtime/models/estimate.js"))}), import(${JSON.stringify(dist("runtime/inference/throughput.js"))}), import(${JSON.stringify(dist("harness/size/verify.js"))}),
       ]);
       const file = ${JSON.stringify(file)};
+      const { readFileSync } = await import("node:fs");
+      // the model file's mappings in /proc/self/smaps: their bytes (what the loader mapped), resident bytes and the page size
+      const mappingOf = (name) => {
+        const m = { count: 0, sizeBytes: 0, rssBytes: 0, pageBytes: 0 };
+        let ours = false;
+        for (const line of readFileSync("/proc/self/smaps", "utf8").split("\\n")) {
+          const head = /^[0-9a-f]+-[0-9a-f]+ \\S+ \\S+ \\S+ \\S+\\s+(.*)$/.exec(line);
+          if (head) {
+            ours = head[1] === name;
+            if (ours) m.count++;
+            continue;
+          }
+          const kb = ours ? /^(Size|Rss|KernelPageSize):\\s+(\\d+) kB/.exec(line) : null;
+          if (kb?.[1] === "Size") m.sizeBytes += Number(kb[2]) * 1024;
+          else if (kb?.[1] === "Rss") m.rssBytes += Number(kb[2]) * 1024;
+          else if (kb?.[1] === "KernelPageSize") m.pageBytes = Number(kb[2]) * 1024;
+        }
+        return m;
+      };
       const { llama } = await loadBackend("cpu");
       // a context big enough that the model's own memory stands above the process's noise
       const est = await estimateFileMemory(llama, file, 16384, 4);
@@ -51,22 +70,35 @@ describe("size: memory arithmetic against node-llama-cpp's estimate and a measur
       // every sequence busy once, so the KV cache of each is written
       const batched = await measureBatchedGeneration(engine, 4, 4);
       const after = rssParts();
+      const mapped = mappingOf(file);
       await engine.dispose();
-      process.stdout.write(JSON.stringify({ est, before, after, sequences: batched.sequences }));
+      process.stdout.write(JSON.stringify({ est, before, after, mapped, sequences: batched.sequences }));
     `;
     // a file, not -e: node-llama-cpp tests its binary in a child that inherits the parent's flags
     const scriptFile = path.join(dir, "measure-load.mjs");
     writeFileSync(scriptFile, script);
     const res = spawnSync(process.execPath, [scriptFile], { encoding: "utf8", env: { ...process.env, UV_THREADPOOL_SIZE: "1" }, timeout: 60_000 });
     expect(res.status, res.stderr).toBe(0);
-    const m = JSON.parse(res.stdout) as { est: { modelBytes: number; contextBytes: number }; before?: { anon: number; file: number }; after: { anon: number; file: number }; sequences: number };
+    const m = JSON.parse(res.stdout) as {
+      est: { modelBytes: number; contextBytes: number };
+      before?: { anon: number; file: number };
+      after: { anon: number; file: number };
+      mapped: { count: number; sizeBytes: number; rssBytes: number; pageBytes: number };
+      sequences: number;
+    };
     expect(m.before, "RssAnon/RssFile in /proc/self/status").toBeDefined();
     expect(m.sequences).toBe(4);
-    const fileBytes = m.after.file - m.before!.file;
-    const total = m.after.anon - m.before!.anon + fileBytes;
+    // what was mapped is counted by the loader; how much of it is resident is the kernel's choice (readahead, other files' pages), so only bounded
     const weights = catalogFacts("tiny", "Q8_0").weightBytes;
+    const fileBytes = statSync(file).size;
+    const filePages = Math.ceil(fileBytes / m.mapped.pageBytes) * m.mapped.pageBytes;
     expect(fileBytes).toBeGreaterThan(weights * 0.9);
     expect(fileBytes).toBeLessThan(weights * 1.1 + 1024 ** 2);
+    expect(m.mapped.count, "the model file is mapped").toBeGreaterThan(0);
+    expect(m.mapped.sizeBytes, "mapped: at least the weights").toBeGreaterThanOrEqual(weights);
+    expect(m.mapped.sizeBytes, "mapped: at most the file, in whole pages").toBeLessThanOrEqual(filePages);
+    expect(m.mapped.rssBytes, "resident: never more than was mapped").toBeLessThanOrEqual(m.mapped.sizeBytes);
+    const total = m.after.anon - m.before!.anon + m.mapped.sizeBytes;
     expect(Math.abs(total / (m.est.modelBytes + m.est.contextBytes) - 1)).toBeLessThan(0.3);
   });
 

@@ -5,6 +5,7 @@ import { describe, expect, it } from "vitest";
 import { ballastBytes, cpuStressor, memoryStressor } from "../../../harness/stress/host.js";
 import { REPO } from "../../helpers/cli.js";
 import { sleep } from "../../helpers/redis.js";
+import { until } from "../../helpers/wait.js";
 
 const alive = (pid: number): boolean => {
   try {
@@ -41,7 +42,8 @@ describe("host stressors", () => {
     await s.start();
     const t0 = performance.now();
     const before = cpuSeconds(s.pid!);
-    await sleep(2000);
+    // a window of 40 periods, long enough that the worker got the CPU in it
+    await until(() => performance.now() - t0 >= 2000 && cpuSeconds(s.pid!) > before, "2 s in which the worker ran", 60_000, 100);
     const used = cpuSeconds(s.pid!) - before;
     const wallS = (performance.now() - t0) / 1000;
     await s.stop();

@@ -36,7 +36,10 @@ describe("models make", () => {
       signal: controller.signal,
       onStart: () => {
         started = true;
-        setTimeout(() => controller.abort(new Error("stop")), 50);
+      },
+      // part of the file written
+      onProgress: (p) => {
+        if (p.bytesWritten < p.totalBytes) controller.abort(new Error("stop"));
       },
     });
     await expect(run).rejects.toThrow("stop");

@@ -5,8 +5,8 @@ import { RuntimeConfigSchema } from "../../../runtime/config.js";
 import { catalogRequest, makeModel } from "../../../runtime/models/make.js";
 import type { RuntimeService } from "../../../runtime/server/service.js";
 import { startRuntime } from "../../../runtime/server/start.js";
-import { sleep } from "../../helpers/redis.js";
 import { tempDir } from "../../helpers/tmp.js";
+import { until } from "../../helpers/wait.js";
 
 const dir = tempDir();
 let model = "";
@@ -48,7 +48,7 @@ describe("gc churn (harness mode)", () => {
     const before = await gcCounts(s.url);
     const on = await fetch(`${s.url}/_harness/gc-churn`, { method: "POST", headers: { "content-type": "application/json" }, body: '{"on":true,"allocMbPerSecond":200,"retainMb":16}' });
     expect(on.status).toBe(200);
-    await sleep(600);
+    await until(() => s.churn.allocatedBytes > 50 * 1024 * 1024, "the churn to allocate 50 MiB");
     const off = (await (await fetch(`${s.url}/_harness/gc-churn`, { method: "POST", headers: { "content-type": "application/json" }, body: '{"on":false}' })).json()) as { running: boolean; allocatedBytes: number };
     expect(off.running).toBe(false);
     expect(off.allocatedBytes).toBeGreaterThan(50 * 1024 * 1024);

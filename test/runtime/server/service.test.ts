@@ -12,6 +12,7 @@ import { Xorshift128 } from "../../../runtime/random.js";
 import { encodeValue } from "../../../runtime/cache/codec.js";
 import { REDIS_URL, redisCommand, redisNamespace, sleep } from "../../helpers/redis.js";
 import { tempDir } from "../../helpers/tmp.js";
+import { until } from "../../helpers/wait.js";
 
 const dir = tempDir();
 const ns = redisNamespace("server");
@@ -101,10 +102,14 @@ describe("health and metrics", () => {
     let keep = 0;
     for (let i = 0; i < 200_000; i++) keep += new Array(16).fill(i).length;
     expect(keep).toBeGreaterThan(0);
-    await sleep(50);
-    const res = await fetch(`${service.url}/metrics`);
-    expect(res.headers.get("content-type")).toMatch(/^text\/plain; version=0\.0\.4/);
-    const text = await res.text();
+    let res: Response | undefined;
+    let text = "";
+    await until(async () => {
+      res = await fetch(`${service.url}/metrics`);
+      text = await res.text();
+      return /^nodejs_gc_duration_seconds_count/m.test(text);
+    }, "the GC-pause histogram to observe a collection");
+    expect(res!.headers.get("content-type")).toMatch(/^text\/plain; version=0\.0\.4/);
     const sample = /^[a-zA-Z_:][a-zA-Z0-9_:]*(\{([a-zA-Z_][a-zA-Z0-9_]*="([^"\\]|\\.)*",?)*\})? (-?[0-9.]+(e[-+]?[0-9]+)?|NaN|[+-]Inf)$/;
     for (const line of text.split("\n")) {
       if (line === "" || line.startsWith("# HELP ") || line.startsWith("# TYPE ")) continue;
@@ -323,7 +328,7 @@ describe("every route goes through the same bounds", () => {
     const s = await start(config({ inference: { parallelSequences: 1 }, server: { maxQueue: 0 } }));
     expect((await post(`${s.url}/search`, { query: "cached already", k: 2 })).status).toBe(200);
     const busy = post(`${s.url}/v1/completions`, { prompt: "hold the only sequence", max_tokens: 400 });
-    await sleep(50);
+    await until(() => s.admission.inFlight === 1, "the completion to hold the only sequence");
     const refused = await post(`${s.url}/search`, { query: "a new query needs the model", k: 2 });
     expect(refused.status).toBe(429);
     const cached = await post(`${s.url}/search`, { query: "cached already", k: 2 });
@@ -393,8 +398,11 @@ describe("concurrency, deadlines, cancellation and shutdown", () => {
     const res = await post(`${slow.url}/v1/completions`, { prompt: "long", max_tokens: 2000 });
     expect(res.status).toBe(504);
     expect(((await res.json()) as { error: { code: string } }).error.code).toBe("deadline_exceeded");
-    await sleep(50);
+    await until(() => slow.admission.inFlight === 0, "the cancelled generation to give its sequence back");
     expect(slow.admission.inFlight).toBe(0);
+    // counted, not timed: a generation left to run would have been counted with its 2000 tokens
+    const generated = Number(/^tunebench_generated_tokens_total (\d+)/m.exec(await (await fetch(`${slow.url}/metrics`)).text())?.[1]);
+    expect(generated, "the generation stopped before its 2000 tokens").toBeLessThan(2000);
   });
 
   it("cancels a generation when its client disconnects", async () => {
@@ -416,7 +424,7 @@ describe("concurrency, deadlines, cancellation and shutdown", () => {
     const s = await start(config(), true);
     const url = s.url;
     const running = post(`${url}/v1/completions`, { prompt: "finish me", max_tokens: 200 });
-    await sleep(20);
+    await until(() => s.admission.inFlight === 1, "the completion to be running");
     const stopped = s.stop(10_000);
     const res = await running;
     expect(res.status).toBe(200);
