@@ -27,7 +27,12 @@ export function meanSd(values: readonly number[]): MeanSd {
  */
 export function quantile(values: readonly number[], q: number): number {
   if (values.length === 0) return Number.NaN;
-  return quantileSorted([...values].sort((a, b) => a - b), q);
+  const sorted = [...values].sort((a, b) => a - b);
+  const rank = (sorted.length - 1) * q;
+  // halfway between two figures (the median of an even count) is their mean, to the last bit: quantileSorted's
+  // a + 0.5 (b - a) can round differently from (a + b) / 2
+  if (rank % 1 === 0.5) return (sorted[rank - 0.5]! + sorted[rank + 0.5]!) / 2;
+  return quantileSorted(sorted, q);
 }
 
 /** The middle of `values` (the mean of the two middle ones for an even count); NaN when empty. */

@@ -40,5 +40,8 @@ describe("statistics", () => {
     expect(quantile(v, 0.95), "between ranks 4 and 5").toBeCloseTo(8.6, 12);
     expect(quantile([], 0.5), "no data").toBeNaN();
     for (const xs of [[3, 1, 2], [4, 1, 2, 3], [0.1, 0.2], [5]]) expect(median(xs), String(xs)).toBe(quantile(xs, 0.5));
+    // the middle of an even count is the mean of the two middle figures to the last bit (0.1 + 0.5 x 0.6 would be 0.4)
+    expect(median([0.7, 0.1]), "exact mean of the middle two").toBe((0.1 + 0.7) / 2);
+    expect(quantile([1, 2, 3], 0.25), "halfway between ranks 1 and 2").toBe(1.5);
   });
 });
