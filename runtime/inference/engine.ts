@@ -318,10 +318,11 @@ export class InferenceEngine {
   /**
    * Generation speed with one thread against the configured threads, on this
    * binary: small contexts of their own, the two counts interleaved `rounds`
-   * times, the median of each. A binary without a thread pool can be slower with
+   * times (made odd), the middle round of each (its median). A binary without a thread pool can be slower with
    * more threads (each decode starts them again); this measures it here.
    */
-  async threadProbe(tokens = 16, rounds = 3): Promise<Array<{ threads: number; tokensPerSecond: number }>> {
+  async threadProbe(tokens = 16, asked = 3): Promise<Array<{ threads: number; tokensPerSecond: number }>> {
+    const rounds = asked | 1;
     const counts = this.threads > 1 ? [1, this.threads] : [1];
     const contexts = [];
     try {
