@@ -19,7 +19,6 @@ import type { SizeResult } from "../harness/size/output.js";
 import { headline, suiteIndexChart, type SuiteEntry } from "./charts/suite-index.js";
 import { checkTables, escapeHtml, htmlPage, type HtmlPage, type HtmlTable, type RenderedChart } from "./html.js";
 import { summaryMarkdown } from "./markdown.js";
-import { renderSvg } from "./render.js";
 
 export const REPORT_FORMATS = ["html", "md", "json"] as const;
 export type ReportFormat = (typeof REPORT_FORMATS)[number];
@@ -299,6 +298,8 @@ export async function buildReport(source: ReportSource, formats: readonly Report
   const charts = outcomes.filter(isChart);
   const omitted = outcomes.filter((c): c is Omitted => !isChart(c));
   const rendered: RenderedChart[] = [];
+  // vega and vega-lite take about half a second to import: only a command that renders a report pays it
+  const { renderSvg } = await import("./render.js");
   for (const chart of charts) rendered.push({ chart, svg: await renderSvg(chart.spec, chart.id) });
   const page = pageOf(source, rendered, omitted);
   const files: BuiltReport["files"] = [];

@@ -1,7 +1,7 @@
 import { spawnSync } from "node:child_process";
 import type { CommandModule } from "yargs";
-import { getLlamaGpuTypes } from "node-llama-cpp";
 import { loadBackend, type BackendInfo } from "../../runtime/inference/backend.js";
+import { nodeLlamaCpp } from "../../runtime/inference/llama-module.js";
 import { buildLocalBackend, checkBuildTools, describeExit } from "../../runtime/inference/local-build.js";
 import { readLocalBuildRecord, writeLocalBuildRecord } from "../../runtime/inference/local-build-record.js";
 import { buildReference, findReference } from "../../runtime/inference/reference-build.js";
@@ -99,7 +99,7 @@ const statusCommand: CommandModule<object, JsonArgs> = {
   handler: async (args) => {
     const prebuilt = await tryLoad("cpu");
     const local = await tryLoad("cpu-local");
-    const gpuTypes = await getLlamaGpuTypes("supported");
+    const gpuTypes = await (await nodeLlamaCpp()).getLlamaGpuTypes("supported");
     const tools = checkBuildTools();
     const reference = findReference();
     const localRecord = readLocalBuildRecord();

@@ -1,7 +1,7 @@
 import os from "node:os";
-import { getLlamaGpuTypes, getModuleVersion } from "node-llama-cpp";
 import si from "systeminformation";
 import { loadBackend, type BackendInfo } from "../../runtime/inference/backend.js";
+import { nodeLlamaCpp } from "../../runtime/inference/llama-module.js";
 import { isTunebenchError } from "../../runtime/errors.js";
 import { TUNEBENCH_VERSION } from "../../runtime/package.js";
 import { detectCgroupLimits } from "./cgroup.js";
@@ -25,6 +25,7 @@ async function backendOrError(name: "cpu" | "cpu-local"): Promise<BackendInfo | 
 
 /** Everything about this machine that a measurement depends on. */
 export async function detectHardware(): Promise<HardwareInfo> {
+  const { getLlamaGpuTypes, getModuleVersion } = await nodeLlamaCpp();
   const [cpu, flags, mem, graphics, fs, osInfo, gpuTypes, version, backend, localBackend] = await Promise.all([
     si.cpu(),
     si.cpuFlags(),

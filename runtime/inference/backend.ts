@@ -1,7 +1,8 @@
-import { getLlama, getLlamaGpuTypes, getModuleVersion, LlamaLogLevel, NoBinaryFoundError, type Llama } from "node-llama-cpp";
+import type { Llama, LlamaLogLevel } from "node-llama-cpp";
 import { z } from "zod";
 import type { BackendName } from "../config.js";
 import { EnvironmentError } from "../errors.js";
+import { nodeLlamaCpp } from "./llama-module.js";
 import { readLocalBuildRecord } from "./local-build-record.js";
 
 /**
@@ -89,6 +90,7 @@ function describe(llama: Llama, name: BackendInfo["name"], version: string): Bac
  * a missing binary is an EnvironmentError that says which command provides it.
  */
 export async function loadBackend(backend: BackendName, options: LoadBackendOptions = {}): Promise<{ llama: Llama; info: BackendInfo }> {
+  const { getLlama, getLlamaGpuTypes, getModuleVersion, LlamaLogLevel, NoBinaryFoundError } = await nodeLlamaCpp();
   if (backend === "auto") {
     // with no usable GPU, "auto" is the prebuilt CPU binary: one binding, one instance, one logger
     const gpus = (await getLlamaGpuTypes("supported").catch(() => [])).filter((g) => g !== false);

@@ -1,17 +1,17 @@
-import {
-  GgufInsights,
+import type {
+  Llama,
+  LlamaContext,
+  LlamaContextSequence,
+  LlamaEmbeddingContext,
   LlamaLogLevel,
-  type Llama,
-  type LlamaContext,
-  type LlamaContextSequence,
-  type LlamaEmbeddingContext,
-  type LlamaModel,
-  type Token,
+  LlamaModel,
+  Token,
 } from "node-llama-cpp";
 import type { InferenceConfig } from "../config.js";
 import { EnvironmentError, InputError } from "../errors.js";
 import { inspectGguf, type GgufSummary } from "../models/inspect.js";
 import { loadBackend, removeLogListener, type BackendInfo } from "./backend.js";
+import { nodeLlamaCpp } from "./llama-module.js";
 import { normalise } from "../vector.js";
 
 export interface GenerateOptions {
@@ -101,8 +101,9 @@ export class InferenceEngine {
     const onLog = (level: LlamaLogLevel, message: string): void => {
       // bounded: a long-running service must not grow this without limit
       if (log.length >= 1000) return;
-      if (level === LlamaLogLevel.error || level === LlamaLogLevel.fatal) log.push({ level: "error", message });
-      else if (level === LlamaLogLevel.warn) log.push({ level: "warn", message });
+      const name: `${LlamaLogLevel}` = level;
+      if (name === "error" || name === "fatal") log.push({ level: "error", message });
+      else if (name === "warn") log.push({ level: "warn", message });
     };
     const { llama, info } = await loadBackend(config.backend, { onLog });
     try {
@@ -358,6 +359,7 @@ export class InferenceEngine {
    * take (from the GGUF header; nothing is allocated), bytes.
    */
   async memoryEstimate(): Promise<{ modelBytes: number; contextBytes: number }> {
+    const { GgufInsights } = await nodeLlamaCpp();
     const insights = await GgufInsights.from(this.file.info, this.llama);
     const gpuLayers = typeof this.config.gpuLayers === "number" ? this.config.gpuLayers : this.model.gpuLayers;
     const model = await insights.estimateModelResourceRequirementsV2({ gpuLayers, useMmap: this.config.useMmap });

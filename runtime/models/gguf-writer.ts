@@ -189,7 +189,9 @@ export interface WriteGgufOptions {
   seed: number;
   /**
    * "random": every weight written (the usable file). "sparse": the header, then
-   * the file extended to its full size without writing data (for layout checks).
+   * the file extended to its full size without writing data (for layout checks
+   * and memory estimates, which read the header back at once and delete the file:
+   * it is not synced to disk).
    */
   data?: "random" | "sparse";
   onProgress?: (p: WriteProgress) => void;
@@ -219,7 +221,6 @@ export async function writeGguf(path: string, spec: GgufSpec, options: WriteGguf
     if (options.data === "sparse") {
       await fh.truncate(layout.totalBytes);
       options.onProgress?.({ bytesWritten: layout.totalBytes, totalBytes: layout.totalBytes });
-      await fh.sync();
       return layout;
     }
     position = layout.dataStart; // the gap after the header reads as zeros

@@ -1,5 +1,6 @@
 import { open, stat } from "node:fs/promises";
-import { GgmlType, readGgufFileInfo, type GgufFileInfo } from "node-llama-cpp";
+import type { GgufFileInfo } from "node-llama-cpp";
+import { nodeLlamaCpp } from "../inference/llama-module.js";
 import { InputError } from "../errors.js";
 import { fileTypeById } from "./ftypes.js";
 import { GGML_TYPE_SIZES, checkGgufStructure, checkLlamaModel } from "./gguf-check.js";
@@ -7,9 +8,6 @@ import { GGUF_MAGIC } from "./gguf-writer.js";
 
 const TYPE_SIZES = GGML_TYPE_SIZES;
 
-export function ggmlTypeName(id: number): string {
-  return (GgmlType as unknown as Record<number, string>)[id] ?? `type${id}`;
-}
 
 export interface TensorTypeSummary {
   type: string;
@@ -84,6 +82,8 @@ export async function inspectGguf(file: string): Promise<GgufSummary> {
   }
   // bounds on every length and count, and the llama hyper-parameters against its tensors, before any other reader sees the file
   checkLlamaModel(file, await checkGgufStructure(file));
+  const { GgmlType, readGgufFileInfo } = await nodeLlamaCpp();
+  const ggmlTypeName = (id: number): string => (GgmlType as unknown as Record<number, string>)[id] ?? `type${id}`;
   let info: GgufFileInfo;
   try {
     info = await readGgufFileInfo(file, { logWarnings: false });

@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from "node:crypto";
 import { rename, stat, statfs, unlink } from "node:fs/promises";
 import path from "node:path";
-import { readGgufFileInfo } from "node-llama-cpp";
+import { nodeLlamaCpp } from "../inference/llama-module.js";
 import { EnvironmentError, InputError } from "../errors.js";
 import { ensureDir } from "../fs.js";
 import { modelsDir } from "../home.js";
@@ -107,6 +107,7 @@ export async function isIdenticalModel(file: string, model: SyntheticModel): Pro
   try {
     const st = await stat(file);
     if (st.size !== model.layout.totalBytes) return false;
+    const { readGgufFileInfo } = await nodeLlamaCpp();
     const info = await readGgufFileInfo(file, { readTensorInfo: false, logWarnings: false });
     const meta = info.metadata as unknown as { tunebench?: { fingerprint?: string } };
     return meta.tunebench?.fingerprint === model.fingerprint;
