@@ -6,7 +6,7 @@
 // One pool thread: node-llama-cpp runs every decode and sampling step as a task
 // on this pool, and with more than one pool thread those steps hop from thread
 // to thread, which drags generation at 2 threads down to under half of what
-// llama.cpp's own llama-bench gets on the same cores (see README, "Threads").
+// llama.cpp's own llama-bench gets on the same cores (see docs/bench.md, "Threads").
 // A value the user set is kept; the runtime reports the size in /health.
 "use strict";
 if (process.env.UV_THREADPOOL_SIZE === undefined || process.env.UV_THREADPOOL_SIZE === "") {

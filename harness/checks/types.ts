@@ -23,7 +23,7 @@ export interface CheckMeta {
   title: string;
   /** Checklist items: the level that introduces the item. */
   level?: ChecklistLevel;
-  /** The parts of the RunResult it reads, for the README and `check --list`. */
+  /** The parts of the RunResult it reads, for docs/checks.md and `check --list`. */
   reads: readonly string[];
   /** One or two sentences: what it judges and why the bound. */
   description: string;

@@ -17,7 +17,7 @@ export interface KindRule {
 
 /**
  * Effect floors per metric kind, chosen from what this machine's A/A rounds
- * showed (README, "Regression gate"): a latency figure of a few-second run moves
+ * showed (docs/gate.md, "Measured"): a latency figure of a few-second run moves
  * a few percent between identical runs, an error rate or GC share by a point.
  * `--floor kind=value` changes one.
  */

@@ -136,7 +136,7 @@ export class InferenceEngine {
        * and a sequence whose sampling is still on the (single) libuv pool thread then misses it, so two busy
        * sequences drift into decoding one after the other, each decode paying the graph's fixed cost. Waiting
        * (at most 2 ms, a turn of the event loop at a time) until every sequence in use has queued its token puts
-       * them back in one batch. Measured in bench serve --against (README, "The runtime against llama-server").
+       * them back in one batch. Measured in bench serve --against (docs/bench.md, "The runtime against llama-server").
        */
       const dispatchSchedule = (dispatch: () => void): void => {
         const started = performance.now();
