@@ -12,6 +12,7 @@ import { EnvironmentError, InputError } from "../errors.js";
 import { inspectGguf, type GgufSummary } from "../models/inspect.js";
 import { loadBackend, removeLogListener, type BackendInfo } from "./backend.js";
 import { nodeLlamaCpp } from "./llama-module.js";
+import { PROMPT_MODE, piecesText, tokenPiece, tokenizeText, type TokenizeMode } from "./tokens.js";
 import { normalise } from "../vector.js";
 
 export interface GenerateOptions {
@@ -75,6 +76,7 @@ export class InferenceEngine {
   /** Embeddings computed since load: how many, the model's time on them, and the time they waited for the one embedding context, ms. */
   readonly embedStats = { count: 0, computeMs: 0, waitMs: 0 };
   private disposed = false;
+  private vocabTexts: readonly string[] | undefined;
 
   private constructor(
     readonly config: InferenceConfig,
@@ -178,8 +180,40 @@ export class InferenceEngine {
     return this.file.shape.vocabSize ?? 0;
   }
 
+  /** Token ids the tokenizer knows run from 0 to below this (the GGUF's `tokenizer.ggml.tokens`). */
+  get tokenizerSize(): number {
+    this.vocabTexts ??= vocabularyTexts(this.file);
+    return this.vocabTexts.length > 0 ? this.vocabTexts.length : this.vocabularySize;
+  }
+
+  /** `text` as plain tokens: no BOS, special-token text left as text (what an embedding or a search query is counted in). */
   tokenize(text: string): Token[] {
     return this.model.tokenize(text);
+  }
+
+  /**
+   * A completion's prompt as tokens, the way llama.cpp's server tokenizes it: BOS
+   * first when the model's vocabulary says so, text that spells a special token
+   * becomes that token. Its length is a completion's `usage.prompt_tokens`.
+   */
+  tokenizePrompt(text: string): Token[] {
+    return tokenizeText(this.model, text, PROMPT_MODE);
+  }
+
+  /** `text` as tokens with llama.cpp's `add_special` and `parse_special` (the /tokenize route). */
+  tokenizeWith(text: string, mode: TokenizeMode): Token[] {
+    return tokenizeText(this.model, text, mode);
+  }
+
+  /** Tokens as text the way llama.cpp's server's /detokenize gives it: the pieces joined, special tokens spelled out. */
+  detokenizePieces(tokens: readonly Token[]): string {
+    return piecesText(this.model, tokens);
+  }
+
+  /** One token's piece: a string, or its bytes when they are not valid UTF-8 (llama.cpp's server's `with_pieces`). */
+  piece(token: Token): string | number[] {
+    this.vocabTexts ??= vocabularyTexts(this.file);
+    return tokenPiece(this.model, token, this.vocabTexts[token]);
   }
 
   /** Waits for a free sequence: at most `parallelSequences` generations run at once. */
@@ -222,8 +256,9 @@ export class InferenceEngine {
     }
   }
 
+  /** Generates after `prompt`: a string is tokenized as a completion's prompt (`tokenizePrompt`), tokens are taken as they are. */
   async generate(prompt: string | Token[], options: GenerateOptions): Promise<GenerationResult> {
-    const promptTokens = typeof prompt === "string" ? this.tokenize(prompt) : prompt;
+    const promptTokens = typeof prompt === "string" ? this.tokenizePrompt(prompt) : prompt;
     if (promptTokens.length === 0) throw new InputError("the prompt is empty");
     // each sequence has its own contextSize; llama.cpp keeps one slot free
     const limit = this.context.contextSize - 1;
@@ -385,4 +420,11 @@ export class InferenceEngine {
     await this.context.dispose();
     await this.model.dispose();
   }
+}
+
+/** The vocabulary's token texts from the GGUF header (`tokenizer.ggml.tokens`), or none. */
+function vocabularyTexts(file: GgufSummary): readonly string[] {
+  const meta = file.info.metadata as unknown as { tokenizer?: { ggml?: { tokens?: unknown } } };
+  const tokens = meta.tokenizer?.ggml?.tokens;
+  return Array.isArray(tokens) ? (tokens as unknown[]).map((t) => (typeof t === "string" ? t : "")) : [];
 }

@@ -28,6 +28,8 @@ export const ChatRequest = z.looseObject({
   temperature: z.number().min(0).max(2).optional(),
   seed: z.number().int().optional(),
   stream: z.boolean().optional(),
+  /** llama.cpp server's extension, as on completions: exactly max_tokens tokens. */
+  ignore_eos: z.boolean().optional(),
 });
 export type ChatRequest = z.output<typeof ChatRequest>;
 
@@ -37,6 +39,26 @@ export const EmbeddingsRequest = z.looseObject({
   encoding_format: z.enum(["float", "base64"]).optional(),
 });
 export type EmbeddingsRequest = z.output<typeof EmbeddingsRequest>;
+
+/**
+ * llama.cpp server's `/tokenize`: `content` as tokens. `add_special` (default false)
+ * adds BOS as the model says, `parse_special` (default true) reads text that spells
+ * a special token as that token, `with_pieces` answers `{id, piece}` for each token.
+ * The body limit bounds `content`.
+ */
+export const TokenizeRequest = z.looseObject({
+  content: z.string(),
+  add_special: z.boolean().optional(),
+  parse_special: z.boolean().optional(),
+  with_pieces: z.boolean().optional(),
+});
+export type TokenizeRequest = z.output<typeof TokenizeRequest>;
+
+/** llama.cpp server's `/detokenize`: token ids (each in the model's vocabulary) as text. */
+export const DetokenizeRequest = z.looseObject({
+  tokens: z.array(z.number().int().min(0)),
+});
+export type DetokenizeRequest = z.output<typeof DetokenizeRequest>;
 
 export const SearchRequest = z.looseObject({
   query: z.string().min(1),

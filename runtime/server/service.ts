@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import http, { type IncomingMessage, type ServerResponse } from "node:http";
 import path from "node:path";
 import type { AddressInfo } from "node:net";
+import type { Token } from "node-llama-cpp";
 import type { TieredCache } from "../cache/tiered.js";
 import type { RuntimeConfig } from "../config.js";
 import { InputError, isTunebenchError } from "../errors.js";
@@ -14,7 +15,18 @@ import { ApiError, parseJsonBody, readBody, sendError, sendJson, startSse } from
 import type { RuntimeHealth, WarmReport } from "./health.js";
 import { ServiceMetrics } from "./metrics.js";
 import { uvThreadpoolSize } from "../inference/backend.js";
-import { BatchRequest, ChatRequest, CompletionRequest, EmbeddingsRequest, GcChurnRequest, SearchRequest, chatPrompt, completionId } from "./openai.js";
+import {
+  BatchRequest,
+  ChatRequest,
+  CompletionRequest,
+  DetokenizeRequest,
+  EmbeddingsRequest,
+  GcChurnRequest,
+  SearchRequest,
+  TokenizeRequest,
+  chatPrompt,
+  completionId,
+} from "./openai.js";
 
 export interface ServiceParts {
   config: RuntimeConfig;
@@ -98,6 +110,8 @@ export class RuntimeService {
       "POST /v1/embeddings": (q, res, ctx) => this.body(q, EmbeddingsRequest).then((b) => this.embeddings(b, ctx).then((out) => sendJson(res, 200, out))),
       "POST /v1/completions": (q, res, ctx) => this.body(q, CompletionRequest).then((b) => this.completions(b, res, ctx)),
       "POST /v1/chat/completions": (q, res, ctx) => this.body(q, ChatRequest).then((b) => this.chat(b, res, ctx)),
+      "POST /tokenize": (q, res) => this.body(q, TokenizeRequest).then((b) => sendJson(res, 200, this.tokenizeRoute(b))),
+      "POST /detokenize": (q, res) => this.body(q, DetokenizeRequest).then((b) => sendJson(res, 200, this.detokenizeRoute(b))),
       "POST /batch": (q, res, ctx) => this.body(q, BatchRequest).then((b) => this.batch(b, ctx).then((out) => sendJson(res, 200, out))),
       "GET /v1/models": async (_q, res) =>
         sendJson(res, 200, { object: "list", data: [{ id: this.modelName, object: "model", created: Math.floor(this.started / 1000), owned_by: "tunebench" }] }),
@@ -274,6 +288,22 @@ export class RuntimeService {
     };
   }
 
+  /** llama.cpp server's /tokenize: with `add_special`, as many tokens as a completion of `content` counts in `usage.prompt_tokens`. */
+  private tokenizeRoute(b: TokenizeRequest) {
+    const engine = this.parts.engine;
+    const tokens = engine.tokenizeWith(b.content, { addSpecial: b.add_special === true, parseSpecial: b.parse_special !== false });
+    return { tokens: b.with_pieces === true ? tokens.map((id) => ({ id, piece: engine.piece(id) })) : tokens };
+  }
+
+  /** llama.cpp server's /detokenize: the tokens' pieces joined. */
+  private detokenizeRoute(b: DetokenizeRequest) {
+    const engine = this.parts.engine;
+    const size = engine.tokenizerSize;
+    const bad = b.tokens.findIndex((t) => t >= size);
+    if (bad >= 0) throw new ApiError(400, `tokens.${bad}: token ${b.tokens[bad]} is not in the model's vocabulary (ids 0 to ${size - 1})`, "invalid_request_error", `tokens.${bad}`, "invalid_value");
+    return { content: engine.detokenizePieces(b.tokens as Token[]) };
+  }
+
   private async embeddings(b: EmbeddingsRequest, ctx: RequestContext) {
     const inputs = typeof b.input === "string" ? [b.input] : b.input;
     const engine = this.parts.engine;
@@ -324,7 +354,8 @@ export class RuntimeService {
     if (maxTokens > config.server.maxTokens) {
       throw new ApiError(400, `max_tokens: at most ${config.server.maxTokens}`, "invalid_request_error", "max_tokens");
     }
-    const tokens = engine.tokenize(prompt);
+    // as llama.cpp's server counts a prompt: BOS included when the model adds one
+    const tokens = engine.tokenizePrompt(prompt);
     const limit = engine.context.contextSize - 1;
     if (tokens.length + maxTokens > limit) {
       throw new ApiError(

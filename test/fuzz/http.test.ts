@@ -29,7 +29,7 @@ beforeAll(async () => {
 });
 afterAll(async () => service?.stop(1000));
 
-const routes = ["/search", "/v1/completions", "/v1/chat/completions", "/v1/embeddings", "/batch"];
+const routes = ["/search", "/v1/completions", "/v1/chat/completions", "/v1/embeddings", "/batch", "/tokenize", "/detokenize"];
 const fieldValues = fc.oneof(
   fc.jsonValue({ maxDepth: 3 }),
   fc.string({ maxLength: 200 }),
@@ -47,6 +47,11 @@ const body = fc.oneof(
       max_tokens: fieldValues,
       k: fieldValues,
       stream: fc.oneof(fc.boolean(), fieldValues),
+      ignore_eos: fc.oneof(fc.boolean(), fieldValues),
+      content: fieldValues,
+      add_special: fc.oneof(fc.boolean(), fieldValues),
+      with_pieces: fc.oneof(fc.boolean(), fieldValues),
+      tokens: fc.oneof(fieldValues, fc.array(fc.integer({ min: -5, max: 5000 }), { maxLength: 40 })),
       operations: fc.oneof(fieldValues, fc.array(fc.record({ op: fc.constantFrom("search", "completion", "embeddings", "x"), body: fc.jsonValue({ maxDepth: 3 }) }), { maxLength: 3 })),
     },
     { requiredKeys: [] },

@@ -44,7 +44,9 @@ describe("inference engine", () => {
     expect(res.interTokenMs.every((g) => g > 0)).toBe(true);
     expect(res.timeToFirstTokenMs).toBeGreaterThan(0);
     expect(res.timeToFirstTokenMs).toBeLessThanOrEqual(res.totalMs);
-    expect(res.promptTokens).toBe(engine.tokenize("the quick brown fox").length);
+    // a string prompt is tokenized as llama.cpp's server tokenizes one: the model's BOS first
+    expect(engine.tokenizePrompt("the quick brown fox")).toEqual([engine.model.tokens.bos, ...engine.tokenize("the quick brown fox")]);
+    expect(res.promptTokens).toBe(engine.tokenizePrompt("the quick brown fox").length);
   });
 
   it("is greedy by default: the same prompt gives the same tokens", async () => {
