@@ -21,7 +21,7 @@ export interface LoadOperation {
 
 export type Arrival =
   | { kind: "closed"; concurrency: number }
-  | { kind: "open"; stages: RateStage[]; spacing: Spacing };
+  | { kind: "open"; stages: RateStage[]; spacing: Spacing; /** Gamma spacing's shape (`openLoopSchedule`); default 1. */ burstiness?: number };
 
 export interface LoadPlan {
   baseUrl: string;
@@ -128,7 +128,7 @@ export async function runLoad(plan: LoadPlan, options: { onEvent?: (e: LoadEvent
   }, 1000);
   try {
     if (plan.arrival.kind === "closed") await closedLoop(plan.arrival.concurrency, t0 + plan.warmupMs + plan.durationMs, fire, signal);
-    else await openLoop(openLoopSchedule(plan.arrival.stages, plan.arrival.spacing, plan.seed ?? 7), t0, fire, signal);
+    else await openLoop(openLoopSchedule(plan.arrival.stages, plan.arrival.spacing, plan.seed ?? 7, plan.arrival.burstiness), t0, fire, signal);
   } finally {
     clearInterval(ticker);
     await agent.close();

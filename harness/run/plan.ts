@@ -79,6 +79,7 @@ export function arrivalOf(s: Scenario, durationMs: number): Arrival {
   return {
     kind: "open",
     spacing: s.arrival.spacing,
+    ...(s.arrival.burstiness !== undefined ? { burstiness: s.arrival.burstiness } : {}),
     stages: s.arrival.stages
       ? s.arrival.stages.map((st) => ({ durationMs: st.duration, rate: st.rate, ...(st.toRate !== undefined ? { toRate: st.toRate } : {}) }))
       : [{ durationMs: s.warmup + durationMs, rate: s.arrival.rate }],

@@ -31,11 +31,18 @@ export const ArrivalSchema = z.discriminatedUnion("kind", [
       kind: z.literal("open"),
       /** Requests per second (or the first stage's). */
       rate: z.number().positive().max(1_000_000),
-      spacing: z.enum(["constant", "poisson"]).default("poisson"),
+      /** Gaps between arrivals: constant, Poisson (exponential gaps) or gamma (see `burstiness`). Default poisson. */
+      spacing: z.enum(["constant", "poisson", "gamma"]).default("poisson"),
+      /** Gamma spacing's shape k: gaps with a coefficient of variation of 1/sqrt(k); 1 is Poisson, below 1 burstier, above 1 more regular. Default 1. */
+      burstiness: z.number().positive().max(1000).optional(),
       /** Ramps: each stage runs `duration` going from its `rate` to `toRate`. */
       stages: z.array(z.object({ duration: Duration, rate: z.number().min(0), toRate: z.number().min(0).optional() }).strict()).optional(),
     })
-    .strict(),
+    .strict()
+    .superRefine((a, ctx) => {
+      if (a.burstiness !== undefined && a.spacing !== "gamma")
+        ctx.addIssue({ code: "custom", path: ["burstiness"], message: `burstiness applies to spacing: gamma only (spacing is ${a.spacing}): set spacing: gamma or remove burstiness` });
+    }),
 ]);
 
 const Threshold = z.string().superRefine((s, ctx) => {
