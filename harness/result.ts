@@ -6,7 +6,7 @@ import { RuntimeHealthSchema } from "../runtime/server/health.js";
 import { PercentilesSchema } from "../runtime/latency.js";
 import { TUNEBENCH_VERSION } from "../runtime/package.js";
 import { HardwareInfoSchema } from "./detect/types.js";
-import { OperationResultSchema, TimelinePointSchema } from "./load/driver.js";
+import { OperationResultSchema, RequestRecordSchema, TimelinePointSchema } from "./load/driver.js";
 import { TimeSeriesSchema } from "./monitor/types.js";
 import { ChecklistLevelSchema, SlaSchema } from "./profile/sla.js";
 import { OPERATIONS, ScenarioSchema } from "./scenario/schema.js";
@@ -136,7 +136,18 @@ export const RunResultSchema = z.object({
     throughputRps: z.number(),
     operations: z.array(RunOperationSchema),
     timeline: z.array(TimelinePointSchema),
+    /** Operations with lengths in tokens, SLOs or conversations: every measured request, with what it was built to be and what was served. */
+    requests: z.array(RequestRecordSchema).optional(),
+    /** Request records beyond the most a result keeps: counted, not stored. */
+    requestsNotKept: z.number().int().optional(),
   }),
+  /** Traffic described in tokens: which tokenizer built the prompts, and the shared prefixes' lengths. */
+  workload: z
+    .object({
+      tokenizer: z.string(),
+      prefixTokens: z.array(z.number().int()),
+    })
+    .optional(),
   series: TimeSeriesSchema,
   stressors: z.array(StressorRecordSchema),
   /** What was made before the run's clock started (first use: the model file, the search index), and how long it took. */

@@ -78,7 +78,7 @@ export function checklistMarkdown(checks: readonly CheckResult[], level: string)
 /** The run as Markdown: operations, expectations and SLA, the top findings, the checklist, the verdict (printed, and saved as summary.md). */
 export function summaryMarkdown(r: RunResult, options: { allowUnevaluated?: boolean } = {}): string {
   const seconds = r.load.measuredMs / 1000;
-  const slaFor = new Map(r.checks.filter((c) => c.kind === "sla").map((c) => [c.id.slice(4), c]));
+  const slaFor = new Map(r.checks.filter((c) => c.check === "sla").map((c) => [c.id.slice(4), c]));
   const ops = markdownTable(
     [
       { header: "operation", value: (o: RunResult["load"]["operations"][number]) => o.name },
@@ -109,6 +109,7 @@ export function summaryMarkdown(r: RunResult, options: { allowUnevaluated?: bool
     ...retriedLine(r),
     ...r.load.operations.filter((o) => o.unsupported).map((o) => `${o.name}: not supported by the target (${o.unsupported}); not evaluated.`),
     ...r.load.operations.filter((o) => o.path).map((o) => `${o.name}: measured on ${o.path} (the target has no route of its own for it).`),
+    ...trafficLines(r),
     "",
     ...(exp.length > 0 ? ["| expectation | observed | result |", "| --- | ---: | --- |", ...exp.map((c) => `| ${cell(c.title)} | ${figure(c, c.observed)} | ${c.status} |`), ""] : []),
     ...(r.stressors.length > 0
@@ -125,6 +126,52 @@ export function summaryMarkdown(r: RunResult, options: { allowUnevaluated?: bool
     }`,
   ];
   return lines.filter((l, i, a) => !(l === "" && a[i - 1] === "")).join("\n") + "\n";
+}
+
+const mean = (sum: number, n: number): string => (n > 0 ? (sum / n).toFixed(1) : "-");
+
+/**
+ * Traffic described in tokens: the tokenizer that built it, lengths drawn
+ * against served, requests that stopped early, goodput, and per turn of a
+ * conversation.
+ */
+export function trafficLines(r: RunResult): string[] {
+  const lines: string[] = [];
+  if (r.workload) {
+    const prefixes = r.workload.prefixTokens.length > 0 ? `; ${r.workload.prefixTokens.length} shared prefixes of ${r.workload.prefixTokens.join(", ")} tokens` : "";
+    lines.push("", `Prompts built to their drawn token lengths with ${r.workload.tokenizer}${prefixes}.`);
+  }
+  for (const o of r.load.operations) {
+    const t = o.tokens;
+    if (t) {
+      const served = t.requests - t.unknownServed;
+      lines.push(
+        `${o.name}: ${t.requests} answered requests; prompt tokens drawn ${mean(t.promptDrawn, t.requests)} mean, served ${mean(t.promptServed, served)} (${t.promptOff} off by more than 1); output tokens drawn ${mean(t.outputDrawn, t.requests)} mean, served ${mean(t.outputServed, served)}; ${t.shortOutputs} stopped before their drawn length${t.unknownServed > 0 ? `; ${t.unknownServed} answers did not say their token counts` : ""}.`,
+      );
+    }
+    const g = o.goodput;
+    if (g) {
+      const slo = [g.slo.ttftMs !== undefined ? `TTFT <= ${g.slo.ttftMs} ms` : "", g.slo.tpotMs !== undefined ? `TPOT <= ${g.slo.tpotMs} ms` : "", g.slo.e2eMs !== undefined ? `end to end <= ${g.slo.e2eMs} ms` : ""].filter(Boolean).join(", ");
+      lines.push(`${o.name} goodput (${slo}): ${g.good} of ${g.requests} requests good (${(g.attainment * 100).toFixed(1)} %), ${g.perSecond.toFixed(2)} good req/s, ${g.tokensPerSecond.toFixed(1)} good output tokens/s.`);
+    }
+    if (o.turns && o.turns.length > 0) {
+      lines.push(
+        "",
+        markdownTable(
+          [
+            { header: `${o.name} turn`, align: "right", value: (t: NonNullable<typeof o.turns>[number]) => String(t.turn) },
+            { header: "requests", align: "right", value: (t) => String(t.count) },
+            { header: "prompt tokens (mean)", align: "right", value: (t) => (t.meanPromptTokens === null ? "-" : t.meanPromptTokens.toFixed(1)) },
+            { header: "TTFT p50 ms", align: "right", value: (t) => (t.ttft ? ms(t.ttft.p50Ms) : "") },
+            { header: "TTFT p95 ms", align: "right", value: (t) => (t.ttft ? ms(t.ttft.p95Ms) : "") },
+            { header: "p50 ms", align: "right", value: (t) => ms(t.latency.p50Ms) },
+          ],
+          o.turns,
+        ),
+      );
+    }
+  }
+  return lines;
 }
 
 /** What an external target said about itself, for the summary line. */

@@ -21,6 +21,7 @@ import queueing from "./diagnose/queueing.js";
 import slowSearch from "./diagnose/slow-search.js";
 import threadsOnBuild from "./diagnose/threads-on-build.js";
 import expectations from "./expectations/threshold.js";
+import goodput from "./sla/goodput.js";
 import sla from "./sla/tier.js";
 import type { Check } from "./types.js";
 
@@ -31,6 +32,7 @@ import type { Check } from "./types.js";
  */
 export const CHECKS = {
   sla,
+  goodput,
   expectations,
   cpuContention,
   threadsOnBuild,

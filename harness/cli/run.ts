@@ -18,6 +18,7 @@ interface RunArgs {
   duration?: string;
   target?: string;
   model?: string;
+  tokenizer?: string;
   "in-process": boolean;
   out: string;
   json: boolean;
@@ -36,6 +37,7 @@ export const runCommand: CommandModule<object, RunArgs> = {
       .option("duration", { type: "string", describe: "measured time instead of the scenario's: 30s, 2m" })
       .option("target", { type: "string", describe: "an OpenAI-compatible server to measure instead of starting the runtime" })
       .option("model", { type: "string", describe: "with --target: the model name requests carry (default: the first the target's /v1/models lists)" })
+      .option("tokenizer", { type: "string", describe: "a GGUF file whose tokenizer builds prompts to their token lengths (promptTokens), for a --target without /tokenize" })
       .option("in-process", { type: "boolean", default: false, describe: "run the runtime inside this process (micro-measurements; the profile's Node flags do not apply)" })
       .option("out", { type: "string", default: "tunebench-out", describe: "folder for run.json, summary.md and the report" })
       .option("report", { type: "boolean", default: true, describe: "write report.html, report.md and charts/ beside run.json (--no-report to skip)" })
@@ -57,6 +59,7 @@ export const runCommand: CommandModule<object, RunArgs> = {
       ...(durationMs !== undefined ? { durationMs } : {}),
       ...(args.target ? { targetUrl: args.target } : {}),
       ...(args.model !== undefined ? { targetModel: args.model } : {}),
+      ...(args.tokenizer !== undefined ? { tokenizer: path.resolve(args.tokenizer) } : {}),
       ...(args["in-process"] ? { inProcess: true } : {}),
       signal: interruptSignal,
       onEvent: (e) => {

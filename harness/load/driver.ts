@@ -4,11 +4,12 @@ import { Xorshift128 } from "../../runtime/random.js";
 import { LatencyRecorder, type LatencyPercentiles } from "../../runtime/latency.js";
 import { openLoopSchedule, type RateStage, type Spacing } from "./arrival.js";
 import { LoadRecorder, type LoadEvent, type LoadResult } from "./record.js";
-import { IDLE_KEEPALIVE_MS, send, type RequestSpec, type SendContext } from "./send.js";
+import { IDLE_KEEPALIVE_MS, send, type Answer, type RequestSpec, type SendContext, type SendOutcome, type Slo } from "./send.js";
 
-export { ErrorCountsSchema, OperationResultSchema, TimelinePointSchema } from "./record.js";
-export type { ErrorCounts, LoadEvent, LoadResult, OperationResult, TimelinePoint } from "./record.js";
+export { ErrorCountsSchema, OperationResultSchema, RequestRecordSchema, TimelinePointSchema } from "./record.js";
+export type { ErrorCounts, LoadEvent, LoadResult, OperationResult, RequestRecord, TimelinePoint } from "./record.js";
 export { closedBeforeAnswer, IDLE_KEEPALIVE_MS } from "./send.js";
+export type { Answer, RequestMeta, RequestSpec, Slo } from "./send.js";
 
 /** One kind of request in the workload mix. */
 export interface LoadOperation {
@@ -17,6 +18,24 @@ export interface LoadOperation {
   weight: number;
   /** The request for the `i`-th call of this operation. */
   build(i: number): RequestSpec;
+  /**
+   * A conversation: the `i`-th call of this operation is a session whose turns
+   * are sent one after another (each turn recorded as a request of this
+   * operation); `build` is then not used.
+   */
+  session?(i: number): Session;
+  /** Request-level SLOs: each request is judged good or not (goodput). */
+  slo?: Slo;
+}
+
+/** One turn of a conversation: its request, and the think time before it (ms, after the previous answer). */
+export interface Turn extends RequestSpec {
+  thinkMs?: number;
+}
+
+/** A conversation's turns, each built from the previous answer (undefined before the first); undefined when it is over. */
+export interface Session {
+  next(previous: Answer | undefined): Turn | undefined;
 }
 
 export type Arrival =
@@ -112,22 +131,48 @@ export async function runLoad(plan: LoadPlan, options: { onEvent?: (e: LoadEvent
   const context: SendContext = { baseUrl: plan.baseUrl, dispatcher: agent, timeoutMs: plan.timeoutMs ?? 60_000, ...(signal ? { signal } : {}) };
   const t0 = performance.now();
   const recorder = new LoadRecorder(
-    plan.operations.map((o) => o.name),
+    plan.operations.map((o) => ({ name: o.name, ...(o.slo ? { slo: o.slo } : {}) })),
     { startAt: t0, warmupMs: plan.warmupMs, origin: plan.clockOrigin ?? t0, openLoop: plan.arrival.kind === "open" },
   );
-  const fire = async (scheduledAt: number): Promise<void> => {
-    const operation = pick();
-    const spec = plan.operations[operation]!.build(calls[operation]!++);
+  const until = t0 + plan.warmupMs + plan.durationMs;
+  const once = async (operation: number, spec: RequestSpec, scheduledAt: number): Promise<SendOutcome> => {
     const sentAt = performance.now();
     const outcome = await send(spec, context);
-    recorder.record(operation, outcome, { scheduledAt, sentAt, endAt: performance.now() });
+    recorder.record(operation, outcome, { scheduledAt, sentAt, endAt: performance.now() }, spec.meta);
+    return outcome;
+  };
+  // a conversation's turns one after another: each due its think time after the previous answer; none is started after the
+  // load's end or a failed turn (its history would be wrong)
+  const converse = async (operation: number, session: Session, scheduledAt: number): Promise<void> => {
+    let previous: Answer | undefined;
+    for (let turn = 0; ; turn++) {
+      const spec = session.next(previous);
+      if (!spec) return;
+      let due = scheduledAt;
+      if (turn > 0) {
+        due = performance.now() + (spec.thinkMs ?? 0);
+        if (due >= until || signal?.aborted) return;
+        if (spec.thinkMs) await sleepUnlessAborted(spec.thinkMs, signal);
+        if (signal?.aborted) return;
+      }
+      const outcome = await once(operation, spec, due);
+      if (!outcome.ok) return;
+      previous = outcome.answer;
+    }
+  };
+  const fire = async (scheduledAt: number): Promise<void> => {
+    const operation = pick();
+    const op = plan.operations[operation]!;
+    const i = calls[operation]!++;
+    if (op.session) await converse(operation, op.session(i), scheduledAt);
+    else await once(operation, op.build(i), scheduledAt);
   };
   const ticker = setInterval(() => {
     const tick = recorder.tick(performance.now());
     options.onEvent?.(tick);
   }, 1000);
   try {
-    if (plan.arrival.kind === "closed") await closedLoop(plan.arrival.concurrency, t0 + plan.warmupMs + plan.durationMs, fire, signal);
+    if (plan.arrival.kind === "closed") await closedLoop(plan.arrival.concurrency, until, fire, signal);
     else await openLoop(openLoopSchedule(plan.arrival.stages, plan.arrival.spacing, plan.seed ?? 7, plan.arrival.burstiness), t0, fire, signal);
   } finally {
     clearInterval(ticker);

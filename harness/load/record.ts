@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { LatencyRecorder, PercentilesSchema } from "../../runtime/latency.js";
-import type { SendOutcome } from "./send.js";
+import type { RequestMeta, SendOutcome, Slo } from "./send.js";
 
 /** Failed requests by kind: non-2xx answers by status code, timeouts, and connections that failed. */
 export const ErrorCountsSchema = z.object({
@@ -9,6 +9,81 @@ export const ErrorCountsSchema = z.object({
   connection: z.number().int(),
 });
 export type ErrorCounts = z.output<typeof ErrorCountsSchema>;
+
+/** Request-level SLOs of an operation, ms: a request is good when it meets every one given; `attainment`: the share of good requests asked for. */
+export const SloSchema = z.object({ ttftMs: z.number().optional(), tpotMs: z.number().optional(), e2eMs: z.number().optional(), attainment: z.number().optional() });
+
+/** Lengths drawn and served, summed over the answered requests of an operation. */
+export const TokensSchema = z.object({
+  /** Answered requests these sums are over. */
+  requests: z.number().int(),
+  /** Prompt tokens the harness built the prompts to (history and prefix included). */
+  promptDrawn: z.number().int(),
+  /** Prompt tokens the target said it read (`usage.prompt_tokens`), over the requests whose answer said so. */
+  promptServed: z.number().int(),
+  /** Requests whose prompt was sent as counted (completions) and whose served prompt differs from the drawn one by more than 1 token. */
+  promptOff: z.number().int(),
+  /** Output tokens asked for (`max_tokens` with `ignore_eos`). */
+  outputDrawn: z.number().int(),
+  /** Output tokens the target generated (`usage.completion_tokens`; streamed, token events where it gave no usage). */
+  outputServed: z.number().int(),
+  /** Requests that stopped before their drawn output length (end of sequence honoured, a stop): counted apart, never silently shorter. */
+  shortOutputs: z.number().int(),
+  /** Answers that did not say how many tokens they had: no usage and no token events. */
+  unknownServed: z.number().int(),
+});
+
+/** Goodput of an operation over the measured window (vLLM's and GuideLLM's definition: good requests meet every SLO; errors are not good). */
+export const GoodputSchema = z.object({
+  slo: SloSchema,
+  /** Requests judged: answered plus failed (cut-off ones are not). */
+  requests: z.number().int(),
+  good: z.number().int(),
+  /** good / requests. */
+  attainment: z.number(),
+  /** Good requests per second of the measured window. */
+  perSecond: z.number(),
+  /** Output tokens of good requests per second of the measured window. */
+  tokensPerSecond: z.number(),
+});
+
+/** One turn index of the conversations of an operation. */
+export const TurnSchema = z.object({
+  turn: z.number().int(),
+  /** Answered requests at this turn index. */
+  count: z.number().int(),
+  latency: PercentilesSchema,
+  ttft: PercentilesSchema.optional(),
+  /** Mean prompt tokens drawn at this turn (the history included). */
+  meanPromptTokens: z.number().nullable(),
+});
+
+/** One request of an operation that has lengths in tokens, as the run measured it (measured window only). */
+export const RequestRecordSchema = z.object({
+  op: z.string(),
+  /** When it was due, ms on the run clock. */
+  atMs: z.number(),
+  /** How it ended: "ok" or the failure's kind ("503", "timeout", ...). */
+  outcome: z.string(),
+  latencyMs: z.number(),
+  ttftMs: z.number().optional(),
+  /** Time per output token after the first: (latency - ttft) / (output tokens - 1). */
+  tpotMs: z.number().optional(),
+  session: z.number().int().optional(),
+  turn: z.number().int().optional(),
+  prefix: z.number().int().optional(),
+  promptDrawn: z.number().int().optional(),
+  promptServed: z.number().int().optional(),
+  outputDrawn: z.number().int().optional(),
+  outputServed: z.number().int().optional(),
+  finishReason: z.string().optional(),
+  /** Met every SLO of its operation (when it has any). */
+  good: z.boolean().optional(),
+});
+export type RequestRecord = z.output<typeof RequestRecordSchema>;
+
+/** At most this many request records are kept; beyond it they are counted, not stored. */
+export const MAX_REQUEST_RECORDS = 100_000;
 
 /** One operation of the mix over the measured window. */
 export const OperationResultSchema = z.object({
@@ -35,6 +110,12 @@ export const OperationResultSchema = z.object({
   /** Streamed operations: time to the first token event, and the gaps between token events. */
   ttft: PercentilesSchema.optional(),
   interToken: PercentilesSchema.optional(),
+  /** Operations with lengths in tokens: what was drawn against what the target served, over the answered requests. */
+  tokens: TokensSchema.optional(),
+  /** Operations with request-level SLOs: how many requests met all of them. */
+  goodput: GoodputSchema.optional(),
+  /** Conversations: figures per turn index (1 = the first), the history growing with the turn. */
+  turns: z.array(TurnSchema).optional(),
 });
 export type OperationResult = z.output<typeof OperationResultSchema>;
 
@@ -63,6 +144,10 @@ export interface LoadResult {
   timeline: TimelinePoint[];
   /** Requests per second over the measured time, all operations. */
   throughput: number;
+  /** Operations with lengths in tokens: every measured request (at most MAX_REQUEST_RECORDS). */
+  requests: RequestRecord[];
+  /** Request records beyond MAX_REQUEST_RECORDS: counted, not kept. */
+  requestsNotKept: number;
 }
 
 export type LoadEvent = { type: "tick"; elapsedMs: number; phase: "warmup" | "measure"; requests: number; errors: number; p95Ms: number };
@@ -102,6 +187,10 @@ interface OperationRecord {
   itl: LatencyRecorder;
   cutOff: number;
   retried: number;
+  slo: Slo | undefined;
+  tokens: z.output<typeof TokensSchema>;
+  goodput: { requests: number; good: number; goodTokens: number };
+  turns: Map<number, { latency: LatencyRecorder; ttft: LatencyRecorder; promptTokens: number; withPrompt: number }>;
 }
 
 interface Second {
@@ -113,6 +202,16 @@ interface Second {
 const emptySecond = (): Second => ({ requests: 0, errors: 0, latency: new LatencyRecorder() });
 
 const nullIfNaN = (v: number): number | null => (Number.isFinite(v) ? v : null);
+const round1 = (v: number): number => Math.round(v * 10) / 10;
+const round3 = (v: number): number => Math.round(v * 1000) / 1000;
+
+/** Whether a request met every SLO given: one whose TTFT or TPOT an SLO needs but that has none (not streamed, one token) does not. */
+export function meets(slo: Slo, r: Pick<RequestRecord, "latencyMs" | "ttftMs" | "tpotMs">): boolean {
+  if (slo.e2eMs !== undefined && !(r.latencyMs <= slo.e2eMs)) return false;
+  if (slo.ttftMs !== undefined && !(r.ttftMs !== undefined && r.ttftMs <= slo.ttftMs)) return false;
+  if (slo.tpotMs !== undefined && !(r.tpotMs !== undefined && r.tpotMs <= slo.tpotMs)) return false;
+  return true;
+}
 
 /**
  * Everything the load measures: per operation, HDR histograms of the requests
@@ -127,13 +226,20 @@ export class LoadRecorder {
   private lastSecond = emptySecond();
   private readonly measureFrom: number;
 
+  private readonly requests: RequestRecord[] = [];
+  private requestsNotKept = 0;
+
   constructor(
-    operationNames: readonly string[],
+    operations: readonly (string | { name: string; slo?: Slo })[],
     private readonly clock: LoadClock,
   ) {
     this.measureFrom = clock.startAt + clock.warmupMs;
-    this.operations = operationNames.map((name) => ({
-      name,
+    this.operations = operations.map((o) => ({
+      name: typeof o === "string" ? o : o.name,
+      slo: typeof o === "string" ? undefined : o.slo,
+      tokens: { requests: 0, promptDrawn: 0, promptServed: 0, promptOff: 0, outputDrawn: 0, outputServed: 0, shortOutputs: 0, unknownServed: 0 },
+      goodput: { requests: 0, good: 0, goodTokens: 0 },
+      turns: new Map(),
       count: 0,
       ok: 0,
       errors: { status: {}, timeout: 0, connection: 0 },
@@ -146,13 +252,14 @@ export class LoadRecorder {
     }));
   }
 
-  /** Records one request of the `operation`-th operation of the mix. */
-  record(operation: number, outcome: SendOutcome, times: RequestTimes): void {
+  /** Records one request of the `operation`-th operation of the mix (`meta`: what it was built to be, for operations with lengths in tokens). */
+  record(operation: number, outcome: SendOutcome, times: RequestTimes, meta?: RequestMeta): void {
     const latencyMs = times.endAt - times.scheduledAt;
     this.onTimeline(times.endAt, outcome.ok ? latencyMs : undefined);
     // a request enters the figures when it was sent, or due, after the warm-up
     if (times.sentAt < this.measureFrom && times.scheduledAt < this.measureFrom) return;
     const s = this.operations[operation]!;
+    if (meta || s.slo) this.recordRequest(s, outcome, times, meta);
     if (outcome.retried) s.retried++;
     if (outcome.ok) {
       // a failed request's time says nothing about the service's latency: it is counted by kind instead
@@ -167,6 +274,76 @@ export class LoadRecorder {
       s.count++;
       if (outcome.kind === "timeout" || outcome.kind === "connection") s.errors[outcome.kind]++;
       else s.errors.status[outcome.kind] = (s.errors.status[outcome.kind] ?? 0) + 1;
+    }
+  }
+
+  /** The request's own record: lengths drawn and served, goodput, its turn. */
+  private recordRequest(s: OperationRecord, outcome: SendOutcome, times: RequestTimes, meta: RequestMeta | undefined): void {
+    if (!outcome.ok && outcome.kind === "cut-off") return;
+    const latencyMs = times.endAt - times.scheduledAt;
+    const r: RequestRecord = { op: s.name, atMs: round1(times.scheduledAt - this.clock.origin), outcome: outcome.ok ? "ok" : outcome.kind, latencyMs: round1(latencyMs) };
+    if (meta?.session !== undefined) r.session = meta.session;
+    if (meta?.turn !== undefined) r.turn = meta.turn;
+    if (meta?.prefix !== undefined) r.prefix = meta.prefix;
+    if (meta?.promptTokens !== undefined) r.promptDrawn = meta.promptTokens;
+    const exact = meta?.promptExact === true;
+    if (meta?.outputTokens !== undefined) r.outputDrawn = meta.outputTokens;
+    if (outcome.ok) {
+      const answer = outcome.answer;
+      const promptServed = answer?.usage?.promptTokens;
+      // streamed without usage: one token event is one token (what every server sends when it does not batch)
+      const outputServed = answer?.usage?.completionTokens ?? (answer && answer.tokenEvents > 0 ? answer.tokenEvents : undefined);
+      if (promptServed !== undefined) r.promptServed = promptServed;
+      if (outputServed !== undefined) r.outputServed = outputServed;
+      if (answer?.finishReason !== undefined) r.finishReason = answer.finishReason;
+      if (outcome.firstTokenAt !== undefined) {
+        r.ttftMs = round1(outcome.firstTokenAt - times.scheduledAt);
+        if (outputServed !== undefined && outputServed > 1) r.tpotMs = round3((times.endAt - outcome.firstTokenAt) / (outputServed - 1));
+      }
+      this.countTokens(s, r, exact);
+      this.countTurn(s, r, latencyMs, outcome.firstTokenAt !== undefined ? outcome.firstTokenAt - times.scheduledAt : undefined);
+    }
+    if (s.slo) {
+      r.good = outcome.ok && meets(s.slo, r);
+      s.goodput.requests++;
+      if (r.good) {
+        s.goodput.good++;
+        s.goodput.goodTokens += r.outputServed ?? 0;
+      }
+    }
+    if (!meta) return;
+    if (this.requests.length < MAX_REQUEST_RECORDS) this.requests.push(r);
+    else this.requestsNotKept++;
+  }
+
+  private countTokens(s: OperationRecord, r: RequestRecord, exact: boolean): void {
+    if (r.promptDrawn === undefined && r.outputDrawn === undefined) return;
+    const t = s.tokens;
+    t.requests++;
+    if (r.promptDrawn !== undefined) {
+      t.promptDrawn += r.promptDrawn;
+      if (r.promptServed !== undefined) {
+        t.promptServed += r.promptServed;
+        if (exact && Math.abs(r.promptServed - r.promptDrawn) > 1) t.promptOff++;
+      }
+    }
+    if (r.outputDrawn !== undefined) t.outputDrawn += r.outputDrawn;
+    if (r.outputServed === undefined) t.unknownServed++;
+    else {
+      t.outputServed += r.outputServed;
+      if (r.outputDrawn !== undefined && r.outputServed < r.outputDrawn) t.shortOutputs++;
+    }
+  }
+
+  private countTurn(s: OperationRecord, r: RequestRecord, latencyMs: number, ttftMs: number | undefined): void {
+    if (r.turn === undefined) return;
+    let t = s.turns.get(r.turn);
+    if (!t) s.turns.set(r.turn, (t = { latency: new LatencyRecorder(), ttft: new LatencyRecorder(), promptTokens: 0, withPrompt: 0 }));
+    t.latency.recordMs(latencyMs);
+    if (ttftMs !== undefined) t.ttft.recordMs(ttftMs);
+    if (r.promptDrawn !== undefined) {
+      t.promptTokens += r.promptDrawn;
+      t.withPrompt++;
     }
   }
 
@@ -207,13 +384,16 @@ export class LoadRecorder {
       measureStartAtMs: this.measureFrom - origin,
       measureEndAtMs: measureEnd - origin,
       measuredMs,
-      operations: this.operations.map((s) => this.operationResult(s)),
+      operations: this.operations.map((s) => this.operationResult(s, measuredMs)),
       timeline: this.timeline(measureEnd),
       throughput: measuredMs > 0 ? (total * 1000) / measuredMs : 0,
+      requests: this.requests,
+      requestsNotKept: this.requestsNotKept,
     };
   }
 
-  private operationResult(s: OperationRecord): OperationResult {
+  private operationResult(s: OperationRecord, measuredMs: number): OperationResult {
+    const perSecond = (n: number): number => (measuredMs > 0 ? (n * 1000) / measuredMs : 0);
     return {
       name: s.name,
       count: s.count,
@@ -225,6 +405,32 @@ export class LoadRecorder {
       ...(s.retried > 0 ? { retried: s.retried } : {}),
       ...(this.clock.openLoop ? { serviceTime: s.service.summary() } : {}),
       ...(s.ttft.count > 0 ? { ttft: s.ttft.summary(), interToken: s.itl.summary() } : {}),
+      ...(s.tokens.requests > 0 ? { tokens: { ...s.tokens } } : {}),
+      ...(s.slo
+        ? {
+            goodput: {
+              slo: s.slo,
+              requests: s.goodput.requests,
+              good: s.goodput.good,
+              attainment: s.goodput.requests > 0 ? s.goodput.good / s.goodput.requests : 0,
+              perSecond: perSecond(s.goodput.good),
+              tokensPerSecond: perSecond(s.goodput.goodTokens),
+            },
+          }
+        : {}),
+      ...(s.turns.size > 0
+        ? {
+            turns: [...s.turns.entries()]
+              .sort(([a], [b]) => a - b)
+              .map(([turn, t]) => ({
+                turn,
+                count: t.latency.count,
+                latency: t.latency.summary(),
+                ...(t.ttft.count > 0 ? { ttft: t.ttft.summary() } : {}),
+                meanPromptTokens: t.withPrompt > 0 ? Math.round((t.promptTokens / t.withPrompt) * 10) / 10 : null,
+              })),
+          }
+        : {}),
     };
   }
 

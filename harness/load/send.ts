@@ -1,5 +1,5 @@
 import { Client, errors as undiciErrors, request, type Dispatcher } from "undici";
-import { completionEventKind, SseParser } from "./sse.js";
+import { readCompletionEvent, SseParser, usageOf, type CompletionUsage } from "./sse.js";
 
 /** One request of an operation. */
 export interface RequestSpec {
@@ -8,6 +8,53 @@ export interface RequestSpec {
   body?: unknown;
   /** An SSE answer whose token events are timed. */
   stream?: boolean;
+  /**
+   * Read the answer (completion, chat): its text, its usage (tokens served) and
+   * finish reason come back in the outcome. Otherwise a plain answer's body is
+   * discarded unread.
+   */
+  read?: boolean;
+  /** What the request was built to be (lengths drawn, its conversation and prefix): recorded with it. */
+  meta?: RequestMeta;
+}
+
+/** What a request of an operation with lengths in tokens was built to be. */
+export interface RequestMeta {
+  /** Prompt tokens drawn (for a conversation's turn: the whole history as sent). */
+  promptTokens?: number;
+  /**
+   * The prompt is sent as it was counted (a completion's): the target should read
+   * exactly `promptTokens`. A chat's messages are counted one by one and the
+   * server's template adds its own tokens, so its count is the contents'.
+   */
+  promptExact?: boolean;
+  /** Output tokens asked for. */
+  outputTokens?: number;
+  /** Its prefix group (0-based). */
+  prefix?: number;
+  /** Its conversation (per operation) and turn (1 = the first). */
+  session?: number;
+  turn?: number;
+}
+
+/** Request-level SLOs, ms: a request is good when it meets every one given. */
+export interface Slo {
+  ttftMs?: number;
+  tpotMs?: number;
+  e2eMs?: number;
+  /** The share of good requests the scenario asks for (judged by the goodput check, not here). */
+  attainment?: number;
+}
+
+/** What a completion or chat answer said, when the request asked for it to be read. */
+export interface Answer {
+  /** The generated text (streamed: the token events' text joined). */
+  text: string;
+  /** Tokens as the server counted them (`usage`), where it said. */
+  usage: CompletionUsage | undefined;
+  finishReason: string | undefined;
+  /** Streamed answers: token events received. */
+  tokenEvents: number;
 }
 
 /** Where and how requests go: the same for every request of a load. */
@@ -35,6 +82,8 @@ export type SendOutcome =
       firstTokenAt: number | undefined;
       /** Streamed answers: the gaps between token events, ms. */
       interTokenMs: number[];
+      /** When the request asked for it (`read`). */
+      answer?: Answer;
     }
   | { ok: false; retried: boolean; kind: string };
 
@@ -69,25 +118,43 @@ function classify(err: unknown): "timeout" | "connection" {
  * is an event whose choice has text; the role-only first delta, the
  * finish_reason chunk, usage chunks and keep-alive comments are not.
  */
-async function readTokens(body: AsyncIterable<unknown>): Promise<{ firstTokenAt: number | undefined; interTokenMs: number[]; streamError: boolean }> {
+async function readTokens(body: AsyncIterable<unknown>): Promise<{ firstTokenAt: number | undefined; interTokenMs: number[]; streamError: boolean; answer: Answer }> {
   let firstTokenAt: number | undefined;
   let lastTokenAt: number | undefined;
   const interTokenMs: number[] = [];
   let streamError = false;
+  const answer: Answer = { text: "", usage: undefined, finishReason: undefined, tokenEvents: 0 };
   const sse = new SseParser((event) => {
-    const what = completionEventKind(event);
-    if (what === "error") streamError = true;
-    if (what !== "token") return;
+    const e = readCompletionEvent(event);
+    if (e.usage) answer.usage = e.usage;
+    if (e.finishReason !== undefined) answer.finishReason = e.finishReason;
+    if (e.kind === "error") streamError = true;
+    if (e.kind !== "token") return;
     const now = performance.now();
     if (firstTokenAt === undefined) firstTokenAt = now;
     else interTokenMs.push(now - lastTokenAt!);
     lastTokenAt = now;
+    answer.text += e.text;
+    answer.tokenEvents++;
   });
   const decoder = new TextDecoder();
   for await (const chunk of body) sse.push(decoder.decode(chunk as Buffer, { stream: true }));
   sse.push(decoder.decode());
   sse.end();
-  return { firstTokenAt, interTokenMs, streamError };
+  return { firstTokenAt, interTokenMs, streamError, answer };
+}
+
+/** A whole (not streamed) completion or chat answer: its text, usage and finish reason; undefined when it is not one. */
+function readAnswer(body: string): Answer | undefined {
+  let obj: { choices?: Array<{ text?: unknown; message?: { content?: unknown }; finish_reason?: unknown }>; usage?: unknown };
+  try {
+    obj = JSON.parse(body) as typeof obj;
+  } catch {
+    return undefined;
+  }
+  const choice = Array.isArray(obj?.choices) ? obj.choices[0] : undefined;
+  const text = typeof choice?.text === "string" ? choice.text : typeof choice?.message?.content === "string" ? choice.message.content : "";
+  return { text, usage: usageOf(obj?.usage), finishReason: typeof choice?.finish_reason === "string" ? choice.finish_reason : undefined, tokenEvents: 0 };
 }
 
 /**
@@ -121,11 +188,14 @@ export async function send(spec: RequestSpec, context: SendContext): Promise<Sen
       res = await once(fresh);
     }
     const stream = spec.stream && res.statusCode === 200 ? await readTokens(res.body) : undefined;
-    if (!stream) await res.body.dump();
+    const readWhole = !stream && spec.read === true && res.statusCode >= 200 && res.statusCode < 300;
+    const whole = readWhole ? readAnswer(await res.body.text()) : undefined;
+    if (!stream && !readWhole) await res.body.dump();
     // an error event inside a 200 stream is a failure the status line does not show
     if (stream?.streamError) return { ok: false, retried, kind: `${res.statusCode} stream error` };
     if (res.statusCode < 200 || res.statusCode >= 300) return { ok: false, retried, kind: String(res.statusCode) };
-    return { ok: true, retried, firstTokenAt: stream?.firstTokenAt, interTokenMs: stream?.interTokenMs ?? [] };
+    const answer = spec.read ? (stream?.answer ?? whole) : undefined;
+    return { ok: true, retried, firstTokenAt: stream?.firstTokenAt, interTokenMs: stream?.interTokenMs ?? [], ...(answer ? { answer } : {}) };
   } catch (err) {
     // stopped by the user (Ctrl-C): cut off, not a failure of the service
     return { ok: false, retried, kind: signal?.aborted ? "cut-off" : classify(err) };

@@ -66,32 +66,71 @@ export class SseParser {
 
 export type CompletionEventKind = "token" | "done" | "error" | "other";
 
-const nonEmpty = (v: unknown): boolean => typeof v === "string" && v.length > 0;
+/** What an answer said about its tokens: OpenAI's `usage`, in any chunk of a stream or in the whole body. */
+export interface CompletionUsage {
+  promptTokens: number | undefined;
+  completionTokens: number | undefined;
+}
+
+/** One event of a completion stream, read: its kind, the text it carries, and the usage or finish reason if it has them. */
+export interface CompletionEvent {
+  kind: CompletionEventKind;
+  text: string;
+  usage: CompletionUsage | undefined;
+  finishReason: string | undefined;
+}
+
+const nonEmpty = (v: unknown): v is string => typeof v === "string" && v.length > 0;
+
+const count = (v: unknown): number | undefined => (typeof v === "number" && Number.isInteger(v) && v >= 0 ? v : undefined);
+
+/** OpenAI's `usage` object, when the value is one; llama-server's `timings` are not read. */
+export function usageOf(v: unknown): CompletionUsage | undefined {
+  if (v === null || typeof v !== "object") return undefined;
+  const u = v as { prompt_tokens?: unknown; completion_tokens?: unknown };
+  const usage = { promptTokens: count(u.prompt_tokens), completionTokens: count(u.completion_tokens) };
+  return usage.promptTokens === undefined && usage.completionTokens === undefined ? undefined : usage;
+}
 
 /**
  * What one event of an OpenAI-style completion stream is: a token (a choice
  * with text, or a delta with content or reasoning content), the end (`[DONE]`),
  * a failure (an `error` event, an `error:` line or an object with `error`), or
  * anything else: the role-only first delta, the last chunk with finish_reason
- * and no text, a usage-only chunk with no choices, a keep-alive.
+ * and no text, a usage-only chunk with no choices, a keep-alive. The text of a
+ * token event is the choices' text or content (reasoning content is a token
+ * but not part of the answer's text).
  */
-export function completionEventKind(e: SseEvent): CompletionEventKind {
-  if (e.error !== undefined || e.event === "error") return "error";
+export function readCompletionEvent(e: SseEvent): CompletionEvent {
+  const none = (kind: CompletionEventKind): CompletionEvent => ({ kind, text: "", usage: undefined, finishReason: undefined });
+  if (e.error !== undefined || e.event === "error") return none("error");
   const data = e.data.trim();
-  if (data === "[DONE]") return "done";
+  if (data === "[DONE]") return none("done");
   let obj: unknown;
   try {
     obj = JSON.parse(data);
   } catch {
-    return "other";
+    return none("other");
   }
-  if (obj === null || typeof obj !== "object") return "other";
-  const o = obj as { error?: unknown; choices?: unknown };
-  if (o.error !== undefined && o.error !== null) return "error";
-  if (!Array.isArray(o.choices)) return "other";
-  for (const c of o.choices as Array<{ text?: unknown; delta?: { content?: unknown; reasoning_content?: unknown } } | null>) {
+  if (obj === null || typeof obj !== "object") return none("other");
+  const o = obj as { error?: unknown; choices?: unknown; usage?: unknown };
+  if (o.error !== undefined && o.error !== null) return none("error");
+  const usage = usageOf(o.usage);
+  if (!Array.isArray(o.choices)) return { ...none("other"), usage };
+  let kind: CompletionEventKind = "other";
+  let text = "";
+  let finishReason: string | undefined;
+  for (const c of o.choices as Array<{ text?: unknown; delta?: { content?: unknown; reasoning_content?: unknown }; finish_reason?: unknown } | null>) {
     if (!c) continue;
-    if (nonEmpty(c.text) || nonEmpty(c.delta?.content) || nonEmpty(c.delta?.reasoning_content)) return "token";
+    if (nonEmpty(c.finish_reason)) finishReason = c.finish_reason;
+    if (nonEmpty(c.text)) text += c.text;
+    if (nonEmpty(c.delta?.content)) text += c.delta.content;
+    if (nonEmpty(c.text) || nonEmpty(c.delta?.content) || nonEmpty(c.delta?.reasoning_content)) kind = "token";
   }
-  return "other";
+  return { kind, text, usage, finishReason };
+}
+
+/** The kind of one event of a completion stream (see readCompletionEvent). */
+export function completionEventKind(e: SseEvent): CompletionEventKind {
+  return readCompletionEvent(e).kind;
 }

@@ -25,6 +25,7 @@ export interface RunPieces {
   series: TimeSeries | undefined;
   stressors: StressorRecord[];
   preparation?: RunResult["preparation"];
+  workload?: RunResult["workload"];
 }
 
 const EMPTY_SERIES: TimeSeries = { intervalMs: 1000, atMs: [], values: {}, overhead: { cpuMs: 0, samples: 0, cpuMsPerSample: 0 }, failures: {} };
@@ -71,7 +72,10 @@ export function assembleResult(p: RunPieces): RunResult {
       throughputRps: p.load?.throughput ?? 0,
       operations,
       timeline: p.load?.timeline ?? [],
+      ...(p.load && p.load.requests.length > 0 ? { requests: p.load.requests } : {}),
+      ...(p.load && p.load.requestsNotKept > 0 ? { requestsNotKept: p.load.requestsNotKept } : {}),
     },
+    ...(p.workload ? { workload: p.workload } : {}),
     series: p.series ?? EMPTY_SERIES,
     stressors: p.stressors,
     ...(p.preparation ? { preparation: p.preparation } : {}),

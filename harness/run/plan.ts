@@ -24,6 +24,11 @@ export interface PlanOptions {
   targetModel?: string;
   /** Run the runtime inside this process (no process boundary; the profile's Node flags do not apply). */
   inProcess?: boolean;
+  /**
+   * A GGUF file whose tokenizer builds prompts to their token lengths, for a target
+   * without /tokenize (default: the target's /tokenize, or the runtime's own model).
+   */
+  tokenizer?: string;
 }
 
 /**
@@ -46,6 +51,8 @@ export interface Plan {
     unsupported?: ReadonlyMap<string, string>;
     /** Operation name -> the route used instead of its own. */
     paths?: ReadonlyMap<string, string>;
+    /** An external target: the model name its requests carry. */
+    model?: string;
   };
   warmupMs: number;
   durationMs: number;
@@ -134,5 +141,9 @@ export async function surveyPlan(plan: Plan, options: { targetModel?: string; ph
   const operations = model !== undefined ? buildOperations(plan.scenario, { model }) : plan.operations;
   options.phase?.(`asking ${url} which operations it offers`);
   const offered = await wait(probeOperations(url, operations, survey.status));
-  return { ...plan, operations: offered.operations, target: { ...plan.target, reported: survey.report, unsupported: offered.unsupported, paths: offered.paths } };
+  return {
+    ...plan,
+    operations: offered.operations,
+    target: { ...plan.target, reported: survey.report, unsupported: offered.unsupported, paths: offered.paths, ...(model !== undefined ? { model } : {}) },
+  };
 }

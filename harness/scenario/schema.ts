@@ -2,6 +2,7 @@ import { z } from "zod";
 import { StressorSchema } from "../stress/registry.js";
 import { parseThreshold } from "./threshold.js";
 import { Duration } from "../units.js";
+import { DurationDistributionSchema, TokenLengthSchema } from "../load/lengths.js";
 
 export const OPERATIONS = ["health", "search", "completion", "chat", "embeddings", "batch"] as const;
 
@@ -21,8 +22,46 @@ export const OperationSchema = z
     k: z.number().int().min(1).max(1000).default(5),
     /** Operations per /batch request. Default 4. */
     batchSize: z.number().int().min(1).max(1000).default(4),
+    /**
+     * Prompt length in tokens (completion, chat), a distribution drawn with the
+     * scenario's seed: each prompt is built to exactly its drawn count with the
+     * target's tokenizer. Without it, prompts are `workload.promptWords` words.
+     */
+    promptTokens: TokenLengthSchema.optional(),
+    /**
+     * Output length in tokens (completion, chat), drawn per request: asked as
+     * `max_tokens` with `ignore_eos`, and what the target generated is counted from
+     * its answer (a request that stopped early is counted apart). Without it,
+     * `maxTokens` for every request.
+     */
+    outputTokens: TokenLengthSchema.optional(),
+    /**
+     * Request-level SLOs: a request is good when it meets every one given (TTFT and
+     * time per output token need `stream: true`); goodput and SLO attainment are
+     * reported for the operation.
+     */
+    slo: z
+      .object({
+        ttft: Duration.optional(),
+        tpot: Duration.optional(),
+        e2e: Duration.optional(),
+        /** The share of requests that must be good. Default 0.9. */
+        attainment: z.number().gt(0).max(1).default(0.9),
+      })
+      .strict()
+      .refine((v) => v.ttft !== undefined || v.tpot !== undefined || v.e2e !== undefined, "give at least one of ttft, tpot, e2e")
+      .optional(),
   })
-  .strict();
+  .strict()
+  .superRefine((o, ctx) => {
+    const generates = o.op === "completion" || o.op === "chat";
+    for (const field of ["promptTokens", "outputTokens"] as const) {
+      if (o[field] !== undefined && !generates) ctx.addIssue({ code: "custom", path: [field], message: `only for completion and chat operations (this one is ${o.op})` });
+    }
+    if ((o.slo?.ttft !== undefined || o.slo?.tpot !== undefined) && !o.stream) {
+      ctx.addIssue({ code: "custom", path: ["slo"], message: "ttft and tpot are measured on streamed answers: set stream: true, or judge e2e only" });
+    }
+  });
 
 export const ArrivalSchema = z.discriminatedUnion("kind", [
   z.object({ kind: z.literal("closed"), concurrency: z.number().int().min(1).max(10_000) }).strict(),
@@ -77,8 +116,44 @@ export const ScenarioSchema = z
         repeatRate: z.number().min(0).max(1).default(0.5),
         /** Words per prompt or query. Default 12. */
         promptWords: z.number().int().min(1).max(100_000).default(12),
+        /**
+         * Shared prefixes (system prompts): `count` prefixes whose lengths are drawn from
+         * `tokens`, each request (each conversation) given one by `weights` (default
+         * equal); a completion's prompt starts with it, a chat's first message is it
+         * as the system message. Needs lengths in tokens (`promptTokens`).
+         */
+        prefixes: z
+          .object({
+            count: z.number().int().min(1).max(1000),
+            tokens: TokenLengthSchema,
+            weights: z.array(z.number().positive()).optional(),
+          })
+          .strict()
+          .refine((p) => p.weights === undefined || p.weights.length === p.count, { message: "one weight per prefix (weights has as many entries as count)", path: ["weights"] })
+          .optional(),
+        /**
+         * Conversations (chat operations): each call of a chat operation is a session of
+         * `turns` turns (a distribution), each turn sending the whole history (the
+         * assistant's real previous answers included) after `thinkTime` (a
+         * distribution of durations, default 0). Figures are kept per turn index.
+         */
+        conversation: z
+          .object({
+            turns: TokenLengthSchema,
+            thinkTime: DurationDistributionSchema.optional(),
+          })
+          .strict()
+          .optional(),
       })
-      .strict(),
+      .strict()
+      .superRefine((w, ctx) => {
+        const tokens = w.operations.some((o) => o.promptTokens !== undefined);
+        if (w.prefixes && !tokens) ctx.addIssue({ code: "custom", path: ["prefixes"], message: "prefixes need lengths in tokens: give promptTokens to the completion or chat operations" });
+        if (w.conversation && !w.operations.some((o) => o.op === "chat")) ctx.addIssue({ code: "custom", path: ["conversation"], message: "conversations are chat sessions: add a chat operation" });
+        if (w.conversation && !w.operations.some((o) => o.op === "chat" && o.promptTokens !== undefined)) {
+          ctx.addIssue({ code: "custom", path: ["conversation"], message: "a conversation's turns need lengths in tokens: give the chat operation promptTokens" });
+        }
+      }),
     arrival: ArrivalSchema,
     /** Measured time. */
     duration: Duration,

@@ -64,7 +64,7 @@ describe("the check runner", () => {
 
   it("keeps a registry where every check has metadata, and the checklist has 5, 7 and 12 items by level", () => {
     for (const c of ALL_CHECKS) {
-      expect(c.meta.id, c.meta.title).toMatch(/^(sla|expectation|diagnose\.[a-z-]+|checklist\.[a-z0-9-]+)$/);
+      expect(c.meta.id, c.meta.title).toMatch(/^(sla|sla\.[a-z-]+|expectation|diagnose\.[a-z-]+|checklist\.[a-z0-9-]+)$/);
       expect(c.meta.reads.length, c.meta.id).toBeGreaterThan(0);
       expect(c.meta.description.length, c.meta.id).toBeGreaterThan(20);
     }

@@ -70,7 +70,8 @@ describe("load driver", () => {
     setTimeout(() => (stallUntil = performance.now() + 1000), 600);
     const closed = await runLoad({ baseUrl: baseOf(), operations: fast, arrival: { kind: "closed", concurrency: 1 }, durationMs: 2000, warmupMs: 0 });
     const c = closed.operations[0]!;
-    expect(c.count).toBeGreaterThan(200);
+    // a p99 leaves the one stalled request out once more than 100 were sent (about 1 s of fast requests; a busy machine sends fewer than a quiet one)
+    expect(c.count).toBeGreaterThan(100);
     expect(c.latency.maxMs, "the one request that met the stall").toBeGreaterThan(800);
     expect(c.latency.p99Ms!, "a closed loop hides the stall in its percentiles").toBeLessThan(op.latency.p99Ms! / 4);
   });
