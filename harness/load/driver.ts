@@ -137,6 +137,7 @@ export async function runLoad(plan: LoadPlan, options: { onEvent?: (e: LoadEvent
   const until = t0 + plan.warmupMs + plan.durationMs;
   const once = async (operation: number, spec: RequestSpec, scheduledAt: number): Promise<SendOutcome> => {
     const sentAt = performance.now();
+    recorder.begin(sentAt);
     const outcome = await send(spec, context);
     recorder.record(operation, outcome, { scheduledAt, sentAt, endAt: performance.now() }, spec.meta);
     return outcome;

@@ -131,6 +131,10 @@ export const TimelinePointSchema = z.object({
   p50Ms: z.number().nullable(),
   p95Ms: z.number().nullable(),
   maxMs: z.number().nullable(),
+  /** The most requests in flight at once during the second (sent, not yet answered). */
+  inFlight: z.number().int().optional(),
+  /** Median time to first token of the streamed requests that ended in the second. */
+  ttftP50Ms: z.number().nullable().optional(),
 });
 export type TimelinePoint = z.output<typeof TimelinePointSchema>;
 
@@ -197,9 +201,12 @@ interface Second {
   requests: number;
   errors: number;
   latency: LatencyRecorder;
+  /** The most requests in flight at once during the second. */
+  inFlight: number;
+  ttft: LatencyRecorder;
 }
 
-const emptySecond = (): Second => ({ requests: 0, errors: 0, latency: new LatencyRecorder() });
+const emptySecond = (): Second => ({ requests: 0, errors: 0, latency: new LatencyRecorder(), inFlight: 0, ttft: new LatencyRecorder() });
 
 const nullIfNaN = (v: number): number | null => (Number.isFinite(v) ? v : null);
 const round1 = (v: number): number => Math.round(v * 10) / 10;
@@ -252,10 +259,27 @@ export class LoadRecorder {
     }));
   }
 
+  private inFlight = 0;
+
+  /** A request goes out at `at` (a performance.now() reading): counted in flight until it is recorded. */
+  begin(at: number): void {
+    this.inFlight++;
+    this.bucketOf(at).inFlight = Math.max(this.bucketOf(at).inFlight, this.inFlight);
+  }
+
+  private bucketOf(at: number): Second {
+    const second = Math.floor((at - this.measureFrom) / 1000);
+    let bucket = this.seconds.get(second);
+    if (!bucket) this.seconds.set(second, (bucket = emptySecond()));
+    return bucket;
+  }
+
   /** Records one request of the `operation`-th operation of the mix (`meta`: what it was built to be, for operations with lengths in tokens). */
   record(operation: number, outcome: SendOutcome, times: RequestTimes, meta?: RequestMeta): void {
     const latencyMs = times.endAt - times.scheduledAt;
-    this.onTimeline(times.endAt, outcome.ok ? latencyMs : undefined);
+    const inFlight = this.inFlight;
+    this.inFlight = Math.max(0, this.inFlight - 1);
+    this.onTimeline(inFlight, times.endAt, outcome.ok ? latencyMs : undefined, outcome.ok && outcome.firstTokenAt !== undefined ? outcome.firstTokenAt - times.scheduledAt : undefined);
     // a request enters the figures when it was sent, or due, after the warm-up
     if (times.sentAt < this.measureFrom && times.scheduledAt < this.measureFrom) return;
     const s = this.operations[operation]!;
@@ -348,10 +372,11 @@ export class LoadRecorder {
   }
 
   /** Every request is on the timeline (warm-up included) and in the progress tick; only measured ones enter the figures. */
-  private onTimeline(endAt: number, okLatencyMs: number | undefined): void {
-    const second = Math.floor((endAt - this.measureFrom) / 1000);
-    const bucket = this.seconds.get(second) ?? emptySecond();
-    this.seconds.set(second, bucket);
+  private onTimeline(inFlight: number, endAt: number, okLatencyMs: number | undefined, ttftMs: number | undefined): void {
+    const bucket = this.bucketOf(endAt);
+    // a second with no request sent in it still had the ones in flight until then
+    bucket.inFlight = Math.max(bucket.inFlight, inFlight);
+    if (ttftMs !== undefined) bucket.ttft.recordMs(ttftMs);
     for (const b of [bucket, this.lastSecond]) {
       b.requests++;
       if (okLatencyMs !== undefined) b.latency.recordMs(okLatencyMs);
@@ -451,6 +476,8 @@ export class LoadRecorder {
           p50Ms: nullIfNaN(b.latency.percentileMs(50)),
           p95Ms: nullIfNaN(b.latency.percentileMs(95)),
           maxMs: nullIfNaN(b.latency.percentileMs(100)),
+          inFlight: b.inFlight,
+          ...(b.ttft.count > 0 ? { ttftP50Ms: nullIfNaN(b.ttft.percentileMs(50)) } : {}),
         };
       });
   }
