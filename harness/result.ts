@@ -146,6 +146,8 @@ export const RunResultSchema = z.object({
     .object({
       tokenizer: z.string(),
       prefixTokens: z.array(z.number().int()),
+      /** The files the traffic came from (a dataset, a trace), with what was read of them. */
+      sources: z.array(z.string()).optional(),
     })
     .optional(),
   series: TimeSeriesSchema,

@@ -139,7 +139,7 @@ export function trafficLines(r: RunResult): string[] {
   const lines: string[] = [];
   if (r.workload) {
     const prefixes = r.workload.prefixTokens.length > 0 ? `; ${r.workload.prefixTokens.length} shared prefixes of ${r.workload.prefixTokens.join(", ")} tokens` : "";
-    lines.push("", `Prompts built to their drawn token lengths with ${r.workload.tokenizer}${prefixes}.`);
+    lines.push("", `Prompts built to their drawn token lengths with ${r.workload.tokenizer}${prefixes}.`, ...(r.workload.sources ?? []).map((x) => `From ${x}.`));
   }
   for (const o of r.load.operations) {
     const t = o.tokens;

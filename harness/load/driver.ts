@@ -40,6 +40,8 @@ export interface Session {
 
 export type Arrival =
   | { kind: "closed"; concurrency: number }
+  /** Requests at given times (ms from the start of the load): a replayed trace. */
+  | { kind: "schedule"; times: number[] }
   | { kind: "open"; stages: RateStage[]; spacing: Spacing; /** Gamma spacing's shape (`openLoopSchedule`); default 1. */ burstiness?: number };
 
 export interface LoadPlan {
@@ -132,7 +134,7 @@ export async function runLoad(plan: LoadPlan, options: { onEvent?: (e: LoadEvent
   const t0 = performance.now();
   const recorder = new LoadRecorder(
     plan.operations.map((o) => ({ name: o.name, ...(o.slo ? { slo: o.slo } : {}) })),
-    { startAt: t0, warmupMs: plan.warmupMs, origin: plan.clockOrigin ?? t0, openLoop: plan.arrival.kind === "open" },
+    { startAt: t0, warmupMs: plan.warmupMs, origin: plan.clockOrigin ?? t0, openLoop: plan.arrival.kind !== "closed" },
   );
   const until = t0 + plan.warmupMs + plan.durationMs;
   const once = async (operation: number, spec: RequestSpec, scheduledAt: number): Promise<SendOutcome> => {
@@ -174,6 +176,7 @@ export async function runLoad(plan: LoadPlan, options: { onEvent?: (e: LoadEvent
   }, 1000);
   try {
     if (plan.arrival.kind === "closed") await closedLoop(plan.arrival.concurrency, until, fire, signal);
+    else if (plan.arrival.kind === "schedule") await openLoop(plan.arrival.times, t0, fire, signal);
     else await openLoop(openLoopSchedule(plan.arrival.stages, plan.arrival.spacing, plan.seed ?? 7, plan.arrival.burstiness), t0, fire, signal);
   } finally {
     clearInterval(ticker);

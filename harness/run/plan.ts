@@ -2,6 +2,7 @@ import path from "node:path";
 import type { RuntimeConfig } from "../../runtime/config.js";
 import { InputError } from "../../runtime/errors.js";
 import type { Arrival, LoadOperation } from "../load/driver.js";
+import { readTrace, traceSchedule, type TraceEntry } from "../load/trace.js";
 import { loadProfile, type LoadedProfile, type OverrideLayer } from "../profile/load.js";
 import type { LoadedScenario } from "../scenario/load.js";
 import type { Scenario } from "../scenario/schema.js";
@@ -57,6 +58,8 @@ export interface Plan {
   warmupMs: number;
   durationMs: number;
   arrival: Arrival;
+  /** A replayed trace (arrival kind trace): its requests in the order of `arrival`'s times. */
+  trace?: TracePlan;
   operations: LoadOperation[];
   stressors: StressorSpec[];
   /** A fault proxy between the runtime and Redis is needed (redis-latency, redis-outage). */
@@ -80,9 +83,30 @@ export function checkTargetFit(file: string, scenario: Scenario, target: TargetK
   });
 }
 
+/** A replayed trace: its requests, and their send times (ms from the load's start) within the warm-up and measured time. */
+export interface TracePlan {
+  file: string;
+  entries: TraceEntry[];
+  times: number[];
+  blockTokens: number;
+}
+
+/** Reads the scenario's trace (relative to the scenario file) and keeps the requests due before the warm-up and measured time end. */
+export async function traceOf(s: Scenario, scenarioFile: string, durationMs: number): Promise<TracePlan | undefined> {
+  if (s.arrival.kind !== "trace") return undefined;
+  const file = path.resolve(path.dirname(scenarioFile), s.arrival.file);
+  const all = await readTrace(file);
+  if (all.length === 0) throw new InputError(`${file}: the trace has no request`);
+  const times = traceSchedule(all, s.arrival.speed);
+  const n = times.findIndex((t) => t >= s.warmup + durationMs);
+  const kept = n < 0 ? all.length : n;
+  return { file, entries: all.slice(0, kept), times: times.slice(0, kept), blockTokens: s.arrival.blockTokens };
+}
+
 /** The arrival of the load generator for the scenario's arrival, warm-up and measured time. */
-export function arrivalOf(s: Scenario, durationMs: number): Arrival {
+export function arrivalOf(s: Scenario, durationMs: number, trace?: TracePlan): Arrival {
   if (s.arrival.kind === "closed") return s.arrival;
+  if (s.arrival.kind === "trace") return { kind: "schedule", times: trace?.times ?? [] };
   return {
     kind: "open",
     spacing: s.arrival.spacing,
@@ -108,6 +132,7 @@ export async function buildPlan(loaded: LoadedScenario, options: PlanOptions = {
     ...(options.profile === undefined ? { relativeTo: path.dirname(loaded.file) } : {}),
   });
   const durationMs = options.durationMs ?? s.duration;
+  const trace = await traceOf(s, loaded.file, durationMs);
   return {
     file: loaded.file,
     scenario: s,
@@ -116,7 +141,8 @@ export async function buildPlan(loaded: LoadedScenario, options: PlanOptions = {
     target: { kind, url: options.targetUrl?.replace(/\/+$/, "") },
     warmupMs: s.warmup,
     durationMs,
-    arrival: arrivalOf(s, durationMs),
+    arrival: arrivalOf(s, durationMs, trace),
+    ...(trace ? { trace } : {}),
     operations: buildOperations(s),
     stressors: s.stressors,
     faultProxy: s.stressors.some((x) => needsFaultProxy(x.kind)),

@@ -63,8 +63,9 @@ export function buildOperations(s: Scenario, options: { model?: string; traffic?
   return s.workload.operations.map((o, index) => {
     const slo = sloOf(o);
     const base = { name: o.op, weight: o.weight, ...(slo ? { slo } : {}) };
-    const built = traffic?.pools.get(index);
-    if ((o.op === "completion" || o.op === "chat") && (built || o.outputTokens || slo)) return { ...base, ...generating(s, o, index, m, built, traffic, nextQuery) };
+    const built = traffic?.trace ?? traffic?.pools.get(index);
+    const fromFiles = traffic?.trace !== undefined || traffic?.conversations.has(index) === true;
+    if ((o.op === "completion" || o.op === "chat") && (built || fromFiles || o.outputTokens || slo)) return { ...base, ...generating(s, o, index, m, built, traffic, nextQuery) };
     return {
       ...base,
       build: (): RequestSpec => {
@@ -112,15 +113,18 @@ function generating(
 ): Pick<LoadOperation, "build" | "session"> {
   // each operation its own seeded draws, so adding an operation does not change another's
   const rng = new Xorshift128(101 + index);
-  const nextPrompt = built ? repeater(built.length, s.workload.repeatRate, rng) : undefined;
-  const prompt = (): { text: string; tokens?: number; prefix?: number } => (nextPrompt ? built![nextPrompt()]! : { text: nextQuery() });
+  // a trace's requests go in its order, one each; other pools repeat at the scenario's rate
+  let inOrder = 0;
+  const nextPrompt = traffic?.trace ? () => inOrder++ % built!.length : built ? repeater(built.length, s.workload.repeatRate, rng) : undefined;
+  const prompt = (): PromptEntry | { text: string; tokens?: undefined; prefix?: undefined; outputTokens?: undefined } => (nextPrompt ? built![nextPrompt()]! : { text: nextQuery() });
   const drawOutput = o.outputTokens ? sampler(o.outputTokens, rng) : undefined;
   const prefixes = traffic?.prefixes ?? [];
   const pickPrefix = prefixes.length > 0 ? weightedPick(s.workload.prefixes?.weights ?? prefixes.map(() => 1), rng) : undefined;
   // streamed answers carry their usage only when asked (OpenAI, vLLM, llama-server); tunebench's runtime sends it anyway
   const streamOptions = o.stream ? { stream_options: { include_usage: true } } : {};
-  const output = (): { body: Record<string, unknown>; drawn?: number } => {
-    const drawn = drawOutput?.();
+  // the operation's own draw, else what the trace or dataset asks for
+  const output = (asked?: number): { body: Record<string, unknown>; drawn?: number } => {
+    const drawn = drawOutput?.() ?? asked;
     return drawn !== undefined ? { body: { max_tokens: drawn, ignore_eos: true }, drawn } : { body: { max_tokens: o.maxTokens } };
   };
   const spec = (path: string, body: Record<string, unknown>, meta: RequestMeta): RequestSpec => ({
@@ -135,21 +139,25 @@ function generating(
     return {
       build: () => {
         const p = prompt();
-        const out = output();
+        const out = output(p.outputTokens);
         return spec("/v1/completions", { prompt: p.text, ...out.body }, { ...(p.tokens !== undefined ? { promptTokens: p.tokens, promptExact: true } : {}), ...(p.prefix !== undefined ? { prefix: p.prefix } : {}), ...(out.drawn !== undefined ? { outputTokens: out.drawn } : {}) });
       },
     };
   }
   const conversation = s.workload.conversation;
+  const recorded = traffic?.conversations.get(index);
   const drawTurns = conversation ? sampler(conversation.turns, rng) : () => 1;
   const drawThink = conversation?.thinkTime !== undefined ? sampler(conversation.thinkTime, rng) : () => 0;
   const session = (i: number): Session => {
-    const turns = drawTurns();
-    const group = pickPrefix?.();
-    const messages: { role: string; content: string }[] = group !== undefined ? [{ role: "system", content: prefixes[group]!.text }] : [];
+    // a dataset's conversation: its system prompt and user turns in order (at most `conversation.turns` of them)
+    const record = recorded ? recorded[i % recorded.length] : undefined;
+    const turns = record ? Math.min(record.turns.length, conversation ? drawTurns() : record.turns.length) : drawTurns();
+    const group = record ? undefined : pickPrefix?.();
+    const system = record ? record.system : group !== undefined ? prefixes[group] : undefined;
+    const messages: { role: string; content: string }[] = system ? [{ role: "system", content: system.text }] : [];
     // the history's tokens as drawn: the prefix, the user's turns, and the answers as the target counted them
-    let historyTokens = group !== undefined ? prefixes[group]!.tokens : 0;
-    let known = built !== undefined;
+    let historyTokens = system ? system.tokens : 0;
+    let known = built !== undefined || record !== undefined;
     let turn = 0;
     return {
       next(previous) {
@@ -158,17 +166,17 @@ function generating(
           messages.push({ role: "assistant", content: previous?.text ?? "" });
           historyTokens += answerTokens(previous);
         }
-        const p = prompt();
+        const p = record ? record.turns[turn]! : prompt();
         messages.push({ role: "user", content: p.text });
         if (p.tokens !== undefined) historyTokens += p.tokens;
         else known = false;
         turn++;
-        const out = output();
+        const out = output(p.outputTokens);
         const meta: RequestMeta = {
           ...(known ? { promptTokens: historyTokens } : {}),
           ...(group !== undefined ? { prefix: group } : {}),
           ...(out.drawn !== undefined ? { outputTokens: out.drawn } : {}),
-          ...(conversation ? { session: i, turn } : {}),
+          ...(conversation || record ? { session: i, turn } : {}),
         };
         return { ...spec("/v1/chat/completions", { messages: messages.map((x) => ({ ...x })), ...out.body }, meta), ...(turn > 1 ? { thinkMs: drawThink() } : {}) };
       },
@@ -177,6 +185,6 @@ function generating(
   return {
     // one turn's request (a target's survey asks with it); the load sends whole sessions
     build: (i) => session(i).next(undefined)!,
-    ...(conversation ? { session } : {}),
+    ...(conversation || recorded ? { session } : {}),
   };
 }

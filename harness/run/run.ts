@@ -98,11 +98,16 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions = 
       // prompts built to their drawn token lengths before any stressor and before the clock starts
       const tokenizer = await wait(tokenizerFor(plan, options.tokenizer, preparation?.modelPath));
       emit({ type: "phase", text: `building prompts to their token lengths (${tokenizer.source})` });
-      const traffic = await wait(prepareTraffic(plan.scenario, tokenizer, (n, total) => n % 50 === 0 && emit({ type: "phase", text: `building prompts: ${n} of ${total}` })));
+      const traffic = await wait(
+        prepareTraffic(plan.scenario, tokenizer, (n, total) => n % 50 === 0 && emit({ type: "phase", text: `building prompts: ${n} of ${total}` }), {
+          scenarioFile: plan.file,
+          ...(plan.trace ? { trace: plan.trace } : {}),
+        }),
+      );
       const fresh = buildOperations(plan.scenario, { ...(plan.target.model !== undefined ? { model: plan.target.model } : {}), traffic });
       // the survey's findings stay: an operation the target does not offer keeps weight 0, health its route
       plan = { ...plan, operations: plan.operations.map((old, i) => (old.name === "health" ? old : { ...fresh[i]!, weight: old.weight })) };
-      workload = { tokenizer: traffic.tokenizer, prefixTokens: traffic.prefixes.map((p) => p.tokens) };
+      workload = { tokenizer: traffic.tokenizer, prefixTokens: traffic.prefixes.map((p) => p.tokens), ...(traffic.sources.length > 0 ? { sources: traffic.sources } : {}) };
     }
     await stressors.beginBeforeRuntime(wait);
     emit({ type: "phase", text: plan.target.kind === "external" ? `using ${plan.target.url}` : "starting the runtime" });

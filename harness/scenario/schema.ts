@@ -67,6 +67,17 @@ export const ArrivalSchema = z.discriminatedUnion("kind", [
   z.object({ kind: z.literal("closed"), concurrency: z.number().int().min(1).max(10_000) }).strict(),
   z
     .object({
+      kind: z.literal("trace"),
+      /** A JSONL trace (`timestamp` ms, `input_length`, `output_length`, optional `hash_ids`), relative to the scenario file. */
+      file: z.string().min(1),
+      /** Replay speed: 2 sends the trace twice as fast. Default 1. */
+      speed: z.number().positive().max(1000).default(1),
+      /** Tokens each hash id stands for (Mooncake's traces: 512). */
+      blockTokens: z.number().int().min(1).max(65_536).default(512),
+    })
+    .strict(),
+  z
+    .object({
       kind: z.literal("open"),
       /** Requests per second (or the first stage's). */
       rate: z.number().positive().max(1_000_000),
@@ -137,6 +148,19 @@ export const ScenarioSchema = z
          * assistant's real previous answers included) after `thinkTime` (a
          * distribution of durations, default 0). Figures are kept per turn index.
          */
+        /**
+         * Prompts from a file: ShareGPT-style JSON or JSONL, OpenAI chat JSONL, or plain
+         * JSONL prompts (relative to the scenario file), sampled with the seed
+         * (`distinctQueries` of them, read as a stream). A chat operation sends each
+         * record as a conversation, its user turns in order.
+         */
+        dataset: z
+          .object({
+            file: z.string().min(1),
+            format: z.enum(["sharegpt", "openai", "prompt"]).optional(),
+          })
+          .strict()
+          .optional(),
         conversation: z
           .object({
             turns: TokenLengthSchema,
@@ -147,7 +171,7 @@ export const ScenarioSchema = z
       })
       .strict()
       .superRefine((w, ctx) => {
-        const tokens = w.operations.some((o) => o.promptTokens !== undefined);
+        const tokens = w.operations.some((o) => o.promptTokens !== undefined) || w.dataset !== undefined;
         if (w.prefixes && !tokens) ctx.addIssue({ code: "custom", path: ["prefixes"], message: "prefixes need lengths in tokens: give promptTokens to the completion or chat operations" });
         if (w.conversation && !w.operations.some((o) => o.op === "chat")) ctx.addIssue({ code: "custom", path: ["conversation"], message: "conversations are chat sessions: add a chat operation" });
         if (w.conversation && !w.operations.some((o) => o.op === "chat" && o.promptTokens !== undefined)) {
@@ -162,6 +186,16 @@ export const ScenarioSchema = z
     stressors: z.array(StressorSchema).default([]),
     expectations: z.array(ExpectationSchema).default([]),
   })
-  .strict();
+  .strict()
+  .superRefine((s, ctx) => {
+    if (s.arrival.kind !== "trace") return;
+    const generating = s.workload.operations.filter((o) => o.op === "completion" || o.op === "chat");
+    if (s.workload.operations.length !== 1 || generating.length !== 1) {
+      ctx.addIssue({ code: "custom", path: ["workload", "operations"], message: "a trace's requests go to one operation: give exactly one completion or chat operation" });
+    }
+    if (s.workload.conversation || s.workload.dataset || s.workload.prefixes) {
+      ctx.addIssue({ code: "custom", path: ["workload"], message: "a trace gives each request's lengths and shared blocks itself: no conversation, dataset or prefixes with arrival kind trace" });
+    }
+  });
 
 export type Scenario = z.output<typeof ScenarioSchema>;

@@ -1,8 +1,13 @@
+import { writeFileSync } from "node:fs";
+import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { runLoad } from "../../../harness/load/driver.js";
 import type { Tokenizer } from "../../../harness/load/tokenizer.js";
 import { buildOperations } from "../../../harness/run/requests.js";
 import { prepareTraffic } from "../../../harness/run/traffic.js";
+import { arrivalOf, traceOf } from "../../../harness/run/plan.js";
+import { REPO } from "../../helpers/cli.js";
+import { tempDir } from "../../helpers/tmp.js";
 import { ScenarioSchema } from "../../../harness/scenario/schema.js";
 import { serveForTests } from "../../helpers/http.js";
 import { simulatedLlm, wordTokens } from "../../helpers/llm-server.js";
@@ -89,5 +94,78 @@ describe("traffic described in tokens, against a server whose tokenizer is known
       expect(res.success).toBe(false);
       expect(JSON.stringify(res.error!.issues)).toContain(message);
     }
+  });
+});
+
+describe("traffic from files", () => {
+  it("a dataset's records as conversations: their system prompt and user turns in order, the target's real answers between", async () => {
+    const s = ScenarioSchema.parse({
+      name: "dataset",
+      description: "chat from a dataset",
+      tiers: [4],
+      workload: { operations: [{ op: "chat", tier: 4, stream: true, outputTokens: 3 }], dataset: { file: "../examples/datasets/chat-small.jsonl" }, distinctQueries: 8 },
+      arrival: { kind: "closed", concurrency: 2 },
+      duration: "1s",
+      warmup: 0,
+    });
+    const traffic = await prepareTraffic(s, words, undefined, { scenarioFile: path.join(REPO, "scenarios", "x.yaml") });
+    const conversations = traffic.conversations.get(0)!;
+    expect(conversations).toHaveLength(8);
+    expect(traffic.sources[0]).toMatch(/chat-small\.jsonl \(sharegpt\): 8 of 200 usable records sampled/);
+    llm.seen.length = 0;
+    const r = await runLoad({ baseUrl: baseOf(), operations: buildOperations(s, { traffic }), arrival: { kind: "closed", concurrency: 2 }, durationMs: 1000, warmupMs: 0 });
+    expect(r.requests.length).toBeGreaterThan(3);
+    for (const seen of llm.seen) {
+      const m = seen.body.messages as { role: string; content: string }[];
+      const users = m.filter((x) => x.role === "user").map((x) => x.content);
+      // the user turns sent are the start of one of the sampled records' turns, in order
+      expect(conversations.some((c) => users.every((u, k) => c.turns[k]?.text === u))).toBe(true);
+      for (const a of m.filter((x) => x.role === "assistant")) expect(a.content).toBe("w0 w1 w2");
+    }
+    for (const q of r.requests) expect(q.promptServed).toBe(q.promptDrawn);
+  });
+
+  it("a trace replayed at its times (scaled), each request its lengths, requests sharing hash ids sharing those blocks", async () => {
+    const dir = tempDir();
+    const file = path.join(dir, "trace.jsonl");
+    const lines = [
+      { timestamp: 1000, input_length: 40, output_length: 3, hash_ids: [1, 2] },
+      { timestamp: 1100, input_length: 25, output_length: 5, hash_ids: [1] },
+      { timestamp: 1400, input_length: 50, output_length: 2, hash_ids: [1, 2, 3, 4] },
+      { timestamp: 1500, input_length: 12, output_length: 4, hash_ids: [9] },
+      { timestamp: 2200, input_length: 45, output_length: 1, hash_ids: [1, 2, 3] },
+    ];
+    writeFileSync(file, lines.map((l) => JSON.stringify(l)).join("\n") + "\n");
+    const s = ScenarioSchema.parse({
+      name: "trace",
+      description: "a trace",
+      tiers: [4],
+      workload: { operations: [{ op: "completion", tier: 4 }] },
+      arrival: { kind: "trace", file, speed: 2, blockTokens: 10 },
+      duration: "2s",
+      warmup: 0,
+    });
+    const trace = await traceOf(s, path.join(dir, "scenario.yaml"), s.duration);
+    expect(trace!.times).toEqual([0, 50, 200, 250, 600]);
+    const traffic = await prepareTraffic(s, words, undefined, { trace: trace! });
+    expect(traffic.trace!.map((p) => wordTokens(p.text))).toEqual([40, 25, 50, 12, 45]);
+    // the requests that share hash id 1 start with the same 9 words (a block counted alone is 10 with BOS; here one token short)
+    const first = (t: string) => t.split(/\s+/).slice(0, 9).join(" ");
+    expect(new Set([0, 1, 2, 4].map((i) => first(traffic.trace![i]!.text))).size).toBe(1);
+    expect(first(traffic.trace![3]!.text)).not.toBe(first(traffic.trace![0]!.text));
+    llm.seen.length = 0;
+    const r = await runLoad({ baseUrl: baseOf(), operations: buildOperations(s, { traffic }), arrival: arrivalOf(s, s.duration, trace!), durationMs: s.duration, warmupMs: 0 });
+    expect(r.requests.map((q) => [q.promptDrawn, q.outputDrawn])).toEqual(lines.map((l) => [l.input_length, l.output_length]));
+    for (const q of r.requests) {
+      expect(q.promptServed).toBe(q.promptDrawn);
+      expect(q.outputServed).toBe(q.outputDrawn);
+    }
+    // due at the trace's times, halved: on the run clock, from the first request's
+    const due = r.requests.map((q) => q.atMs - r.requests[0]!.atMs);
+    due.forEach((d, i) => expect(Math.abs(d - trace!.times[i]!)).toBeLessThanOrEqual(0.1));
+    // and sent then: the server saw them at those times (the median gap, as one late timer on a busy machine says nothing of the schedule)
+    const arrived = llm.seen.map((x) => x.at - llm.seen[0]!.at);
+    const gaps = arrived.map((a, i) => Math.abs(a - trace!.times[i]!)).sort((a, b) => a - b);
+    expect(gaps[Math.floor(gaps.length / 2)]!).toBeLessThanOrEqual(5);
   });
 });
