@@ -186,4 +186,4 @@ export function inferenceThreads(r: RunResult): { threads: number; from: string 
 }
 
 /** Operations that run inference (and so queue for a sequence). */
-export const INFERENCE_OPERATIONS = new Set(["completion", "chat", "embeddings"]);
+export const INFERENCE_OPERATIONS = new Set(["completion", "chat", "embeddings", "rag"]);

@@ -31,6 +31,12 @@ export interface LoadOperation {
 /** One turn of a conversation: its request, and the think time before it (ms, after the previous answer). */
 export interface Turn extends RequestSpec {
   thinkMs?: number;
+  /**
+   * A step of a chain (a RAG request's search): sent, not recorded on its own; the
+   * next turn follows at once and is recorded from this step's due time, so the
+   * chain is one request. A failed step is the chain's failure.
+   */
+  step?: boolean;
 }
 
 /** A conversation's turns, each built from the previous answer (undefined before the first); undefined when it is over. */
@@ -148,16 +154,32 @@ export async function runLoad(plan: LoadPlan, options: { onEvent?: (e: LoadEvent
   // load's end or a failed turn (its history would be wrong)
   const converse = async (operation: number, session: Session, scheduledAt: number): Promise<void> => {
     let previous: Answer | undefined;
+    let chainFrom: number | undefined;
     for (let turn = 0; ; turn++) {
       const spec = session.next(previous);
       if (!spec) return;
-      let due = scheduledAt;
-      if (turn > 0) {
+      let due = chainFrom ?? scheduledAt;
+      if (turn > 0 && chainFrom === undefined) {
         due = performance.now() + (spec.thinkMs ?? 0);
         if (due >= until || signal?.aborted) return;
         if (spec.thinkMs) await sleepUnlessAborted(spec.thinkMs, signal);
         if (signal?.aborted) return;
       }
+      if (spec.step) {
+        // a chain's step: recorded only when it fails (as the chain's outcome)
+        const sentAt = performance.now();
+        recorder.begin(sentAt);
+        const outcome = await send(spec, context);
+        if (!outcome.ok) {
+          recorder.record(operation, outcome, { scheduledAt: due, sentAt, endAt: performance.now() }, spec.meta);
+          return;
+        }
+        recorder.end();
+        chainFrom = due;
+        previous = outcome.answer;
+        continue;
+      }
+      chainFrom = undefined;
       const outcome = await once(operation, spec, due);
       if (!outcome.ok) return;
       previous = outcome.answer;

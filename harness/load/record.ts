@@ -267,6 +267,11 @@ export class LoadRecorder {
     this.bucketOf(at).inFlight = Math.max(this.bucketOf(at).inFlight, this.inFlight);
   }
 
+  /** A request that went out (`begin`) ended without a record of its own (a chain's step). */
+  end(): void {
+    this.inFlight = Math.max(0, this.inFlight - 1);
+  }
+
   private bucketOf(at: number): Second {
     const second = Math.floor((at - this.measureFrom) / 1000);
     let bucket = this.seconds.get(second);

@@ -55,6 +55,8 @@ export interface Answer {
   finishReason: string | undefined;
   /** Streamed answers: token events received. */
   tokenEvents: number;
+  /** A whole answer's body as JSON (a search's results, say). */
+  json?: unknown;
 }
 
 /** Where and how requests go: the same for every request of a load. */
@@ -154,7 +156,7 @@ function readAnswer(body: string): Answer | undefined {
   }
   const choice = Array.isArray(obj?.choices) ? obj.choices[0] : undefined;
   const text = typeof choice?.text === "string" ? choice.text : typeof choice?.message?.content === "string" ? choice.message.content : "";
-  return { text, usage: usageOf(obj?.usage), finishReason: typeof choice?.finish_reason === "string" ? choice.finish_reason : undefined, tokenEvents: 0 };
+  return { text, usage: usageOf(obj?.usage), finishReason: typeof choice?.finish_reason === "string" ? choice.finish_reason : undefined, tokenEvents: 0, json: obj };
 }
 
 /**

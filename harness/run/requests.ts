@@ -65,7 +65,7 @@ export function buildOperations(s: Scenario, options: { model?: string; traffic?
     const base = { name: o.op, weight: o.weight, ...(slo ? { slo } : {}) };
     const built = traffic?.trace ?? traffic?.pools.get(index);
     const fromFiles = traffic?.trace !== undefined || traffic?.conversations.has(index) === true;
-    if ((o.op === "completion" || o.op === "chat") && (built || fromFiles || o.outputTokens || slo)) return { ...base, ...generating(s, o, index, m, built, traffic, nextQuery) };
+    if (o.op === "rag" || ((o.op === "completion" || o.op === "chat") && (built || fromFiles || o.outputTokens || slo))) return { ...base, ...generating(s, o, index, m, built, traffic, nextQuery) };
     return {
       ...base,
       build: (): RequestSpec => {
@@ -85,6 +85,7 @@ export function buildOperations(s: Scenario, options: { model?: string; traffic?
               body: { ...m, messages: [{ role: "user", content: nextQuery() }], max_tokens: o.maxTokens, stream: o.stream },
               stream: o.stream,
             };
+          case "rag":
           case "batch":
             return {
               method: "POST" as const,
@@ -135,6 +136,22 @@ function generating(
     read: true,
     meta,
   });
+  // a RAG request: the search, then a completion over the chunks it found and the question
+  const rag = (_i: number): Session => {
+    const q = prompt();
+    let step = 0;
+    return {
+      next(previous) {
+        step++;
+        if (step === 1) return { ...spec("/search", { query: q.text, k: o.k }, {}), body: { query: q.text, k: o.k }, stream: false, step: true };
+        if (step > 2) return undefined;
+        const hits = ((previous?.json as { data?: { text?: unknown }[] } | undefined)?.data ?? []).map((h) => (typeof h.text === "string" ? h.text : ""));
+        const out = output(q.outputTokens);
+        const text = `${hits.map((h, n) => `[${n + 1}] ${h}`).join("\n")}\n\nQuestion: ${q.text}\nAnswer:`;
+        return spec("/v1/completions", { prompt: text, ...out.body }, out.drawn !== undefined ? { outputTokens: out.drawn } : {});
+      },
+    };
+  };
   if (o.op === "completion") {
     return {
       build: () => {
@@ -144,6 +161,7 @@ function generating(
       },
     };
   }
+  if (o.op === "rag") return { build: (i) => rag(i).next(undefined)!, session: (i) => rag(i) };
   const conversation = s.workload.conversation;
   const recorded = traffic?.conversations.get(index);
   const drawTurns = conversation ? sampler(conversation.turns, rng) : () => 1;

@@ -118,7 +118,7 @@ export async function prepareTraffic(
     const pool: PromptEntry[] = [];
     for (let q = 0; q < w.distinctQueries; q++) {
       const tokens = draw();
-      const group = o.op === "chat" ? undefined : pickPrefix?.();
+      const group = o.op === "completion" ? pickPrefix?.() : undefined;
       if (group === undefined) pool.push({ text: await promptOfTokens(tokenizer, tokens, rng), tokens });
       else {
         const prefix = prefixes[group]!;

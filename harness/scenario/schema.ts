@@ -4,11 +4,15 @@ import { parseThreshold } from "./threshold.js";
 import { Duration } from "../units.js";
 import { DurationDistributionSchema, TokenLengthSchema } from "../load/lengths.js";
 
-export const OPERATIONS = ["health", "search", "completion", "chat", "embeddings", "batch"] as const;
+export const OPERATIONS = ["health", "search", "completion", "chat", "embeddings", "batch", "rag"] as const;
 
 export const OperationSchema = z
   .object({
-    /** What each request does. */
+    /**
+     * What each request does. `rag`: a search, then a completion whose prompt carries
+     * the retrieved chunks and the question, measured as one request from the search's
+     * start (its TTFT: to the completion's first token).
+     */
     op: z.enum(OPERATIONS),
     /** Share of the mix. Default 1. */
     weight: z.number().positive().default(1),
@@ -54,9 +58,9 @@ export const OperationSchema = z
   })
   .strict()
   .superRefine((o, ctx) => {
-    const generates = o.op === "completion" || o.op === "chat";
+    const generates = o.op === "completion" || o.op === "chat" || o.op === "rag";
     for (const field of ["promptTokens", "outputTokens"] as const) {
-      if (o[field] !== undefined && !generates) ctx.addIssue({ code: "custom", path: [field], message: `only for completion and chat operations (this one is ${o.op})` });
+      if (o[field] !== undefined && !generates) ctx.addIssue({ code: "custom", path: [field], message: `only for completion, chat and rag operations (this one is ${o.op})` });
     }
     if ((o.slo?.ttft !== undefined || o.slo?.tpot !== undefined) && !o.stream) {
       ctx.addIssue({ code: "custom", path: ["slo"], message: "ttft and tpot are measured on streamed answers: set stream: true, or judge e2e only" });

@@ -19,6 +19,8 @@ export interface SimulatedLlmOptions {
   tokenGapMs?: number;
   /** Ms before the first token. Default 0. */
   firstTokenMs?: number;
+  /** Ms a /search takes (it answers two hits naming the query; a query with "fail" in it gets 503). Default 20. */
+  searchMs?: number;
 }
 
 /** Tokens of a text as the simulated server counts them: one per whitespace-separated word. */
@@ -31,7 +33,7 @@ export function wordTokens(text: string): number {
  * An OpenAI-style server whose behaviour is known exactly: a prompt's tokens are
  * its words (a chat's: every message's words), the answer is `max_tokens`
  * words "w0 w1 ...", cut at `eosAfter` unless `ignore_eos`, streamed or whole,
- * with `usage`. Every request it saw is kept in `seen`.
+ * with `usage`; /search answers two hits. Every request it saw is kept in `seen`.
  */
 export function simulatedLlm(options: SimulatedLlmOptions = {}): { server: http.Server; seen: SeenRequest[] } {
   const seen: SeenRequest[] = [];
@@ -41,6 +43,12 @@ export function simulatedLlm(options: SimulatedLlmOptions = {}): { server: http.
     req.on("end", () => {
       const body = raw ? (JSON.parse(raw) as Record<string, unknown>) : {};
       seen.push({ path: req.url ?? "", body, at: performance.now() });
+      if (req.url === "/search") {
+        // two hits whose text names the query, so a RAG prompt can be traced back to its search
+        if (String(body.query).includes("fail")) return void res.writeHead(503).end();
+        const data = [1, 2].map((n) => ({ doc_id: `d${n}`, title: `doc ${n}`, chunk: 0, text: `hit${n} for ${String(body.query)}`, score: 1 / n }));
+        return void setTimeout(() => res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ object: "search.result", data })), options.searchMs ?? 20);
+      }
       const chat = req.url === "/v1/chat/completions";
       if (!chat && req.url !== "/v1/completions") return void res.writeHead(404).end();
       const prompt = chat ? (body.messages as { content: string }[]).map((m) => m.content).join(" ") : String(body.prompt);

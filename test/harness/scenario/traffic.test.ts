@@ -86,7 +86,7 @@ describe("traffic described in tokens, against a server whose tokenizer is known
       [{ operations: [{ op: "completion", tier: 4 }], prefixes: { count: 1, tokens: 5 } }, "prefixes"],
       [{ operations: [{ op: "completion", tier: 4, promptTokens: 5 }], conversation: { turns: 2 } }, "conversation"],
       [{ operations: [{ op: "chat", tier: 4, promptTokens: 5, slo: { ttft: "1s" } }] }, "stream: true"],
-      [{ operations: [{ op: "search", tier: 2, promptTokens: 5 }] }, "only for completion and chat"],
+      [{ operations: [{ op: "search", tier: 2, promptTokens: 5 }] }, "only for completion, chat and rag"],
       [{ operations: [{ op: "completion", tier: 4, promptTokens: 5 }], prefixes: { count: 2, tokens: 5, weights: [1] } }, "one weight per prefix"],
     ] as const;
     for (const [workload, message] of bad) {
@@ -167,5 +167,36 @@ describe("traffic from files", () => {
     const arrived = llm.seen.map((x) => x.at - llm.seen[0]!.at);
     const gaps = arrived.map((a, i) => Math.abs(a - trace!.times[i]!)).sort((a, b) => a - b);
     expect(gaps[Math.floor(gaps.length / 2)]!).toBeLessThanOrEqual(5);
+  });
+});
+
+describe("rag", () => {
+  it("a search, then a completion over the chunks it found and the question, recorded as one request from the search's start", async () => {
+    const s = ScenarioSchema.parse({
+      name: "rag",
+      description: "rag",
+      tiers: [4],
+      workload: { operations: [{ op: "rag", tier: 4, k: 2, stream: true, outputTokens: 3 }], distinctQueries: 5, promptWords: 3 },
+      arrival: { kind: "closed", concurrency: 1 },
+      duration: "800ms",
+      warmup: 0,
+    });
+    llm.seen.length = 0;
+    const r = await runLoad({ baseUrl: baseOf(), operations: buildOperations(s), arrival: { kind: "closed", concurrency: 1 }, durationMs: 800, warmupMs: 0 });
+    const op = r.operations[0]!;
+    expect(op.count).toBeGreaterThan(2);
+    // one search and one completion per recorded request (the last chain may have been cut at the window's end)
+    const searches = llm.seen.filter((x) => x.path === "/search");
+    const completions = llm.seen.filter((x) => x.path === "/v1/completions");
+    expect(completions.length).toBe(op.count);
+    expect(searches.length - completions.length).toBeGreaterThanOrEqual(0);
+    expect(searches.length - completions.length).toBeLessThanOrEqual(1);
+    for (const [n, c] of completions.entries()) {
+      const query = String(searches[n]!.body.query);
+      expect(c.body.prompt).toBe(`[1] hit1 for ${query}\n[2] hit2 for ${query}\n\nQuestion: ${query}\nAnswer:`);
+    }
+    // the chain's latency includes the search (20 ms in this server) before the completion's first token
+    for (const q of r.requests) expect(q.latencyMs).toBeGreaterThanOrEqual(q.ttftMs!);
+    expect(op.ttft!.minMs!).toBeGreaterThanOrEqual(19);
   });
 });
