@@ -2,13 +2,15 @@ import path from "node:path";
 import type { RuntimeConfig } from "../../runtime/config.js";
 import { InputError } from "../../runtime/errors.js";
 import type { Arrival, LoadOperation } from "../load/driver.js";
-import { readTrace, traceSchedule, type TraceEntry } from "../load/trace.js";
 import { loadProfile, type LoadedProfile, type OverrideLayer } from "../profile/load.js";
 import type { LoadedScenario } from "../scenario/load.js";
 import type { Scenario } from "../scenario/schema.js";
 import { actsInsideRuntime, needsFaultProxy, type StressorSpec } from "../stress/registry.js";
 import { probeOperations, surveyTarget, type TargetReport } from "../target/external.js";
 import { buildOperations } from "./requests.js";
+import { traceOf, type TracePlan } from "./trace-plan.js";
+
+export { traceOf, type TracePlan } from "./trace-plan.js";
 
 export type TargetKind = "child" | "in-process" | "external";
 
@@ -81,26 +83,6 @@ export function checkTargetFit(file: string, scenario: Scenario, target: TargetK
     if (target === "external") throw new InputError(`${file}: stressors[${i}].leaveForRuntime needs a runtime that tunebench starts; with --target use bytes or fractionOfAvailable`);
     if (x.start !== 0) throw new InputError(`${file}: stressors[${i}]: a memory ballast with leaveForRuntime starts before the runtime; remove start (${x.start} ms)`);
   });
-}
-
-/** A replayed trace: its requests, and their send times (ms from the load's start) within the warm-up and measured time. */
-export interface TracePlan {
-  file: string;
-  entries: TraceEntry[];
-  times: number[];
-  blockTokens: number;
-}
-
-/** Reads the scenario's trace (relative to the scenario file) and keeps the requests due before the warm-up and measured time end. */
-export async function traceOf(s: Scenario, scenarioFile: string, durationMs: number): Promise<TracePlan | undefined> {
-  if (s.arrival.kind !== "trace") return undefined;
-  const file = path.resolve(path.dirname(scenarioFile), s.arrival.file);
-  const all = await readTrace(file);
-  if (all.length === 0) throw new InputError(`${file}: the trace has no request`);
-  const times = traceSchedule(all, s.arrival.speed);
-  const n = times.findIndex((t) => t >= s.warmup + durationMs);
-  const kept = n < 0 ? all.length : n;
-  return { file, entries: all.slice(0, kept), times: times.slice(0, kept), blockTokens: s.arrival.blockTokens };
 }
 
 /** The arrival of the load generator for the scenario's arrival, warm-up and measured time. */

@@ -7,7 +7,7 @@ import path from "node:path";
 import { sampleDataset, type DatasetEntry } from "../load/dataset.js";
 import { blockPlan } from "../load/trace.js";
 import type { Scenario } from "../scenario/schema.js";
-import type { TracePlan } from "./plan.js";
+import type { TracePlan } from "./trace-plan.js";
 
 /** A prompt built to its drawn length: `tokens` counts the prefix it starts with, if any. */
 export interface PromptEntry {

@@ -163,10 +163,12 @@ describe("traffic from files", () => {
     // due at the trace's times, halved: on the run clock, from the first request's
     const due = r.requests.map((q) => q.atMs - r.requests[0]!.atMs);
     due.forEach((d, i) => expect(Math.abs(d - trace!.times[i]!)).toBeLessThanOrEqual(0.1));
-    // and sent then: the server saw them at those times (the median gap, as one late timer on a busy machine says nothing of the schedule)
-    const arrived = llm.seen.map((x) => x.at - llm.seen[0]!.at);
-    const gaps = arrived.map((a, i) => Math.abs(a - trace!.times[i]!)).sort((a, b) => a - b);
-    expect(gaps[Math.floor(gaps.length / 2)]!).toBeLessThanOrEqual(5);
+    // and sent then: the server saw them at those times, up to the one offset every request shares (the connection's set-up,
+    // the body's travel); the median, as one late timer on a busy machine says nothing of the schedule
+    const median = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)]!;
+    const late = llm.seen.map((x, i) => x.at - trace!.times[i]!);
+    const offset = median(late);
+    expect(median(late.map((l) => Math.abs(l - offset)))).toBeLessThanOrEqual(5);
   });
 });
 
