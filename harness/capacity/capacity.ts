@@ -7,6 +7,8 @@ import { runLoad, type Arrival, type LoadResult, type OperationResult } from "..
 import { tierBudgetMs, type Sla } from "../profile/sla.js";
 import type { LoadedScenario } from "../scenario/load.js";
 import { buildPlan, type Plan } from "../run/plan.js";
+import { needsTokens } from "../run/traffic.js";
+import { withTraffic } from "../run/workload.js";
 import { wilson } from "../stats/compare.js";
 import { startChildRuntime, type Target } from "../target/child.js";
 import { combine, judgeAttainment, kneeOf, searchCapacity, type Attainment, type ProbeVerdict, type SearchResult } from "./search.js";
@@ -116,7 +118,7 @@ interface Pooled {
 export async function runCapacity(loaded: LoadedScenario, o: CapacityOptions): Promise<CapacityResult> {
   const started = performance.now();
   const emit = o.onEvent ?? (() => undefined);
-  const plan: Plan = await buildPlan(loaded, { ...(o.profile ? { profile: o.profile } : {}), ...(o.set ? { set: o.set } : {}) });
+  let plan: Plan = await buildPlan(loaded, { ...(o.profile ? { profile: o.profile } : {}), ...(o.set ? { set: o.set } : {}) });
   const notes: string[] = [];
   if (plan.stressors.length > 0) notes.push(`the scenario's ${plan.stressors.length} stressor(s) are not applied: capacity is measured on the workload alone`);
   const sla = plan.profile.sla;
@@ -132,7 +134,9 @@ export async function runCapacity(loaded: LoadedScenario, o: CapacityOptions): P
       if (!runtime) {
         const config: RuntimeConfig = { ...plan.config, cache: { ...plan.config.cache, namespace: `tunebench-capacity-${randomBytes(3).toString("hex")}` } };
         emit({ type: "phase", text: "preparing the runtime (model file, search index)" });
-        await prepareRuntime(config, o.signal ? { signal: o.signal } : {});
+        const prepared = await prepareRuntime(config, o.signal ? { signal: o.signal } : {});
+        // traffic in tokens: prompts built to their lengths with the runtime's own tokenizer
+        if (needsTokens(plan.scenario)) plan = (await withTraffic(plan, { modelPath: prepared.modelPath, phase: (text) => emit({ type: "phase", text }) })).plan;
         emit({ type: "phase", text: "starting the runtime" });
         runtime = await startChildRuntime({ config, nodeFlags: config.process.nodeFlags, ...(o.signal ? { signal: o.signal } : {}) });
       }
@@ -173,7 +177,8 @@ export async function runCapacity(loaded: LoadedScenario, o: CapacityOptions): P
         p.requests += op.count;
         p.ok += op.ok;
         p.errors += op.count - op.ok;
-        p.within += withinBudget(op, budget);
+        // with request-level SLOs, a good request meets all of them (goodput); otherwise its tier's budget
+        p.within += op.goodput ? op.goodput.good : withinBudget(op, budget);
         p.hist.add(LatencyRecorder.decode(op.histogram));
         pooled.set(op.name, p);
       }

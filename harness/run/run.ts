@@ -23,10 +23,8 @@ import type { LoadedScenario } from "../scenario/load.js";
 import { externalTarget, readRuntimeHealth, startChildRuntime, startInProcessRuntime, type Target } from "../target/child.js";
 import { assembleResult } from "./assemble.js";
 import { buildPlan, surveyPlan, type Plan, type PlanOptions } from "./plan.js";
-import { buildOperations } from "./requests.js";
-import { needsTokens, prepareTraffic } from "./traffic.js";
-import { ggufTokenizer, targetTokenizer, type Tokenizer } from "../load/tokenizer.js";
-import { InputError } from "../../runtime/errors.js";
+import { needsTokens } from "./traffic.js";
+import { withTraffic } from "./workload.js";
 
 export interface RunOptions extends PlanOptions {
   onEvent?: (e: RunEvent) => void;
@@ -96,18 +94,9 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions = 
     }
     if (needsTokens(plan.scenario)) {
       // prompts built to their drawn token lengths before any stressor and before the clock starts
-      const tokenizer = await wait(tokenizerFor(plan, options.tokenizer, preparation?.modelPath));
-      emit({ type: "phase", text: `building prompts to their token lengths (${tokenizer.source})` });
-      const traffic = await wait(
-        prepareTraffic(plan.scenario, tokenizer, (n, total) => n % 50 === 0 && emit({ type: "phase", text: `building prompts: ${n} of ${total}` }), {
-          scenarioFile: plan.file,
-          ...(plan.trace ? { trace: plan.trace } : {}),
-        }),
-      );
-      const fresh = buildOperations(plan.scenario, { ...(plan.target.model !== undefined ? { model: plan.target.model } : {}), traffic });
-      // the survey's findings stay: an operation the target does not offer keeps weight 0, health its route
-      plan = { ...plan, operations: plan.operations.map((old, i) => (old.name === "health" ? old : { ...fresh[i]!, weight: old.weight })) };
-      workload = { tokenizer: traffic.tokenizer, prefixTokens: traffic.prefixes.map((p) => p.tokens), ...(traffic.sources.length > 0 ? { sources: traffic.sources } : {}) };
+      const prepared = await wait(withTraffic(plan, { ...(options.tokenizer !== undefined ? { tokenizer: options.tokenizer } : {}), ...(preparation ? { modelPath: preparation.modelPath } : {}), phase: (text) => emit({ type: "phase", text }) }));
+      plan = prepared.plan;
+      workload = prepared.workload;
     }
     await stressors.beginBeforeRuntime(wait);
     emit({ type: "phase", text: plan.target.kind === "external" ? `using ${plan.target.url}` : "starting the runtime" });
@@ -166,20 +155,6 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions = 
         }
       : {}),
   });
-}
-
-/**
- * The tokenizer that builds the prompts: the GGUF file given (`--tokenizer`), else
- * an external target's /tokenize, else the runtime's own model file.
- */
-async function tokenizerFor(plan: Plan, file: string | undefined, runtimeModel: string | undefined): Promise<Tokenizer> {
-  if (file !== undefined) return ggufTokenizer(file);
-  if (plan.target.kind === "external") {
-    const own = await targetTokenizer(plan.target.url!, plan.target.model !== undefined ? { model: plan.target.model } : {});
-    if (own) return own;
-    throw new InputError(`${plan.target.url} has no /tokenize (llama-server's or vLLM's) to build prompts of exact token lengths with: give --tokenizer MODEL.gguf, the model file the target serves`);
-  }
-  return ggufTokenizer(runtimeModel ?? plan.config.inference.model);
 }
 
 /** The Redis URL with the fault proxy's host and port in place of Redis's: credentials and database kept. */
