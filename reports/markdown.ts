@@ -146,7 +146,7 @@ export function trafficLines(r: RunResult): string[] {
     if (t) {
       const served = t.requests - t.unknownServed;
       lines.push(
-        `${o.name}: ${t.requests} answered requests; prompt tokens drawn ${mean(t.promptDrawn, t.requests)} mean, served ${mean(t.promptServed, served)} (${t.promptOff} off by more than 1); output tokens drawn ${mean(t.outputDrawn, t.requests)} mean, served ${mean(t.outputServed, served)}; ${t.shortOutputs} stopped before their drawn length${t.unknownServed > 0 ? `; ${t.unknownServed} answers did not say their token counts` : ""}.`,
+        `${o.name}: ${t.requests} answered requests; prompt tokens drawn ${mean(t.promptDrawn, t.requests)} mean, served ${mean(t.promptServed, served)} (${o.name === "chat" ? "drawn counts the messages' contents: the server's chat template and the answers read back into the history add tokens" : `${t.promptOff} off by more than 1`}); output tokens drawn ${mean(t.outputDrawn, t.requests)} mean, served ${mean(t.outputServed, served)}; ${t.shortOutputs} stopped before their drawn length${t.unknownServed > 0 ? `; ${t.unknownServed} answers did not say their token counts` : ""}.`,
       );
     }
     const g = o.goodput;
