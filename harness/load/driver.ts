@@ -135,6 +135,12 @@ export async function runLoad(plan: LoadPlan, options: { onEvent?: (e: LoadEvent
     { startAt: t0, warmupMs: plan.warmupMs, origin: plan.clockOrigin ?? t0, openLoop: plan.arrival.kind === "open" },
   );
   const until = t0 + plan.warmupMs + plan.durationMs;
+  // the offered load ends when the closed loop's clients stop starting requests, the open loop's schedule runs out, or Ctrl-C
+  let offeredEnd = plan.arrival.kind === "closed" ? until : t0 + plan.arrival.stages.reduce((a, st) => a + st.durationMs, 0);
+  const onAbort = (): void => {
+    offeredEnd = Math.min(offeredEnd, performance.now());
+  };
+  signal?.addEventListener("abort", onAbort, { once: true });
   const once = async (operation: number, spec: RequestSpec, scheduledAt: number): Promise<SendOutcome> => {
     const sentAt = performance.now();
     recorder.begin(sentAt);
@@ -177,9 +183,10 @@ export async function runLoad(plan: LoadPlan, options: { onEvent?: (e: LoadEvent
     else await openLoop(openLoopSchedule(plan.arrival.stages, plan.arrival.spacing, plan.seed ?? 7, plan.arrival.burstiness), t0, fire, signal);
   } finally {
     clearInterval(ticker);
+    signal?.removeEventListener("abort", onAbort);
     await agent.close();
   }
-  return recorder.result(performance.now());
+  return recorder.result(performance.now(), offeredEnd);
 }
 
 /**
