@@ -1,9 +1,13 @@
+import path from "node:path";
 import { describe, expect, it } from "vitest";
+import { buildPlan } from "../../../harness/run/plan.js";
+import { loadScenario } from "../../../harness/scenario/load.js";
 import { sweepMarkdown } from "../../../harness/sweep/output.js";
 import { checkSweepOptions, pointOf, sweepRates, type SweepPoint, type SweepResult } from "../../../harness/sweep/sweep.js";
 import { isChart } from "../../../reports/charts/common.js";
 import { sweepCharts } from "../../../reports/charts/sweep.js";
 import { compileSpec, renderSvg } from "../../../reports/render.js";
+import { REPO } from "../../helpers/cli.js";
 import { fixture } from "../../helpers/fixtures.js";
 
 describe("sweep rates", () => {
@@ -31,6 +35,25 @@ describe("sweep rates", () => {
     expect(() => checkSweepOptions({ points: 3, maxConcurrency: 1 })).toThrow("--max-concurrency 1: valid: an integer from 2 to 1024");
     expect(() => checkSweepOptions({ points: 3, durationMs: 500 })).toThrow("--duration 0.5s: valid: 1s to 10m");
     expect(() => checkSweepOptions({ points: 10, maxConcurrency: 64, durationMs: 10_000 })).not.toThrow();
+  });
+});
+
+describe("a run's arrival replaced (PlanOptions.arrival)", () => {
+  it("runs the arrival given instead of the scenario's, and the run's scenario records it", async () => {
+    const loaded = await loadScenario(path.join(REPO, "scenarios", "ci", "completions.yaml"));
+    expect(loaded.scenario.arrival).toEqual({ kind: "closed", concurrency: 2 });
+    const open = await buildPlan(loaded, { arrival: { kind: "open", rate: 5, spacing: "constant" }, durationMs: 3000 });
+    expect(open.arrival).toEqual({ kind: "open", spacing: "constant", stages: [{ durationMs: 2000 + 3000, rate: 5 }] });
+    expect(open.scenario.arrival).toEqual({ kind: "open", rate: 5, spacing: "constant" });
+    expect((await buildPlan(loaded, { arrival: { kind: "closed", concurrency: 16 } })).arrival).toEqual({ kind: "closed", concurrency: 16 });
+    expect((await buildPlan(loaded)).arrival).toEqual({ kind: "closed", concurrency: 2 });
+  });
+
+  it("validates it as a scenario file's arrival, naming the field", async () => {
+    const loaded = await loadScenario(path.join(REPO, "scenarios", "ci", "completions.yaml"));
+    await expect(buildPlan(loaded, { arrival: { kind: "open", rate: -1 } })).rejects.toThrow(/^arrival\.rate: /);
+    await expect(buildPlan(loaded, { arrival: { kind: "closed", concurrency: 0 } })).rejects.toThrow(/^arrival\.concurrency: /);
+    await expect(buildPlan(loaded, { arrival: { kind: "open", rate: 2, spacing: "constant", burstiness: 2 } })).rejects.toThrow("arrival.burstiness: burstiness applies to spacing: gamma only");
   });
 });
 
