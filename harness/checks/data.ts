@@ -190,15 +190,19 @@ export function inferenceThreads(r: RunResult): { threads: number; from: string 
 /** Operations that run inference (and so queue for a sequence). */
 export const INFERENCE_OPERATIONS = new Set(["completion", "chat", "embeddings"]);
 
-/** Seconds of timeline below which over-saturation is not evaluated. */
+/** Seconds of offered load below which over-saturation is not evaluated. */
 export const OVER_SATURATION_MIN_SECONDS = 10;
+/** Seconds with a figure each trend needs (GuideLLM's minimum window size): a request slower than a second leaves seconds without one. */
+export const OVER_SATURATION_MIN_POINTS = 5;
 
 export interface OverSaturation {
   /** Both trends' 95 % intervals lie wholly above zero; not evaluated with too few seconds. */
   verdict: "saturated" | "not saturated" | "not evaluated";
   /** The window judged: the measured window up to the end of the offered load. */
   window: Window;
-  /** Seconds of the timeline judged (those with at least half their span inside the window). */
+  /** The window's length, seconds. */
+  spanS: number;
+  /** Seconds of the timeline judged (those whose middle lies in the window, at least half measured). */
   seconds: number;
   /** The most requests in flight in each second against time: requests per second of the run. */
   inFlight: LinearTrend | undefined;
@@ -233,14 +237,16 @@ export function fmtTrend(t: LinearTrend, unit: string): string {
  * trend upwards with time, each judged by its least-squares slope against the
  * second's middle, whose 95 % t-interval must lie wholly above zero. A target
  * that keeps up holds both level however busy it is; one that falls behind
- * queues, so both grow for as long as the load lasts. Fewer than `minSeconds`
- * seconds (or seconds with a latency) are not evaluated.
+ * queues, so both grow for as long as the load lasts. A window shorter than
+ * `minSeconds`, or a trend with fewer than 5 seconds that have its figure (the
+ * timeline has a second only where a request went out or came back), is not
+ * evaluated.
  *
  * After GuideLLM's over-saturation detection (its OverSaturationConstraint and
  * the guide "Over-Saturation Stopping"): the same two signals,
  * concurrent requests and TTFT, each a least-squares slope against time with a
- * t-distribution margin of error, both required, with a minimum duration, and n
- * counted in seconds (GuideLLM fits every request but caps n at the seconds
+ * t-distribution margin of error, both required, with a minimum duration and at
+ * least 5 points (its minimum window size), and n counted in seconds (GuideLLM fits every request but caps n at the seconds
  * elapsed, since requests of one second are not independent; here each second is
  * one point). Taken differently: it judges a finished window after the fact
  * instead of a sliding one during the run; it asks for the interval wholly above
@@ -257,22 +263,19 @@ export function overSaturation(timeline: readonly TimelinePoint[], window: Windo
   const inside = timeline.filter((p) => p.phase === "measure" && p.spanMs >= 500 && x(p) * 1000 >= window.startAtMs && x(p) * 1000 <= window.endAtMs);
   const counted = inside.filter((p) => p.inFlight !== undefined);
   const ttft = inside.filter((p) => p.ttftP50Ms !== undefined && p.ttftP50Ms !== null);
-  const latencyMetric = ttft.length >= minSeconds ? "ttft p50" : "latency p50";
+  const latencyMetric = ttft.length >= OVER_SATURATION_MIN_POINTS ? "ttft p50" : "latency p50";
   const lat = latencyMetric === "ttft p50" ? ttft.map((p) => [x(p), p.ttftP50Ms!] as const) : inside.filter((p) => p.p50Ms !== null).map((p) => [x(p), p.p50Ms!] as const);
-  const base = { window, seconds: inside.length, latencyMetric } as const;
-  if (counted.length < minSeconds) {
-    const why =
-      inside.length > 0 && counted.length === 0
-        ? "the timeline has no in-flight counts (a result recorded before they were kept)"
-        : `${counted.length} second${counted.length === 1 ? "" : "s"} of offered load in the measured window; at least ${minSeconds} are needed to judge a trend`;
-    return { ...base, verdict: "not evaluated", inFlight: undefined, latency: undefined, reason: why, conclusion: why };
-  }
+  const spanS = Math.max(0, window.endAtMs - window.startAtMs) / 1000;
+  const base = { window, spanS, seconds: inside.length, latencyMetric } as const;
+  const notEvaluated = (why: string, inFlight?: LinearTrend, latency?: LinearTrend): OverSaturation => ({ ...base, verdict: "not evaluated", inFlight, latency, reason: why, conclusion: why });
+  // a millisecond of slack: the window's ends are sums of clock readings
+  if (inside.length > 0 && counted.length === 0) return notEvaluated("the timeline has no in-flight counts (a result recorded before they were kept)");
+  if (spanS * 1000 + 1 < minSeconds * 1000) return notEvaluated(`${spanS.toFixed(1)} s of offered load in the measured window; at least ${minSeconds} s are needed to judge a trend`);
+  const plural = (n: number): string => `${n} second${n === 1 ? "" : "s"}`;
+  if (counted.length < OVER_SATURATION_MIN_POINTS) return notEvaluated(`only ${plural(counted.length)} of the window had a request going out or coming back; at least ${OVER_SATURATION_MIN_POINTS} are needed to judge a trend`);
   const inFlight = linearTrend(counted.map(x), counted.map((p) => p.inFlight!));
-  const latency = lat.length >= minSeconds ? linearTrend(lat.map(([t]) => t), lat.map(([, v]) => v)) : undefined;
-  if (!inFlight || !latency) {
-    const why = `only ${lat.length} second${lat.length === 1 ? "" : "s"} had a request that succeeded, so a latency to trend; at least ${minSeconds} are needed`;
-    return { ...base, verdict: "not evaluated", inFlight, latency, reason: why, conclusion: why };
-  }
+  const latency = lat.length >= OVER_SATURATION_MIN_POINTS ? linearTrend(lat.map(([t]) => t), lat.map(([, v]) => v)) : undefined;
+  if (!inFlight || !latency) return notEvaluated(`only ${plural(lat.length)} of the window had a request that succeeded, so a latency to trend; at least ${OVER_SATURATION_MIN_POINTS} are needed`, inFlight, latency);
   const saturated = inFlight.low > 0 && latency.low > 0;
   const what = latencyMetric === "ttft p50" ? "TTFT p50" : "latency p50";
   const conclusion = saturated
@@ -289,7 +292,7 @@ export function overSaturation(timeline: readonly TimelinePoint[], window: Windo
     latency,
     inFlightFirst: counted[0]!.inFlight!,
     inFlightLast: counted.at(-1)!.inFlight!,
-    reason: `over ${counted.length} s: in flight ${fmtTrend(inFlight, "requests/s")}, ${what} ${fmtTrend(latency, "ms/s")}: ${conclusion}`,
+    reason: `over ${spanS.toFixed(1)} s: in flight ${fmtTrend(inFlight, "requests/s")} (${plural(inFlight.n)}), ${what} ${fmtTrend(latency, "ms/s")} (${plural(latency.n)}): ${conclusion}`,
     conclusion,
   };
 }

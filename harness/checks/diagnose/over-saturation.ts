@@ -16,7 +16,7 @@ export default defineCheck({
     title: "Over-saturation: the offered load outruns the target",
     reads: ["load.timeline[].inFlight", "load.timeline[].ttftP50Ms", "load.timeline[].p50Ms", "load.offeredEndAtMs", "phases", "load.operations"],
     description:
-      "Over the measured window up to the end of the offered load, the most requests in flight in each second and its latency (median TTFT where requests stream, else median latency) both trend upwards: each least-squares slope against time has its 95 % t-interval wholly above zero. Fails when an operation also misses its SLA tier, warns otherwise; under 10 seconds it is not evaluated.",
+      "Over the measured window up to the end of the offered load, the most requests in flight in each second and its latency (median TTFT where requests stream, else median latency) both trend upwards: each least-squares slope against time has its 95 % t-interval wholly above zero. Fails when an operation also misses its SLA tier, warns otherwise; under 10 s of offered load, or 5 seconds with a figure, it is not evaluated.",
   },
   defaults: { minSeconds: OVER_SATURATION_MIN_SECONDS },
   run(r, _ctx, o) {
@@ -34,8 +34,8 @@ export default defineCheck({
     const last = s.inFlightLast;
     const what = s.latencyMetric === "ttft p50" ? "time to first token (p50 of each second)" : "latency (p50 of each second)";
     const evidence = [
-      `${s.seconds} seconds of offered load (${fmtWindow(window)}): requests in flight ${fmtTrend(inFlight, "requests/s")}${first !== undefined && last !== undefined ? `, ${first} in the first second and ${last} in the last` : ""}`,
-      `${what} ${fmtTrend(latency, "ms/s")}`,
+      `${s.spanS.toFixed(1)} s of offered load (${fmtWindow(window)}): requests in flight ${fmtTrend(inFlight, "requests/s")} over ${inFlight.n} seconds${first !== undefined && last !== undefined ? `, ${first} in the first and ${last} in the last` : ""}`,
+      `${what} ${fmtTrend(latency, "ms/s")} over ${latency.n} seconds`,
     ];
     if (s.verdict === "not saturated") {
       evidence.push(`not over-saturated: ${s.conclusion}`);

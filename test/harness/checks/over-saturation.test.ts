@@ -59,7 +59,7 @@ describe("overSaturation: in flight and latency both trending upwards", () => {
     expect(s.latency!.slope).toBeCloseTo(50, 0);
     expect(s.inFlight!.low).toBeGreaterThan(0);
     expect(s.latency!.low).toBeGreaterThan(0);
-    expect(s.reason).toMatch(/^over 20 s: in flight \+0\.80 requests\/s \(95 % CI 0\.\d\d to 0\.\d\d\), latency p50 \+50 ms\/s \(95 % CI \d+ to \d+\): both intervals lie wholly above zero$/);
+    expect(s.reason).toMatch(/^over 20\.0 s: in flight \+0\.80 requests\/s \(95 % CI 0\.\d\d to 0\.\d\d\) \(20 seconds\), latency p50 \+50 ms\/s \(95 % CI \d+ to \d+\) \(20 seconds\): both intervals lie wholly above zero$/);
     expect([s.inFlightFirst, s.inFlightLast]).toEqual([3.3, 3 + 0.8 * 19 - 0.3]);
   });
 
@@ -67,9 +67,20 @@ describe("overSaturation: in flight and latency both trending upwards", () => {
     const rising = (n: number) => overSaturation(seconds(n, (i) => 1 + 2 * i, (i) => 100 + 30 * i), windowOf(n));
     const nine = rising(9);
     expect(nine.verdict).toBe("not evaluated");
-    expect(nine.reason).toBe("9 seconds of offered load in the measured window; at least 10 are needed to judge a trend");
+    expect(nine.reason).toBe("9.0 s of offered load in the measured window; at least 10 s are needed to judge a trend");
     expect(rising(10).verdict).toBe("saturated");
     expect(overSaturation(seconds(12, (i) => 1 + i, (i) => 100 + i), windowOf(12), 15).verdict).toBe("not evaluated");
+  });
+
+  it("requests slower than a second leave seconds out: 5 seconds with each figure are enough, 4 are not", () => {
+    // 12 s of load in which only some seconds saw a request go out or come back
+    const sparse = (kept: number[], answered: number[]) =>
+      seconds(12, (i) => 1 + 2 * i, (i) => (answered.includes(i) ? 1000 + 400 * i : null)).filter((_, i) => kept.includes(i));
+    const five = overSaturation(sparse([0, 2, 5, 8, 11], [0, 2, 5, 8, 11]), windowOf(12));
+    expect(five.verdict, five.reason).toBe("saturated");
+    expect([five.seconds, five.inFlight!.n, five.latency!.n]).toEqual([5, 5, 5]);
+    expect(overSaturation(sparse([0, 2, 5, 8], [0, 2, 5, 8]), windowOf(12)).reason).toBe("only 4 seconds of the window had a request going out or coming back; at least 5 are needed to judge a trend");
+    expect(overSaturation(sparse([0, 1, 2, 5, 8, 11], [0, 5, 8, 11]), windowOf(12)).reason).toBe("only 4 seconds of the window had a request that succeeded, so a latency to trend; at least 5 are needed");
   });
 
   it("noisy but flat is not over-saturated: both intervals straddle zero", () => {
@@ -91,8 +102,8 @@ describe("overSaturation: in flight and latency both trending upwards", () => {
     const ttftFlat = overSaturation(seconds(15, (i) => 1 + i, rising, () => 50), windowOf(15));
     expect(ttftFlat.latencyMetric).toBe("ttft p50");
     expect(ttftFlat.verdict).toBe("not saturated");
-    // streamed in too few seconds: the median latency instead
-    const few = overSaturation(seconds(15, (i) => 1 + i, rising, (i) => (i < 5 ? 50 : null)), windowOf(15));
+    // streamed in fewer than 5 seconds: the median latency instead
+    const few = overSaturation(seconds(15, (i) => 1 + i, rising, (i) => (i < 4 ? 50 : null)), windowOf(15));
     expect(few.latencyMetric).toBe("latency p50");
     expect(few.verdict).toBe("saturated");
   });
@@ -136,8 +147,8 @@ describe("diagnose.over-saturation", () => {
     expect(o.bound).toBe(0);
     expect(o.unit).toBe("rps");
     expect(o.cause).toBe("the offered load outruns the target: requests queue");
-    expect(o.evidence[0]).toMatch(/^20 seconds of offered load \(1\.0-21\.0 s\): requests in flight \+1\.0 requests\/s \(95 % CI \d\.\d to \d\.\d\), 3 in the first second and 21 in the last$/);
-    expect(o.evidence[1]).toMatch(/^latency \(p50 of each second\) \+5\.0 ms\/s \(95 % CI \d\.\d to \d\.\d\)$/);
+    expect(o.evidence[0]).toMatch(/^20\.0 s of offered load \(1\.0-21\.0 s\): requests in flight \+1\.0 requests\/s \(95 % CI \d\.\d to \d\.\d\) over 20 seconds, 3 in the first and 21 in the last$/);
+    expect(o.evidence[1]).toMatch(/^latency \(p50 of each second\) \+5\.0 ms\/s \(95 % CI \d\.\d to \d\.\d\) over 20 seconds$/);
     expect(o.evidence[2]).toMatch(/still within its tier budget/);
     expect(o.refs?.window).toEqual({ startAtMs: 1000, endAtMs: 21_000 });
     expect(o.refs?.operations?.sort()).toEqual(["completion", "health", "search"]);
@@ -158,7 +169,7 @@ describe("diagnose.over-saturation", () => {
     expect(judge(withTimeline(rising(10))).status).toBe("warn");
     const short = judge(withTimeline(rising(9)));
     expect(short.status).toBe("not-evaluated");
-    expect(short.evidence).toEqual(["9 seconds of offered load in the measured window; at least 10 are needed to judge a trend"]);
+    expect(short.evidence).toEqual(["9.0 s of offered load in the measured window; at least 10 s are needed to judge a trend"]);
   });
 
   it("judges the window up to the end of the offered load where the result records it", () => {

@@ -36,6 +36,11 @@ describe("tunebench sweep against the real runtime", () => {
     expect(md.split("\n").filter((l) => /^\| (synchronous|throughput|constant) /.test(l))).toHaveLength(5);
     expect(JSON.parse(readFileSync(path.join(out, dir, "sweep.json"), "utf8"))).toEqual(r);
     for (const f of ["report.html", "report.md", "report.json", "charts/sweep-latency.svg"]) expect(existsSync(path.join(out, dir, f)), f).toBe(true);
+    // the report again from sweep.json alone: the same bytes
+    const again = path.join(out, "again");
+    const rep = runCli(["report", path.join(out, dir, "sweep.json"), "--out", again]);
+    expect(rep.code, rep.stderr).toBe(0);
+    for (const f of ["report.md", "report.json", "charts/sweep-latency.svg"]) expect(readFileSync(path.join(again, f), "utf8"), f).toBe(readFileSync(path.join(out, dir, f), "utf8"));
   });
 
   it("Ctrl-C keeps the points done (exit 130)", async () => {
