@@ -180,7 +180,13 @@ export async function runLoad(plan: LoadPlan, options: { onEvent?: (e: LoadEvent
   }, 1000);
   try {
     if (plan.arrival.kind === "closed") await closedLoop(plan.arrival.concurrency, until, fire, signal);
-    else await openLoop(openLoopSchedule(plan.arrival.stages, plan.arrival.spacing, plan.seed ?? 7, plan.arrival.burstiness), t0, fire, signal);
+    else {
+      await openLoop(openLoopSchedule(plan.arrival.stages, plan.arrival.spacing, plan.seed ?? 7, plan.arrival.burstiness), t0, fire, signal);
+      // the measured window lasts the whole schedule: at a low rate the last request is due (and answered) well before its end,
+      // and a window cut there would count its requests over less time than they were offered in
+      const rest = offeredEnd - performance.now();
+      if (rest > 0) await sleepUnlessAborted(rest, signal);
+    }
   } finally {
     clearInterval(ticker);
     signal?.removeEventListener("abort", onAbort);
