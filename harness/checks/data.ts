@@ -222,10 +222,10 @@ export interface OverSaturation {
 const signed = (v: number, digits: number): string => `${v >= 0 ? "+" : ""}${v.toFixed(digits)}`;
 const digitsFor = (t: LinearTrend): number => (Math.max(Math.abs(t.low), Math.abs(t.high)) >= 10 ? 0 : Math.max(Math.abs(t.low), Math.abs(t.high)) >= 1 ? 1 : 2);
 
-/** A trend as evidence: `+0.80 requests/s (95 % CI 0.50 to 1.10)`. */
-export function fmtTrend(t: LinearTrend, unit: string): string {
+/** A trend as evidence: `+0.80 requests/s (95 % CI 0.50 to 1.10)`, with `, 12 seconds` inside the parentheses where `points` is set. */
+export function fmtTrend(t: LinearTrend, unit: string, points = false): string {
   const d = digitsFor(t);
-  return `${signed(t.slope, d)} ${unit} (95 % CI ${t.low.toFixed(d)} to ${t.high.toFixed(d)})`;
+  return `${signed(t.slope, d)} ${unit} (95 % CI ${t.low.toFixed(d)} to ${t.high.toFixed(d)}${points ? `, ${t.n} second${t.n === 1 ? "" : "s"}` : ""})`;
 }
 
 /**
@@ -292,7 +292,7 @@ export function overSaturation(timeline: readonly TimelinePoint[], window: Windo
     latency,
     inFlightFirst: counted[0]!.inFlight!,
     inFlightLast: counted.at(-1)!.inFlight!,
-    reason: `over ${spanS.toFixed(1)} s: in flight ${fmtTrend(inFlight, "requests/s")} (${plural(inFlight.n)}), ${what} ${fmtTrend(latency, "ms/s")} (${plural(latency.n)}): ${conclusion}`,
+    reason: `over ${spanS.toFixed(1)} s: in flight ${fmtTrend(inFlight, "requests/s", true)}, ${what} ${fmtTrend(latency, "ms/s", true)}: ${conclusion}`,
     conclusion,
   };
 }

@@ -1,6 +1,6 @@
 import type { RuntimeConfig } from "../../runtime/config.js";
 import { InputError } from "../../runtime/errors.js";
-import { latencyOf, offeredWindow, OVER_SATURATION_MIN_SECONDS, overSaturation, type OverSaturation } from "../checks/data.js";
+import { latencyOf, offeredWindow, OVER_SATURATION_MIN_POINTS, OVER_SATURATION_MIN_SECONDS, overSaturation, type OverSaturation } from "../checks/data.js";
 import { wilson, type LinearTrend } from "../stats/compare.js";
 import type { RunOperation, RunResult } from "../result.js";
 import { buildPlan } from "../run/plan.js";
@@ -12,7 +12,7 @@ import type { Scenario } from "../scenario/schema.js";
  * The sweep of a scenario's workload, after GuideLLM's `sweep` profile: one
  * client at a time (synchronous), then a closed loop at a high concurrency
  * (the most it completes: maximum throughput), then constant-rate open loops
- * evenly spaced above the synchronous throughput up to the maximum's. Each point
+ * evenly spaced between the two throughputs (`sweepRates`). Each point
  * is a full `runScenario` with the arrival replaced; the rate stops rising at the
  * first point where the offered load outruns the target (`overSaturation`).
  */
@@ -104,21 +104,28 @@ export interface SweepResult {
   notes: string[];
 }
 
-/** The least gain of the maximum-throughput point over the synchronous one that is worth sweeping between (10 %). */
-export const SWEEP_MIN_GAIN = 0.1;
+/** How far apart the two closed loops' throughputs must be to sweep between them (10 %). */
+export const SWEEP_MIN_SPREAD = 0.1;
+
+/** A constant point that measured fewer requests than this is said to be thin. */
+const SWEEP_FEW_REQUESTS = 10;
 
 /**
- * The constant rates of a sweep: `points` rates evenly spaced above the
- * synchronous throughput `low` up to the maximum's `high`. Where the maximum
- * run completed less than 10 % more than the synchronous one (concurrency gains
- * nothing worth sweeping), they span from 0 up to the higher of the two instead.
+ * The constant rates of a sweep: `points` rates evenly spaced between the
+ * synchronous throughput `sync` and the maximum point's `max`, above the lower
+ * and up to the higher (the maximum point can complete less than one client at
+ * a time does, when sequences that share a machine slow each other more than
+ * they gain). Where the two lie within 10 % of each other, the range between
+ * them is too narrow to sweep: the rates span from 0 up to the higher instead.
  * Each rate is rounded to three significant digits of the step between rates, so
  * they stay distinct and rising.
  */
-export function sweepRates(low: number, high: number, points: number): number[] {
-  if (!(low > 0)) return [];
-  const [from, to] = high >= low * (1 + SWEEP_MIN_GAIN) ? [low, high] : [0, Math.max(low, high)];
-  const step = (to - from) / points;
+export function sweepRates(sync: number, max: number, points: number): number[] {
+  const low = Math.min(sync, max);
+  const high = Math.max(sync, max);
+  if (!(sync > 0) || !(high > 0)) return [];
+  const from = high >= low * (1 + SWEEP_MIN_SPREAD) && low > 0 ? low : 0;
+  const step = (high - from) / points;
   const decimals = Math.min(6, Math.max(0, 2 - Math.floor(Math.log10(step))));
   return Array.from({ length: points }, (_, i) => Number((from + step * (i + 1)).toFixed(decimals)));
 }
@@ -233,10 +240,12 @@ export async function runSweep(loaded: LoadedScenario, o: SweepOptions): Promise
   if (sync && max) {
     rates = sweepRates(sync.throughput, max.throughput, o.points);
     if (rates.length === 0) notes.push("the synchronous point completed no request: there is no rate to sweep from");
-    else if (!(max.throughput >= sync.throughput * (1 + SWEEP_MIN_GAIN))) {
+    else if (Math.max(sync.throughput, max.throughput) < Math.min(sync.throughput, max.throughput) * (1 + SWEEP_MIN_SPREAD)) {
       notes.push(
-        `the maximum-throughput point completed ${max.throughput.toFixed(2)} requests/s against the synchronous point's ${sync.throughput.toFixed(2)}: concurrency gains less than ${SWEEP_MIN_GAIN * 100} % here, so the rates span from 0 up to the higher of the two`,
+        `the maximum-throughput point completed ${max.throughput.toFixed(2)} requests/s and the synchronous one ${sync.throughput.toFixed(2)}: within ${SWEEP_MIN_SPREAD * 100} % of each other, so the rates span from 0 up to the higher of the two`,
       );
+    } else if (max.throughput < sync.throughput) {
+      notes.push(`the maximum-throughput point completed less than the synchronous one (${max.throughput.toFixed(2)} against ${sync.throughput.toFixed(2)} requests/s): ${maxConcurrency} clients at once slow each other more than they gain, so the rates span up to the synchronous throughput`);
     }
     for (const rate of rates) {
       const point = await measure("constant", `${rate}/s`, { kind: "open", rate, spacing: "constant" }, { rate });
@@ -249,8 +258,10 @@ export async function runSweep(loaded: LoadedScenario, o: SweepOptions): Promise
       }
     }
   }
+  const thin = points.filter((p) => p.kind === "constant" && p.requests < SWEEP_FEW_REQUESTS);
+  if (thin.length > 0) notes.push(`${thin.map((p) => `${p.label} measured ${p.requests} request${p.requests === 1 ? "" : "s"}`).join(", ")}: a constant rate measures about rate x duration requests, so a longer --duration gives these points more`);
   const unjudged = points.filter((p) => p.saturation.verdict === "not evaluated").length;
-  if (unjudged > 0) notes.push(`over-saturation needs at least ${OVER_SATURATION_MIN_SECONDS} seconds of offered load with answers: ${unjudged} of ${points.length} points could not be judged (a longer --duration)`);
+  if (unjudged > 0) notes.push(`over-saturation needs at least ${OVER_SATURATION_MIN_SECONDS} s of offered load and ${OVER_SATURATION_MIN_POINTS} seconds in which requests were answered: ${unjudged} of ${points.length} points could not be judged (a longer --duration)`);
   return {
     tool: "tunebench",
     kind: "sweep",

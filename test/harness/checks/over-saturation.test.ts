@@ -59,7 +59,7 @@ describe("overSaturation: in flight and latency both trending upwards", () => {
     expect(s.latency!.slope).toBeCloseTo(50, 0);
     expect(s.inFlight!.low).toBeGreaterThan(0);
     expect(s.latency!.low).toBeGreaterThan(0);
-    expect(s.reason).toMatch(/^over 20\.0 s: in flight \+0\.80 requests\/s \(95 % CI 0\.\d\d to 0\.\d\d\) \(20 seconds\), latency p50 \+50 ms\/s \(95 % CI \d+ to \d+\) \(20 seconds\): both intervals lie wholly above zero$/);
+    expect(s.reason).toMatch(/^over 20\.0 s: in flight \+0\.80 requests\/s \(95 % CI 0\.\d\d to 0\.\d\d, 20 seconds\), latency p50 \+50 ms\/s \(95 % CI \d+ to \d+, 20 seconds\): both intervals lie wholly above zero$/);
     expect([s.inFlightFirst, s.inFlightLast]).toEqual([3.3, 3 + 0.8 * 19 - 0.3]);
   });
 

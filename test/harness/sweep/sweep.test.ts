@@ -20,13 +20,19 @@ describe("sweep rates", () => {
     expect(sweepRates(100, 110.3, 4)).toEqual([102.58, 105.15, 107.72, 110.3]);
   });
 
-  it("from 0 up to the higher throughput where concurrency gained less than 10 %; none without a synchronous throughput", () => {
-    expect(sweepRates(27, 19, 3)).toEqual([9, 18, 27]);
+  it("above the maximum's up to the synchronous throughput where the maximum point completed less", () => {
+    expect(sweepRates(0.71, 0.3, 4)).toEqual([0.402, 0.505, 0.607, 0.71]);
+    expect(sweepRates(27, 19, 4)).toEqual([21, 23, 25, 27]);
+  });
+
+  it("from 0 up to the higher where the two are within 10 % of each other; none without a synchronous throughput", () => {
     expect(sweepRates(8, 8, 4)).toEqual([2, 4, 6, 8]);
     expect(sweepRates(24.2, 24.35, 3)).toEqual([8.12, 16.23, 24.35]);
+    expect(sweepRates(10, 9.5, 2)).toEqual([5, 10]);
     expect(sweepRates(10, 10.9, 2)).toEqual([5.45, 10.9]);
     expect(sweepRates(10, 11.5, 3)).toEqual([10.5, 11, 11.5]);
     expect(sweepRates(0, 5, 3)).toEqual([]);
+    expect(sweepRates(5, 0, 2)).toEqual([2.5, 5]);
   });
 
   it("refuses options outside their range, saying what is valid", () => {
