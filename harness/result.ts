@@ -132,6 +132,12 @@ export const RunResultSchema = z.object({
   load: z.object({
     warmupMs: z.number(),
     measuredMs: z.number(),
+    /**
+     * When the offered load ended, ms on the run clock (a closed loop's clients stopped, an open loop's schedule ran
+     * out, or Ctrl-C): after it, to the measured window's end, the load only waited for the answers in flight.
+     * Absent in results recorded before it was kept.
+     */
+    offeredEndAtMs: z.number().optional(),
     /** Requests per second over the measured window, every operation. */
     throughputRps: z.number(),
     operations: z.array(RunOperationSchema),

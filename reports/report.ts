@@ -17,6 +17,9 @@ import { runtimeTimelineChart } from "./charts/runtime-timeline.js";
 import { sizingChart } from "./charts/sizing.js";
 import type { SizeResult } from "../harness/size/output.js";
 import { headline, suiteIndexChart, type SuiteEntry } from "./charts/suite-index.js";
+import { sweepCharts } from "./charts/sweep.js";
+import { sweepColumns } from "../harness/sweep/output.js";
+import type { SweepResult } from "../harness/sweep/sweep.js";
 import { checkTables, escapeHtml, htmlPage, type HtmlPage, type HtmlTable, type RenderedChart } from "./html.js";
 import { summaryMarkdown } from "./markdown.js";
 
@@ -40,7 +43,8 @@ export type ReportSource =
   | { kind: "suite"; title: string; entries: Array<SuiteEntry & { report?: string }>; allowUnevaluated?: boolean }
   | { kind: "bench"; bench: BenchFile }
   | { kind: "recommendations"; title: string; lead: string[]; metrics: RecommendationMetric[] }
-  | { kind: "sizing"; result: SizeResult };
+  | { kind: "sizing"; result: SizeResult }
+  | { kind: "sweep"; result: SweepResult };
 
 export interface BuiltReport {
   /** Paths relative to the report folder, and their bytes. */
@@ -75,6 +79,8 @@ function chartsOf(source: ReportSource): ChartOutcome[] {
       return [recommendationsChart(source.metrics)];
     case "sizing":
       return [sizingChart(source.result)];
+    case "sweep":
+      return sweepCharts(source.result);
   }
 }
 
@@ -252,6 +258,26 @@ function pageOf(source: ReportSource, rendered: RenderedChart[], omitted: Omitte
         charts: rendered,
         omitted,
         context: [{ title: "Calibration fit", json: r.calibration.fit }],
+        footer,
+      };
+    }
+    case "sweep": {
+      const r = source.result;
+      const columns = sweepColumns(r.points);
+      return {
+        title: `tunebench sweep: ${r.scenario}`,
+        lead: [
+          `${r.points.length} points of ${(r.durationMs / 1000).toFixed(0)} s each (after ${(r.warmupMs / 1000).toFixed(0)} s of warm-up) on profile ${r.profile}: one client at a time, ${r.maxConcurrency} clients at once, then constant rates${r.rates.length > 0 ? ` of ${r.rates.join(", ")} requests/s` : ""}.`,
+          r.saturatedAt !== undefined ? `Over-saturated at ${r.saturatedAt} requests/s: the offered load outran the target, and the rate was raised no further.` : r.interrupted ? "Interrupted: the points done are kept." : "No point was over-saturated.",
+          ...r.notes.map((n) => `Note: ${n}.`),
+        ],
+        tables: [
+          { caption: "Points (req/s: requests that succeeded per second; latency of every operation merged)", headers: columns.map((c) => c.header), rows: r.points.map((p) => columns.map((c) => c.value(p))) },
+          { caption: "Over-saturation, per point", headers: ["point", "verdict", "evidence"], rows: r.points.map((p) => [p.label, p.saturation.verdict, p.saturation.evidence]) },
+        ],
+        charts: rendered,
+        omitted,
+        context: [{ title: "Runtime configuration", json: r.config }],
         footer,
       };
     }

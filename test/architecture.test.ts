@@ -28,6 +28,7 @@ const ROOMS: ReadonlyArray<{ room: string; paths: readonly string[] }> = [
   { room: "validate", paths: ["harness/validate/"] },
   { room: "size", paths: ["harness/size/"] },
   { room: "capacity", paths: ["harness/capacity/"] },
+  { room: "sweep", paths: ["harness/sweep/"] },
   { room: "reports", paths: ["reports/"] },
   { room: "suite", paths: ["harness/suite/"] },
   { room: "cli", paths: ["harness/cli/"] },

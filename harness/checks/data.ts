@@ -1,4 +1,6 @@
 import { LatencyRecorder } from "../../runtime/latency.js";
+import type { TimelinePoint } from "../load/driver.js";
+import { linearTrend, type LinearTrend } from "../stats/compare.js";
 import { percentileRankBounds, samplesNeededFor } from "../stats/describe.js";
 import { formatBytes } from "../format.js";
 import type { RunOperation, RunResult } from "../result.js";
@@ -187,3 +189,118 @@ export function inferenceThreads(r: RunResult): { threads: number; from: string 
 
 /** Operations that run inference (and so queue for a sequence). */
 export const INFERENCE_OPERATIONS = new Set(["completion", "chat", "embeddings", "rag"]);
+
+/** Seconds of offered load below which over-saturation is not evaluated. */
+export const OVER_SATURATION_MIN_SECONDS = 10;
+/** Seconds with a figure each trend needs (GuideLLM's minimum window size): a request slower than a second leaves seconds without one. */
+export const OVER_SATURATION_MIN_POINTS = 5;
+
+export interface OverSaturation {
+  /** Both trends' 95 % intervals lie wholly above zero; not evaluated with too few seconds. */
+  verdict: "saturated" | "not saturated" | "not evaluated";
+  /** The window judged: the measured window up to the end of the offered load. */
+  window: Window;
+  /** The window's length, seconds. */
+  spanS: number;
+  /** Seconds of the timeline judged (those whose middle lies in the window, at least half measured). */
+  seconds: number;
+  /** The most requests in flight in each second against time: requests per second of the run. */
+  inFlight: LinearTrend | undefined;
+  /** Which latency each second gave: the median time to first token of streamed requests, else the median latency. */
+  latencyMetric: "ttft p50" | "latency p50";
+  /** That latency against time: ms per second of the run. */
+  latency: LinearTrend | undefined;
+  /** Requests in flight in the first and the last second judged. */
+  inFlightFirst?: number;
+  inFlightLast?: number;
+  /** In words: the two trends with their intervals and the conclusion, or why it was not evaluated. */
+  reason: string;
+  /** The conclusion alone: which intervals lie wholly above zero. */
+  conclusion: string;
+}
+
+const signed = (v: number, digits: number): string => `${v >= 0 ? "+" : ""}${v.toFixed(digits)}`;
+const digitsFor = (t: LinearTrend): number => (Math.max(Math.abs(t.low), Math.abs(t.high)) >= 10 ? 0 : Math.max(Math.abs(t.low), Math.abs(t.high)) >= 1 ? 1 : 2);
+
+/** A trend as evidence: `+0.80 requests/s (95 % CI 0.50 to 1.10)`, with `, 12 seconds` inside the parentheses where `points` is set. */
+export function fmtTrend(t: LinearTrend, unit: string, points = false): string {
+  const d = digitsFor(t);
+  return `${signed(t.slope, d)} ${unit} (95 % CI ${t.low.toFixed(d)} to ${t.high.toFixed(d)}${points ? `, ${t.n} second${t.n === 1 ? "" : "s"}` : ""})`;
+}
+
+/**
+ * Whether the offered load outruns the target, from the timeline alone: over
+ * the window (the measured window up to the end of the offered load: the queue
+ * an open loop drains after its last arrival is not offered load), the most
+ * requests in flight in each second and the latency of each second (the median
+ * time to first token where requests stream, else the median latency) both
+ * trend upwards with time, each judged by its least-squares slope against the
+ * second's middle, whose 95 % t-interval must lie wholly above zero. A target
+ * that keeps up holds both level however busy it is; one that falls behind
+ * queues, so both grow for as long as the load lasts. A window shorter than
+ * `minSeconds`, or a trend with fewer than 5 seconds that have its figure (the
+ * timeline has a second only where a request went out or came back), is not
+ * evaluated.
+ *
+ * After GuideLLM's over-saturation detection (its OverSaturationConstraint and
+ * the guide "Over-Saturation Stopping"): the same two signals,
+ * concurrent requests and TTFT, each a least-squares slope against time with a
+ * t-distribution margin of error, both required, with a minimum duration and at
+ * least 5 points (its minimum window size), and n counted in seconds (GuideLLM fits every request but caps n at the seconds
+ * elapsed, since requests of one second are not independent; here each second is
+ * one point). Taken differently: it judges a finished window after the fact
+ * instead of a sliding one during the run; it asks for the interval wholly above
+ * zero (GuideLLM's margin of error relative to the slope below 1, where its
+ * default threshold is 2); it falls back to the median latency where nothing
+ * streams; and it leaves out GuideLLM's gate on absolute TTFT (half the TTFTs
+ * over 2.5 s), which suits large models on GPUs, not milliseconds-long
+ * completions of a small model.
+ */
+export function overSaturation(timeline: readonly TimelinePoint[], window: Window, minSeconds = OVER_SATURATION_MIN_SECONDS): OverSaturation {
+  // a second counts when its middle lies in the window and at least half of it was measured (the load's last second is
+  // usually cut short)
+  const x = (p: TimelinePoint): number => (p.atMs + p.spanMs / 2) / 1000;
+  const inside = timeline.filter((p) => p.phase === "measure" && p.spanMs >= 500 && x(p) * 1000 >= window.startAtMs && x(p) * 1000 <= window.endAtMs);
+  const counted = inside.filter((p) => p.inFlight !== undefined);
+  const ttft = inside.filter((p) => p.ttftP50Ms !== undefined && p.ttftP50Ms !== null);
+  const latencyMetric = ttft.length >= OVER_SATURATION_MIN_POINTS ? "ttft p50" : "latency p50";
+  const lat = latencyMetric === "ttft p50" ? ttft.map((p) => [x(p), p.ttftP50Ms!] as const) : inside.filter((p) => p.p50Ms !== null).map((p) => [x(p), p.p50Ms!] as const);
+  const spanS = Math.max(0, window.endAtMs - window.startAtMs) / 1000;
+  const base = { window, spanS, seconds: inside.length, latencyMetric } as const;
+  const notEvaluated = (why: string, inFlight?: LinearTrend, latency?: LinearTrend): OverSaturation => ({ ...base, verdict: "not evaluated", inFlight, latency, reason: why, conclusion: why });
+  // a millisecond of slack: the window's ends are sums of clock readings
+  if (inside.length > 0 && counted.length === 0) return notEvaluated("the timeline has no in-flight counts (a result recorded before they were kept)");
+  if (spanS * 1000 + 1 < minSeconds * 1000) return notEvaluated(`${spanS.toFixed(1)} s of offered load in the measured window; at least ${minSeconds} s are needed to judge a trend`);
+  const plural = (n: number): string => `${n} second${n === 1 ? "" : "s"}`;
+  if (counted.length < OVER_SATURATION_MIN_POINTS) return notEvaluated(`only ${plural(counted.length)} of the window had a request going out or coming back; at least ${OVER_SATURATION_MIN_POINTS} are needed to judge a trend`);
+  const inFlight = linearTrend(counted.map(x), counted.map((p) => p.inFlight!));
+  const latency = lat.length >= OVER_SATURATION_MIN_POINTS ? linearTrend(lat.map(([t]) => t), lat.map(([, v]) => v)) : undefined;
+  if (!inFlight || !latency) return notEvaluated(`only ${plural(lat.length)} of the window had a request that succeeded, so a latency to trend; at least ${OVER_SATURATION_MIN_POINTS} are needed`, inFlight, latency);
+  const saturated = inFlight.low > 0 && latency.low > 0;
+  const what = latencyMetric === "ttft p50" ? "TTFT p50" : "latency p50";
+  const conclusion = saturated
+    ? "both intervals lie wholly above zero"
+    : inFlight.low > 0
+      ? `in flight grows, but the ${what} interval reaches zero`
+      : latency.low > 0
+        ? `the ${what} grows, but the in-flight interval reaches zero`
+        : "neither interval lies wholly above zero";
+  return {
+    ...base,
+    verdict: saturated ? "saturated" : "not saturated",
+    inFlight,
+    latency,
+    inFlightFirst: counted[0]!.inFlight!,
+    inFlightLast: counted.at(-1)!.inFlight!,
+    reason: `over ${spanS.toFixed(1)} s: in flight ${fmtTrend(inFlight, "requests/s", true)}, ${what} ${fmtTrend(latency, "ms/s", true)}: ${conclusion}`,
+    conclusion,
+  };
+}
+
+/** The window over-saturation is judged on: the measured window, up to the end of the offered load where the result records it. */
+export function offeredWindow(r: RunResult): Window | undefined {
+  const m = measureWindow(r);
+  if (!m) return undefined;
+  const end = r.load.offeredEndAtMs;
+  return end !== undefined && end > m.startAtMs ? { startAtMs: m.startAtMs, endAtMs: Math.min(m.endAtMs, end) } : m;
+}

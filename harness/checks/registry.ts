@@ -17,6 +17,7 @@ import eventLoop from "./diagnose/event-loop.js";
 import gcPressure from "./diagnose/gc-pressure.js";
 import measurementValidity from "./diagnose/measurement-validity.js";
 import memoryHeadroom from "./diagnose/memory-headroom.js";
+import overSaturation from "./diagnose/over-saturation.js";
 import queueing from "./diagnose/queueing.js";
 import slowSearch from "./diagnose/slow-search.js";
 import threadsOnBuild from "./diagnose/threads-on-build.js";
@@ -43,6 +44,7 @@ export const CHECKS = {
   cacheTierLatency,
   slowSearch,
   queueing,
+  overSaturation,
   measurementValidity,
   threadsWithinCores,
   modelFitsMemory,

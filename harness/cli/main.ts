@@ -17,6 +17,7 @@ import { tuneCommand } from "./tune.js";
 import { serveCommand } from "./serve.js";
 import { sizeCommand } from "./size.js";
 import { capacityCommand } from "./capacity.js";
+import { sweepCommand } from "./sweep.js";
 
 import { TUNEBENCH_VERSION } from "../../runtime/package.js";
 
@@ -49,6 +50,7 @@ export async function main(argv: string[]): Promise<void> {
     .command(validateCommand)
     .command(sizeCommand)
     .command(capacityCommand)
+    .command(sweepCommand)
     .command(detectCommand)
     .command(benchCommand)
     .command(modelsCommand)

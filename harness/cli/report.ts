@@ -6,6 +6,7 @@ import { buildReport, mainFile, REPORT_FORMATS, writeReport, type BenchFile, typ
 import type { LabelledRun } from "../../reports/charts/common.js";
 import { parseRunResult, type RunResult } from "../result.js";
 import type { SuiteIndexFile } from "../suite/suite.js";
+import type { SweepFile } from "../sweep/output.js";
 import { writeJson } from "./common.js";
 
 interface ReportArgs {
@@ -16,7 +17,11 @@ interface ReportArgs {
   "allow-unevaluated": boolean;
 }
 
-type Input = { kind: "run"; file: string; run: RunResult } | { kind: "bench"; file: string; bench: BenchFile } | { kind: "suite"; file: string; index: SuiteIndexFile };
+type Input =
+  | { kind: "run"; file: string; run: RunResult }
+  | { kind: "bench"; file: string; bench: BenchFile }
+  | { kind: "suite"; file: string; index: SuiteIndexFile }
+  | { kind: "sweep"; file: string; sweep: SweepFile };
 
 async function readJson(file: string): Promise<unknown> {
   let text: string;
@@ -32,14 +37,15 @@ async function readJson(file: string): Promise<unknown> {
   }
 }
 
-/** What a result file is: a RunResult, a `bench --json` result or a suite's index.json. */
+/** What a result file is: a RunResult, a `bench --json` result, a suite's index.json or a sweep's sweep.json. */
 export async function readInput(file: string): Promise<Input> {
   const json = await readJson(file);
   const obj = json !== null && typeof json === "object" && !Array.isArray(json) ? (json as Record<string, unknown>) : {};
   if (obj.tool === "tunebench" && Array.isArray(obj.rows) && typeof obj.plan === "object") return { kind: "bench", file, bench: json as BenchFile };
   if (obj.tool === "tunebench" && obj.kind === "suite" && Array.isArray(obj.runs)) return { kind: "suite", file, index: json as SuiteIndexFile };
+  if (obj.tool === "tunebench" && obj.kind === "sweep" && Array.isArray(obj.points)) return { kind: "sweep", file, sweep: json as SweepFile };
   if (obj.tool === undefined || typeof obj.tool === "string") {
-    throw new InputError(`${file}: not a tunebench result; give a run.json (tunebench run or suite), a suite's index.json, or the output of tunebench bench --json`);
+    throw new InputError(`${file}: not a tunebench result; give a run.json (tunebench run or suite), a suite's index.json, a sweep.json, or the output of tunebench bench --json`);
   }
   return { kind: "run", file, run: parseRunResult(json, file) };
 }
@@ -88,7 +94,7 @@ export const reportCommand: CommandModule<object, ReportArgs> = {
   describe: "Make a report (HTML with SVG charts, Markdown, chart specs as JSON) from saved results alone",
   builder: (y) =>
     y
-      .positional("files", { type: "string", array: true, demandOption: true, describe: "run.json files (several of one scenario: a compare view), a suite's index.json, or a `bench --json` output" })
+      .positional("files", { type: "string", array: true, demandOption: true, describe: "run.json files (several of one scenario: a compare view), a suite's index.json, a sweep's sweep.json, or a `bench --json` output" })
       .option("out", { type: "string", describe: "folder for the report (default: the folder of the first file; for several runs, tunebench-out/compare-<scenario>)" })
       .option("format", { type: "string", default: REPORT_FORMATS.join(","), describe: `what to write, comma-separated: ${REPORT_FORMATS.join(", ")}` })
       .option("json", { type: "boolean", default: false, describe: "print what was written as JSON" })
@@ -103,12 +109,15 @@ export const reportCommand: CommandModule<object, ReportArgs> = {
     let source: ReportSource;
     let out: string;
     const first = inputs[0]!;
-    if (inputs.length > 1 && inputs.some((i) => i.kind !== "run")) throw new InputError("several files are compared only when each is a run.json; give a suite index or a bench result on its own");
+    if (inputs.length > 1 && inputs.some((i) => i.kind !== "run")) throw new InputError("several files are compared only when each is a run.json; give a suite index, a sweep or a bench result on its own");
     if (first.kind === "bench") {
       source = { kind: "bench", bench: first.bench };
       out = args.out ?? path.dirname(first.file);
     } else if (first.kind === "suite") {
       source = await suiteSource(first.file, first.index, allow);
+      out = args.out ?? path.dirname(first.file);
+    } else if (first.kind === "sweep") {
+      source = { kind: "sweep", result: first.sweep };
       out = args.out ?? path.dirname(first.file);
     } else {
       const runs = inputs as Array<Extract<Input, { kind: "run" }>>;

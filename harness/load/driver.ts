@@ -143,6 +143,13 @@ export async function runLoad(plan: LoadPlan, options: { onEvent?: (e: LoadEvent
     { startAt: t0, warmupMs: plan.warmupMs, origin: plan.clockOrigin ?? t0, openLoop: plan.arrival.kind !== "closed" },
   );
   const until = t0 + plan.warmupMs + plan.durationMs;
+  // the offered load ends when the closed loop's clients stop starting requests, the open loop's schedule runs out, or Ctrl-C
+  // a replayed trace's schedule was cut at the warm-up and measured time: it is offered until then, like a closed loop
+  let offeredEnd = plan.arrival.kind === "open" ? t0 + plan.arrival.stages.reduce((a, st) => a + st.durationMs, 0) : until;
+  const onAbort = (): void => {
+    offeredEnd = Math.min(offeredEnd, performance.now());
+  };
+  signal?.addEventListener("abort", onAbort, { once: true });
   const once = async (operation: number, spec: RequestSpec, scheduledAt: number): Promise<SendOutcome> => {
     const sentAt = performance.now();
     recorder.begin(sentAt);
@@ -198,13 +205,20 @@ export async function runLoad(plan: LoadPlan, options: { onEvent?: (e: LoadEvent
   }, 1000);
   try {
     if (plan.arrival.kind === "closed") await closedLoop(plan.arrival.concurrency, until, fire, signal);
-    else if (plan.arrival.kind === "schedule") await openLoop(plan.arrival.times, t0, fire, signal);
-    else await openLoop(openLoopSchedule(plan.arrival.stages, plan.arrival.spacing, plan.seed ?? 7, plan.arrival.burstiness), t0, fire, signal);
+    else {
+      const schedule = plan.arrival.kind === "schedule" ? plan.arrival.times : openLoopSchedule(plan.arrival.stages, plan.arrival.spacing, plan.seed ?? 7, plan.arrival.burstiness);
+      await openLoop(schedule, t0, fire, signal);
+      // the measured window lasts the whole schedule: at a low rate the last request is due (and answered) well before its end,
+      // and a window cut there would count its requests over less time than they were offered in
+      const rest = offeredEnd - performance.now();
+      if (rest > 0) await sleepUnlessAborted(rest, signal);
+    }
   } finally {
     clearInterval(ticker);
+    signal?.removeEventListener("abort", onAbort);
     await agent.close();
   }
-  return recorder.result(performance.now());
+  return recorder.result(performance.now(), offeredEnd);
 }
 
 /**

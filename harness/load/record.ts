@@ -143,6 +143,13 @@ export interface LoadResult {
   loadStartAtMs: number;
   measureStartAtMs: number;
   measureEndAtMs: number;
+  /**
+   * When the offered load ended, ms on the run clock: a closed loop's clients
+   * stopped starting requests, an open loop's schedule ran out, or the load was
+   * stopped. From it to `measureEndAtMs` the load only waited for the answers in
+   * flight (an open loop that outran the target drains its queue there).
+   */
+  offeredEndAtMs: number;
   measuredMs: number;
   operations: OperationResult[];
   timeline: TimelinePoint[];
@@ -404,8 +411,8 @@ export class LoadRecorder {
     };
   }
 
-  /** The load's figures, its measured window ending at `measureEnd` (a `performance.now()` reading). */
-  result(measureEnd: number): LoadResult {
+  /** The load's figures, its measured window ending at `measureEnd` and the offered load at `offeredEnd` (`performance.now()` readings; default `measureEnd`). */
+  result(measureEnd: number, offeredEnd = measureEnd): LoadResult {
     const { startAt, origin } = this.clock;
     const measuredMs = Math.max(0, measureEnd - this.measureFrom);
     const total = this.operations.reduce((a, s) => a + s.count, 0);
@@ -413,6 +420,7 @@ export class LoadRecorder {
       loadStartAtMs: startAt - origin,
       measureStartAtMs: this.measureFrom - origin,
       measureEndAtMs: measureEnd - origin,
+      offeredEndAtMs: Math.min(offeredEnd, measureEnd) - origin,
       measuredMs,
       operations: this.operations.map((s) => this.operationResult(s, measuredMs)),
       timeline: this.timeline(measureEnd),

@@ -69,6 +69,7 @@ export function assembleResult(p: RunPieces): RunResult {
     load: {
       warmupMs: p.plan.warmupMs,
       measuredMs: p.load?.measuredMs ?? 0,
+      ...(p.load ? { offeredEndAtMs: round(p.load.offeredEndAtMs) } : {}),
       throughputRps: p.load?.throughput ?? 0,
       operations,
       timeline: p.load?.timeline ?? [],

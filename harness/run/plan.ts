@@ -1,10 +1,11 @@
 import path from "node:path";
+import type { z } from "zod";
 import type { RuntimeConfig } from "../../runtime/config.js";
 import { InputError } from "../../runtime/errors.js";
 import type { Arrival, LoadOperation } from "../load/driver.js";
 import { loadProfile, type LoadedProfile, type OverrideLayer } from "../profile/load.js";
 import type { LoadedScenario } from "../scenario/load.js";
-import type { Scenario } from "../scenario/schema.js";
+import { ArrivalSchema, type Scenario } from "../scenario/schema.js";
 import { actsInsideRuntime, needsFaultProxy, type StressorSpec } from "../stress/registry.js";
 import { probeOperations, surveyTarget, type TargetReport } from "../target/external.js";
 import { buildOperations } from "./requests.js";
@@ -32,6 +33,19 @@ export interface PlanOptions {
    * without /tokenize (default: the target's /tokenize, or the runtime's own model).
    */
   tokenizer?: string;
+  /**
+   * An arrival instead of the scenario's, in the scenario file's terms (`{ kind: "open", rate: 4, spacing: "constant" }`),
+   * validated as the file's is; the run's scenario (`scenario.spec` of its result) then records it.
+   */
+  arrival?: z.input<typeof ArrivalSchema>;
+}
+
+/** An arrival given in place of the scenario's, validated as a scenario file's `arrival` is; a mistake is an InputError naming the field. */
+export function parseArrival(value: unknown): Scenario["arrival"] {
+  const parsed = ArrivalSchema.safeParse(value);
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0]!;
+  throw new InputError(`arrival${issue.path.map((p) => (typeof p === "number" ? `[${p}]` : `.${String(p)}`)).join("")}: ${issue.message}`);
 }
 
 /**
@@ -100,7 +114,7 @@ export function arrivalOf(s: Scenario, durationMs: number, trace?: TracePlan): A
 }
 
 export async function buildPlan(loaded: LoadedScenario, options: PlanOptions = {}): Promise<Plan> {
-  const s = loaded.scenario;
+  const s: Scenario = options.arrival !== undefined ? { ...loaded.scenario, arrival: parseArrival(options.arrival) } : loaded.scenario;
   const kind: TargetKind = options.targetUrl !== undefined ? "external" : options.inProcess ? "in-process" : "child";
   checkTargetFit(loaded.file, s, kind);
   // a profile named by the scenario resolves beside the scenario file; one given on the command line, from here

@@ -263,3 +263,45 @@ export function comparePaired(baseline: readonly number[], candidate: readonly n
   const better = options.lowerIsBetter ? change < 0 : change > 0;
   return { ...base, change, low, high, verdict: better ? "improved" : "worse", reason: `${interval}, past ${floorText}` };
 }
+
+/** A least-squares line through points, with the 95 % confidence interval of its slope. */
+export interface LinearTrend {
+  /** Points fitted. */
+  n: number;
+  /** Change of y per unit of x. */
+  slope: number;
+  intercept: number;
+  /** 95 % confidence interval of the slope: slope -/+ t975(n - 2) x its standard error. */
+  low: number;
+  high: number;
+}
+
+/**
+ * The least-squares line of `ys` against `xs` (paired by index; pairs with a
+ * value that is not finite are left out), and the 95 % t-interval of its slope
+ * from the residuals (n - 2 degrees of freedom). Undefined with fewer than 3
+ * points or when every x is the same. The interval treats the residuals as
+ * independent: a series that wanders (a queue's length) has a narrower interval
+ * than it deserves, which is why a trend is best judged together with another.
+ */
+export function linearTrend(xs: readonly number[], ys: readonly number[]): LinearTrend | undefined {
+  const pairs: Array<[number, number]> = [];
+  for (let i = 0; i < Math.min(xs.length, ys.length); i++) if (Number.isFinite(xs[i]) && Number.isFinite(ys[i])) pairs.push([xs[i]!, ys[i]!]);
+  const n = pairs.length;
+  if (n < 3) return undefined;
+  const mx = pairs.reduce((a, [x]) => a + x, 0) / n;
+  const my = pairs.reduce((a, [, y]) => a + y, 0) / n;
+  let sxx = 0;
+  let sxy = 0;
+  for (const [x, y] of pairs) {
+    sxx += (x - mx) ** 2;
+    sxy += (x - mx) * (y - my);
+  }
+  if (!(sxx > 0)) return undefined;
+  const slope = sxy / sxx;
+  const intercept = my - slope * mx;
+  let rss = 0;
+  for (const [x, y] of pairs) rss += (y - intercept - slope * x) ** 2;
+  const half = t975(n - 2) * Math.sqrt(rss / (n - 2) / sxx);
+  return { n, slope, intercept, low: slope - half, high: slope + half };
+}

@@ -55,7 +55,7 @@ function simulated(slots: number, serviceMs: number, seed = 1) {
     const n = Math.max(1, Math.round((level * durationMs) / perRequest));
     for (let i = 0; i < n; i++) rec.recordMs(perRequest * (0.9 + 0.08 * rng.nextFloat()));
     const op = { name: "completion", count: n, ok: n, errors: { status: {}, timeout: 0, connection: 0 }, latency: rec.summary(), histogram: rec.encode() };
-    return { loadStartAtMs: 0, measureStartAtMs: 0, measureEndAtMs: durationMs, measuredMs: durationMs, operations: [op], timeline: [], throughput: n / (durationMs / 1000) };
+    return { loadStartAtMs: 0, measureStartAtMs: 0, measureEndAtMs: durationMs, offeredEndAtMs: durationMs, measuredMs: durationMs, operations: [op], timeline: [], throughput: n / (durationMs / 1000), requests: [], requestsNotKept: 0 };
   };
 }
 
@@ -142,7 +142,7 @@ describe("capacity: doubling then bisection", () => {
         const rec = new LatencyRecorder();
         for (let i = 0; i < n; i++) rec.recordMs(level <= 6 ? 500 : 3000);
         const op = { name: "completion", count: n, ok: n, errors: { status: {}, timeout: 0, connection: 0 }, latency: rec.summary(), histogram: rec.encode() };
-        return { loadStartAtMs: 0, measureStartAtMs: 0, measureEndAtMs: durationMs, measuredMs: durationMs, operations: [op], timeline: [], throughput: n / (durationMs / 1000) };
+        return { loadStartAtMs: 0, measureStartAtMs: 0, measureEndAtMs: durationMs, offeredEndAtMs: durationMs, measuredMs: durationMs, operations: [op], timeline: [], throughput: n / (durationMs / 1000), requests: [], requestsNotKept: 0 };
       },
     });
     expect(r.capacity).toBeGreaterThan(6 * 0.9);

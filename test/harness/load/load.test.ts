@@ -76,7 +76,22 @@ describe("load driver", () => {
     expect(c.latency.p99Ms!, "a closed loop hides the stall in its percentiles").toBeLessThan(op.latency.p99Ms! / 4);
   });
 
-  it("counts errors by kind and never throws", async () => {
+  it("an open loop's measured window lasts its whole schedule, though its last request was answered long before the end; the offered load ends there", async () => {
+    const fast = [{ name: "fast", weight: 1, build: () => ({ method: "GET" as const, path: "/fast" }) }];
+    // 2 requests/s for 2 s: due at 0, 500, 1000 and 1500 ms, the last answered within milliseconds
+    const r = await runLoad({ baseUrl: baseOf(), operations: fast, arrival: { kind: "open", stages: [{ durationMs: 2000, rate: 2 }], spacing: "constant" }, durationMs: 0, warmupMs: 0 });
+    expect(r.operations[0]!.count).toBe(4);
+    expect(r.offeredEndAtMs - r.loadStartAtMs).toBeCloseTo(2000, 6);
+    expect(r.measuredMs).toBeGreaterThanOrEqual(2000);
+    expect(r.throughput).toBeCloseTo(4 / (r.measuredMs / 1000), 9);
+    expect(r.throughput).toBeLessThanOrEqual(2);
+    // a closed loop's offered load ends when its clients stop starting requests
+    const closed = await runLoad({ baseUrl: baseOf(), operations: fast, arrival: { kind: "closed", concurrency: 1 }, durationMs: 300, warmupMs: 100 });
+    expect(closed.offeredEndAtMs - closed.loadStartAtMs).toBeCloseTo(400, 6);
+    expect(closed.measureEndAtMs).toBeGreaterThanOrEqual(closed.offeredEndAtMs);
+  });
+
+    it("counts errors by kind and never throws", async () => {
     const ops = [
       { name: "fail", weight: 1, build: () => ({ method: "GET" as const, path: "/fail" }) },
       { name: "slow", weight: 1, build: () => ({ method: "GET" as const, path: "/slow" }) },

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { Xorshift128 } from "../../../runtime/random.js";
-import { comparePaired, compareUnpaired, mannWhitney, minimumP, roundNoise, t975, wilson } from "../../../harness/stats/compare.js";
+import { comparePaired, compareUnpaired, linearTrend, mannWhitney, minimumP, roundNoise, t975, wilson } from "../../../harness/stats/compare.js";
 
 /** A log-normal figure around `median` with relative spread `sd` (what a latency percentile does between runs). */
 function noisy(rng: Xorshift128, median: number, sd: number): number {
@@ -233,5 +233,25 @@ describe("the machine's noise", () => {
     const two = comparePaired([100, 110], [90, 99], { lowerIsBetter: true, floor: 0.1, unit: "ms" });
     expect(two.noise).toBeNull();
     expect(two.reason).toMatch(/past the 10 % floor/);
+  });
+});
+
+describe("linearTrend: the least-squares slope and its 95 % t-interval", () => {
+  it("matches the slope, intercept and interval worked by hand", () => {
+    // slope 0.6, intercept 2.2; residuals -0.8, 0.6, 1, -0.6, -0.2: RSS 2.4 over 3 degrees of freedom, Sxx 10,
+    // standard error sqrt(0.8 / 10), half-width t(3) 3.182 x 0.2828 = 0.9000
+    const t = linearTrend([1, 2, 3, 4, 5], [2, 4, 5, 4, 5])!;
+    expect(t.n).toBe(5);
+    expect(t.slope).toBeCloseTo(0.6, 12);
+    expect(t.intercept).toBeCloseTo(2.2, 12);
+    expect(t.low).toBeCloseTo(0.6 - 3.182 * Math.sqrt(0.08), 12);
+    expect(t.high).toBeCloseTo(0.6 + 3.182 * Math.sqrt(0.08), 12);
+  });
+
+  it("an exact line has an interval of width zero; too few points or one x give none; pairs with a missing value are left out", () => {
+    expect(linearTrend([0, 1, 2, 3], [1, 3, 5, 7])).toEqual({ n: 4, slope: 2, intercept: 1, low: 2, high: 2 });
+    expect(linearTrend([1, 2], [1, 2])).toBeUndefined();
+    expect(linearTrend([2, 2, 2], [1, 5, 9])).toBeUndefined();
+    expect(linearTrend([0, 1, 2, 3, 4], [1, 3, Number.NaN, 7, 9])).toMatchObject({ n: 4, slope: 2 });
   });
 });
