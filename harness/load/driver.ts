@@ -210,8 +210,8 @@ export async function runLoad(plan: LoadPlan, options: { onEvent?: (e: LoadEvent
       await openLoop(schedule, t0, fire, signal);
       // the measured window lasts the whole schedule: at a low rate the last request is due (and answered) well before its end,
       // and a window cut there would count its requests over less time than they were offered in
-      const rest = offeredEnd - performance.now();
-      if (rest > 0) await sleepUnlessAborted(rest, signal);
+      // (a timer may fire a fraction of a millisecond early: wait again until the end is really reached)
+      for (let rest = offeredEnd - performance.now(); rest > 0 && !signal?.aborted; rest = offeredEnd - performance.now()) await sleepUnlessAborted(Math.max(1, rest), signal);
     }
   } finally {
     clearInterval(ticker);
