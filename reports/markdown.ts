@@ -1,6 +1,7 @@
 import { verdictOf } from "../harness/checks/run.js";
 import { formatBytes, markdownTable } from "../harness/format.js";
 import type { CheckResult, RunResult } from "../harness/result.js";
+import { sloText } from "../harness/load/record.js";
 import type { StressorRecord } from "../harness/stress/timeline.js";
 
 const ms = (v: number | null): string => (v === null ? "-" : v < 10 ? v.toFixed(2) : v.toFixed(1));
@@ -151,7 +152,7 @@ export function trafficLines(r: RunResult): string[] {
     }
     const g = o.goodput;
     if (g) {
-      const slo = [g.slo.ttftMs !== undefined ? `TTFT <= ${g.slo.ttftMs} ms` : "", g.slo.tpotMs !== undefined ? `TPOT <= ${g.slo.tpotMs} ms` : "", g.slo.e2eMs !== undefined ? `end to end <= ${g.slo.e2eMs} ms` : ""].filter(Boolean).join(", ");
+      const slo = sloText(g.slo);
       lines.push(`${o.name} goodput (${slo}): ${g.good} of ${g.requests} requests good (${(g.attainment * 100).toFixed(1)} %), ${g.perSecond.toFixed(2)} good req/s, ${g.tokensPerSecond.toFixed(1)} good output tokens/s.`);
     }
     if (o.turns && o.turns.length > 0) {

@@ -13,6 +13,17 @@ export type ErrorCounts = z.output<typeof ErrorCountsSchema>;
 /** Request-level SLOs of an operation, ms: a request is good when it meets every one given; `attainment`: the share of good requests asked for. */
 export const SloSchema = z.object({ ttftMs: z.number().optional(), tpotMs: z.number().optional(), e2eMs: z.number().optional(), attainment: z.number().optional() });
 
+/** The SLOs given, in words: "TTFT <= 500 ms, time per output token <= 50 ms". */
+export function sloText(slo: z.output<typeof SloSchema>): string {
+  return [
+    slo.ttftMs !== undefined ? `TTFT <= ${slo.ttftMs} ms` : "",
+    slo.tpotMs !== undefined ? `time per output token <= ${slo.tpotMs} ms` : "",
+    slo.e2eMs !== undefined ? `end to end <= ${slo.e2eMs} ms` : "",
+  ]
+    .filter(Boolean)
+    .join(", ");
+}
+
 /** Lengths drawn and served, summed over the answered requests of an operation. */
 export const TokensSchema = z.object({
   /** Answered requests these sums are over. */

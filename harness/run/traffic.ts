@@ -148,11 +148,13 @@ async function datasetTraffic(s: Scenario, file: string, tokenizer: Tokenizer, p
   const sample = await sampleDataset(file, { count: s.workload.distinctQueries, seed: 29, ...(s.workload.dataset?.format ? { format: s.workload.dataset.format } : {}) });
   const total = sample.entries.length;
   let built = 0;
+  // what the tokenizer counts for no text at all (BOS, where it adds one): counted once, taken off each answer
+  const bos = await tokenizer.count("");
   const outputOf = async (e: DatasetEntry, turn: number): Promise<number | undefined> => {
     if (e.outputTokens !== undefined) return e.outputTokens;
     const answer = e.turns[turn]?.assistant;
     // the dataset's answer as the target's tokenizer counts it (BOS left out: an answer has none)
-    return answer !== undefined ? Math.max(1, (await tokenizer.count(answer)) - (await tokenizer.count("")) ) : undefined;
+    return answer !== undefined ? Math.max(1, (await tokenizer.count(answer)) - bos) : undefined;
   };
   const pools = new Map<number, PromptEntry[]>();
   const conversations = new Map<number, Conversation[]>();

@@ -1,3 +1,4 @@
+import { sloText } from "../../load/record.js";
 import { wilson } from "../../stats/compare.js";
 import { fmtPct, measureWindow } from "../data.js";
 import { defineCheck, type CheckOutcome } from "../types.js";
@@ -26,7 +27,7 @@ export default defineCheck({
       const g = o.goodput;
       if (!g) return [];
       const target = g.slo.attainment ?? 0.9;
-      const slos = [g.slo.ttftMs !== undefined ? `TTFT <= ${g.slo.ttftMs} ms` : "", g.slo.tpotMs !== undefined ? `time per output token <= ${g.slo.tpotMs} ms` : "", g.slo.e2eMs !== undefined ? `end to end <= ${g.slo.e2eMs} ms` : ""].filter(Boolean).join(", ");
+      const slos = sloText(g.slo);
       const title = `${o.name}: at least ${fmtPct(target)} of requests meet ${slos}`;
       const base = { subject: o.name, title, bound: target, unit: "fraction" as const, refs: { operations: [o.name], ...(window ? { window } : {}) } };
       if (g.requests === 0) return [{ ...base, status: "not-evaluated", observed: null, evidence: [`${o.name}: no request ended in the measured window`] }];
