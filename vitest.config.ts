@@ -10,6 +10,8 @@ export default defineConfig({
     maxWorkers: 2,
     testTimeout: 120_000,
     hookTimeout: 120_000,
+    // names the file of a worker that dies without a word (see the helper)
+    setupFiles: ["test/helpers/file-log.ts"],
     reporters: ["default", "json"],
     outputFile: { json: ".vitest-report.json" },
   },

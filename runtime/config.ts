@@ -3,6 +3,9 @@ import { InputError } from "./errors.js";
 import { FILE_TYPE_NAMES } from "./models/ftypes.js";
 
 /** Which llama.cpp binary runs inference. */
+/** The variable a runtime child started by the harness takes its exact configuration from: JSON, credentials redacted (they travel in their own variable). */
+export const RUNTIME_CONFIG_ENV = "TUNEBENCH_RUNTIME_CONFIG";
+
 export const BACKENDS = ["auto", "cpu", "cpu-local", "cuda", "vulkan"] as const;
 export type BackendName = (typeof BACKENDS)[number];
 

@@ -1,7 +1,8 @@
 import type { CommandModule } from "yargs";
 import { BACKENDS, CACHE_PROFILES } from "../../runtime/config.js";
 import { startRuntime, type StartEvent } from "../../runtime/server/start.js";
-import { loadConfigFile, loadProfile, parseSet } from "../profile/load.js";
+import { RUNTIME_CONFIG_ENV } from "../../runtime/config.js";
+import { loadConfigFile, loadConfigFromEnv, loadProfile, parseSet } from "../profile/load.js";
 import { interruptSignal, stopWithParent, writeJson } from "./common.js";
 import { formatBytes } from "../format.js";
 import { statusLine } from "./progress.js";
@@ -102,7 +103,7 @@ export const serveCommand: CommandModule<object, ServeArgs> = {
       .option("json", { type: "boolean", default: false, describe: "print the ready line as JSON" })
       .option("config", { type: "string", hidden: true, describe: "a JSON RuntimeConfig to run exactly (how the harness starts its runtime)" })
       .option("probe-threads", { type: "boolean", default: false, describe: "measure generation at 1 thread and at the configured threads before reporting ready (shown in /health)" })
-      .option("harness-control", { type: "boolean", default: false, hidden: true, describe: "routes for the harness's in-runtime stressors" })
+      .option("harness-control", { type: "boolean", default: false, hidden: true, describe: `routes for the harness's in-runtime stressors; the configuration comes from ${RUNTIME_CONFIG_ENV} when it is set` })
       .example("$0 serve", "the base profile: small-200m, a 20-document synthetic corpus, full cache, on 127.0.0.1:8080")
       .example("$0 serve --profile individual --port 9000", "a profile, one field overridden")
       .example("curl -s localhost:8080/v1/completions -H 'content-type: application/json' -d '{\"prompt\":\"Hello\",\"max_tokens\":8}'", "a completion"),
@@ -111,7 +112,9 @@ export const serveCommand: CommandModule<object, ServeArgs> = {
     if (args["harness-control"]) stopWithParent();
     const profile = args.config
       ? await loadConfigFile(args.config)
-      : await loadProfile(args.profile, [
+      : args["harness-control"] && process.env[RUNTIME_CONFIG_ENV]
+        ? loadConfigFromEnv()
+        : await loadProfile(args.profile, [
           { value: flagOverrides(args), label: "a command-line flag" },
           { value: parseSet(args.set ?? []), label: "--set" },
         ]);

@@ -2,7 +2,7 @@ import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { withL3Secret } from "../../runtime/cache/redis.js";
-import { parseOrThrow, RuntimeConfigSchema, type RuntimeConfig } from "../../runtime/config.js";
+import { parseOrThrow, RUNTIME_CONFIG_ENV, RuntimeConfigSchema, type RuntimeConfig } from "../../runtime/config.js";
 import { InputError } from "../../runtime/errors.js";
 import { BUILTIN_PROFILES_DIR } from "../paths.js";
 import { issuePath, lineOf, readYaml, type YamlSource } from "../yaml.js";
@@ -233,13 +233,28 @@ export function extendsReference(profileFile: string, dir: string): string {
 
 /** A RuntimeConfig written out as JSON (how the harness starts its runtime): taken exactly as it is (validated, nothing merged or re-parsed). */
 export async function loadConfigFile(file: string): Promise<{ name: string; chain: string[]; config: RuntimeConfig }> {
-  let json: unknown;
+  let text: string;
   try {
-    json = JSON.parse(await readFile(file, "utf8"));
+    text = await readFile(file, "utf8");
   } catch (err) {
     throw new InputError(`--config ${file}: ${(err as Error).message}`);
   }
-  const config = parseOrThrow(RuntimeConfigSchema, json, `--config ${file}`);
+  return { ...configOfJson(text, `--config ${file}`), chain: [file] };
+}
+
+/** The exact RuntimeConfig in the environment variable `RUNTIME_CONFIG_ENV` (how the harness hands one to its runtime child: no file to leave behind). */
+export function loadConfigFromEnv(): { name: string; chain: string[]; config: RuntimeConfig } {
+  return { ...configOfJson(process.env[RUNTIME_CONFIG_ENV] ?? "", RUNTIME_CONFIG_ENV), chain: [RUNTIME_CONFIG_ENV] };
+}
+
+function configOfJson(text: string, label: string): { name: string; config: RuntimeConfig } {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (err) {
+    throw new InputError(`${label}: ${(err as Error).message}`);
+  }
+  const config = parseOrThrow(RuntimeConfigSchema, json, label);
   const url = withL3Secret(config.cache.l3.url);
-  return { name: "config", chain: [file], config: { ...config, cache: { ...config.cache, l3: { ...config.cache.l3, ...(url ? { url } : {}) } } } };
+  return { name: "config", config: { ...config, cache: { ...config.cache, l3: { ...config.cache.l3, ...(url ? { url } : {}) } } } };
 }

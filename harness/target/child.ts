@@ -1,8 +1,5 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import os from "node:os";
-import path from "node:path";
-import type { RuntimeConfig } from "../../runtime/config.js";
+import { RUNTIME_CONFIG_ENV, type RuntimeConfig } from "../../runtime/config.js";
 import { EnvironmentError, InputError } from "../../runtime/errors.js";
 import { L3_URL_ENV, redactUrl } from "../../runtime/cache/redis.js";
 import { RuntimeHealthSchema, type RuntimeHealth } from "../../runtime/server/health.js";
@@ -20,7 +17,7 @@ export interface Target {
 }
 
 export interface ChildRuntimeOptions {
-  /** The exact configuration the runtime runs with (handed over as a JSON file, never re-parsed from text). */
+  /** The exact configuration the runtime runs with (handed over as JSON in the environment, never re-parsed from text). */
   config: RuntimeConfig;
   /** Node/V8 flags for the runtime process (`--max-semi-space-size=...`). */
   nodeFlags?: string[];
@@ -37,17 +34,16 @@ export interface ChildRuntimeOptions {
  * SIGTERM (graceful drain), SIGKILL if it does not go.
  */
 export async function startChildRuntime(options: ChildRuntimeOptions): Promise<Target> {
-  const dir = await mkdtemp(path.join(os.tmpdir(), "tunebench-runtime-"));
-  const configFile = path.join(dir, "config.json");
   // the Redis URL's credentials travel in the environment, never in a file or on the command line
   const l3Url = options.config.cache.l3.url;
   const redacted = l3Url ? redactUrl(l3Url) : undefined;
   const secretEnv = l3Url && redacted !== l3Url ? { [L3_URL_ENV]: l3Url } : {};
   const fileConfig = { ...options.config, server: { ...options.config.server, port: 0 }, cache: { ...options.config.cache, l3: { ...options.config.cache.l3, ...(redacted ? { url: redacted } : {}) } } };
-  await writeFile(configFile, JSON.stringify(fileConfig), { mode: 0o600 });
-  const args = [...(options.nodeFlags ?? []), BIN_PATH, "serve", "--config", configFile, "--json", "--harness-control", "--probe-threads"];
-  // stdin is a pipe the runtime watches: when this process dies (even SIGKILL) it closes, and the runtime stops
-  const child: ChildProcess = spawn(process.execPath, args, { stdio: ["pipe", "pipe", "pipe"], env: { ...process.env, ...options.env, ...secretEnv } });
+  const args = [...(options.nodeFlags ?? []), BIN_PATH, "serve", "--json", "--harness-control", "--probe-threads"];
+  // stdin is a pipe the runtime watches: when this process dies (even SIGKILL) it closes, and the runtime stops;
+  // the configuration travels in the environment: no file left behind by a harness killed while its runtime starts
+  const env = { ...process.env, ...options.env, ...secretEnv, [RUNTIME_CONFIG_ENV]: JSON.stringify(fileConfig) };
+  const child: ChildProcess = spawn(process.execPath, args, { stdio: ["pipe", "pipe", "pipe"], env });
   child.stdin!.on("error", () => undefined);
   let stdout = "";
   let stderrTail = "";
@@ -57,12 +53,6 @@ export async function startChildRuntime(options: ChildRuntimeOptions): Promise<T
     for (const line of s.split("\n")) if (line.trim()) options.onOutput?.(line.trim());
   });
   const url = await new Promise<string>((resolve, reject) => {
-    const settle = <T>(fn: (v: T) => void) => (v: T): void => {
-      void rm(dir, { recursive: true, force: true });
-      fn(v);
-    };
-    resolve = settle(resolve);
-    reject = settle(reject);
     const timer = setTimeout(() => {
       child.kill("SIGKILL");
       reject(new EnvironmentError(`the runtime did not start within ${(options.startTimeoutMs ?? 600_000) / 1000} s`));
