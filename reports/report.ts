@@ -18,6 +18,7 @@ import { sizingChart } from "./charts/sizing.js";
 import type { SizeResult } from "../harness/size/output.js";
 import { headline, suiteIndexChart, type SuiteEntry } from "./charts/suite-index.js";
 import { sweepCharts } from "./charts/sweep.js";
+import { hasTrafficData, tokenLengthsChart, turnTtftChart } from "./charts/traffic.js";
 import { sweepColumns } from "../harness/sweep/output.js";
 import type { SweepResult } from "../harness/sweep/sweep.js";
 import { checkTables, escapeHtml, htmlPage, type HtmlPage, type HtmlTable, type RenderedChart } from "./html.js";
@@ -68,6 +69,7 @@ function chartsOf(source: ReportSource): ChartOutcome[] {
         ...(single ? [latencyTimelineChart(single), runtimeTimelineChart(single)] : []),
         latencyDistributionChart(runs),
         tokenLatencyChart(runs),
+        ...(hasTrafficData(runs) ? [turnTtftChart(runs), tokenLengthsChart(runs)] : []),
         cacheChart(runs),
       ];
     }

@@ -8,6 +8,9 @@ import { latencyTimelineChart } from "../../reports/charts/latency-timeline.js";
 import { recommendationsChart } from "../../reports/charts/recommendations.js";
 import { runtimeTimelineChart, MAX_SERIES_POINTS } from "../../reports/charts/runtime-timeline.js";
 import { suiteIndexChart } from "../../reports/charts/suite-index.js";
+import { hasTrafficData, MAX_LENGTH_POINTS, tokenLengthsChart, turnTtftChart } from "../../reports/charts/traffic.js";
+import type { RequestRecord } from "../../harness/load/record.js";
+import type { RunResult } from "../../harness/result.js";
 import { compileSpec, renderSvg } from "../../reports/render.js";
 import { textWidth } from "../../reports/text-metrics.js";
 import { buildReport } from "../../reports/report.js";
@@ -140,5 +143,81 @@ describe("chart specs on the recorded RunResults", () => {
     expect(textWidth("p95", 11)).toBeCloseTo((3 * 556 * 11) / 1000, 6);
     expect(textWidth("iiii", 10)).toBeLessThan(textWidth("MMMM", 10));
     expect(textWidth("latency", 11, true)).toBeGreaterThan(textWidth("latency", 11));
+  });
+});
+
+/** A recorded run given a chat conversation's per-turn figures and request records: `ttfts[k]` are turn k+1's times to first token. */
+function conversationRun(ttfts: number[][], extra: Partial<RequestRecord> = {}): RunResult {
+  const run = fixture("smoke");
+  const op = run.load.operations[0]!;
+  const requests: RequestRecord[] = [];
+  const percentiles = (values: number[]) => {
+    const sorted = [...values].sort((a, b) => a - b);
+    const at = (q: number) => sorted[Math.max(0, Math.ceil(q * sorted.length) - 1)]!;
+    return { count: values.length, minMs: sorted[0]!, meanMs: values.reduce((a, b) => a + b, 0) / values.length, p50Ms: at(0.5), p90Ms: at(0.9), p95Ms: at(0.95), p99Ms: at(0.99), p999Ms: at(0.999), maxMs: sorted.at(-1)! };
+  };
+  ttfts.forEach((values, k) =>
+    values.forEach((ttft, i) =>
+      requests.push({ op: "chat", atMs: 1000 + i, outcome: "ok", latencyMs: ttft + 100, ttftMs: ttft, session: i, turn: k + 1, promptDrawn: 1000 + 100 * k, promptServed: 1040 + 110 * k, outputDrawn: 20 + i, outputServed: 20 + i, ...extra }),
+    ),
+  );
+  const turns = ttfts.map((values, k) => ({ turn: k + 1, count: values.length, latency: percentiles(values.map((v) => v + 100)), ttft: percentiles(values), meanPromptTokens: 1000 + 100 * k }));
+  return { ...run, load: { ...run.load, operations: [{ ...op, name: "chat", turns }], requests } };
+}
+
+const valuesOf = (chart: ChartOutcome): Array<Record<string, unknown>> => {
+  if (!isChart(chart)) throw new Error(`not drawn: ${(chart as { reason: string }).reason}`);
+  const spec = chart.spec as { data: { values: Array<Record<string, unknown>> } };
+  return spec.data.values;
+};
+
+describe("traffic charts", () => {
+  it("draws each turn's stored TTFT p50 with the 95 % interval of its records, none where too few, and overlays runs", async () => {
+    const turn1 = [50, 52, 54, 56, 58, 60, 62, 64, 66, 68, 70];
+    const run = conversationRun([turn1, [90, 95, 100]]);
+    expect(hasTrafficData([{ label: "a", run }])).toBe(true);
+    expect(hasTrafficData([{ label: "a", run: fixture("smoke") }])).toBe(false);
+    const chart = turnTtftChart([{ label: "a", run }]);
+    const rows = valuesOf(chart);
+    expect(rows.map((r) => [r.turn, r.ms])).toEqual([
+      [1, run.load.operations[0]!.turns![0]!.ttft!.p50Ms],
+      [2, 95],
+    ]);
+    // 11 values: the 3rd smallest is at or below the median with 96.7 % (binomial), the 9th at or above it
+    expect([rows[0]!.low, rows[0]!.high]).toEqual([54, 66]);
+    expect(rows[1]!.low).toBeUndefined();
+    expect((chart as { notes: string[] }).notes.join(" ")).toMatch(/turn 2 had too few answered requests/);
+    const both = turnTtftChart([
+      { label: "cache on", run },
+      { label: "cache off", run: conversationRun([turn1.map((v) => v * 2), [300, 310, 320]]) },
+    ]);
+    expect(new Set(valuesOf(both).map((r) => r.run))).toEqual(new Set(["cache on", "cache off"]));
+    for (const c of [chart, both]) {
+      if (!isChart(c)) throw new Error("no chart");
+      expect(await renderSvg(c.spec, c.id)).not.toMatch(/\bNaN\b/);
+    }
+    expect(isChart(turnTtftChart([{ label: "a", run: fixture("smoke") }]))).toBe(false);
+  });
+
+  it("draws each request's drawn against served lengths, thinned by a stride past the cap, failed requests left out", async () => {
+    const run = conversationRun([[50, 60, 70], [80, 90]]);
+    run.load.requests!.push({ op: "chat", atMs: 5, outcome: "timeout", latencyMs: 60_000, promptDrawn: 7, outputDrawn: 7 });
+    const rows = valuesOf(tokenLengthsChart([{ label: "a", run }]));
+    expect(rows.filter((r) => r.length === "prompt").map((r) => [r.drawn, r.served])).toEqual([
+      [1000, 1040],
+      [1000, 1040],
+      [1000, 1040],
+      [1100, 1150],
+      [1100, 1150],
+    ]);
+    expect(rows.filter((r) => r.length === "output")).toHaveLength(5);
+    const many = conversationRun([Array.from({ length: MAX_LENGTH_POINTS * 2 + 1 }, (_, i) => i + 1)]);
+    const thinned = tokenLengthsChart([{ label: "a", run: many }]);
+    expect(valuesOf(thinned).filter((r) => r.length === "prompt").length).toBeLessThanOrEqual(MAX_LENGTH_POINTS);
+    expect((thinned as { notes: string[] }).notes.join(" ")).toMatch(/one answered request in 3 of 4001 is drawn/);
+    const chart = tokenLengthsChart([{ label: "a", run }]);
+    if (!isChart(chart)) throw new Error("no chart");
+    expect(() => compileSpec(chart.spec)).not.toThrow();
+    expect(await renderSvg(chart.spec, chart.id)).toMatch(/^<svg/);
   });
 });
