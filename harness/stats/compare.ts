@@ -305,3 +305,32 @@ export function linearTrend(xs: readonly number[], ys: readonly number[]): Linea
   const half = t975(n - 2) * Math.sqrt(rss / (n - 2) / sxx);
   return { n, slope, intercept, low: slope - half, high: slope + half };
 }
+
+/**
+ * The 95 % interval of a rate that was counted over consecutive spans (a run's
+ * seconds): the spans are cut into at most `batches` consecutive batches of at
+ * least 2 spans, each batch's rate (its count over its time) is one sample, and
+ * Student's t over them gives the interval around `rate` (batch means:
+ * neighbouring seconds are correlated, whole batches far less). Undefined with
+ * fewer than 2 batches (fewer than 4 spans). The low end is never below 0.
+ */
+export function rateInterval(rate: number, counts: readonly number[], spansS: readonly number[], batches = 5): { low: number; high: number; batches: number } | undefined {
+  const n = Math.min(counts.length, spansS.length);
+  const b = Math.min(batches, Math.floor(n / 2));
+  if (b < 2) return undefined;
+  const rates: number[] = [];
+  for (let k = 0; k < b; k++) {
+    const from = Math.floor((k * n) / b);
+    const to = Math.floor(((k + 1) * n) / b);
+    let count = 0;
+    let seconds = 0;
+    for (let i = from; i < to; i++) {
+      count += counts[i]!;
+      seconds += spansS[i]!;
+    }
+    if (seconds > 0) rates.push(count / seconds);
+  }
+  if (rates.length < 2) return undefined;
+  const half = (t975(rates.length - 1) * sampleStandardDeviation(rates)) / Math.sqrt(rates.length);
+  return { low: Math.max(0, rate - half), high: rate + half, batches: rates.length };
+}

@@ -17,7 +17,7 @@ export function sweepColumns(points: readonly SweepPoint[]): Array<Column<SweepP
   return [
     { header: "point", value: (p) => p.kind },
     { header: "offered", align: "right", value: (p) => (p.rate !== undefined ? `${p.rate} req/s` : `${p.concurrency} client${p.concurrency === 1 ? "" : "s"}`) },
-    { header: "req/s", align: "right", value: (p) => p.throughput.toFixed(2) },
+    { header: "req/s (95 % CI)", align: "right", value: (p) => `${p.throughput.toFixed(2)}${p.throughputInterval ? ` (${p.throughputInterval.low.toFixed(2)}-${p.throughputInterval.high.toFixed(2)})` : ""}` },
     { header: "p50 / p95 ms", align: "right", value: (p) => `${ms(p.latency.p50Ms)} / ${ms(p.latency.p95Ms)}` },
     ...(streamed
       ? [
@@ -53,7 +53,7 @@ export function sweepMarkdown(r: SweepResult): string {
     "",
     sweepTable(r.points),
     "",
-    "req/s: requests that succeeded per second of the measured window; latency of every operation merged; over-saturated: requests in flight and latency both grew with time (95 % intervals of their slopes above zero).",
+    "req/s: requests that succeeded per second of the measured window, with its 95 % interval from the window's seconds in 5 consecutive batches (batch means); latency of every operation merged; over-saturated: requests in flight and latency both grew with time (95 % intervals of their slopes above zero).",
     "",
   ];
   const judged = r.points.filter((p) => p.saturation.verdict !== "not evaluated");

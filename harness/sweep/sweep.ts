@@ -1,7 +1,7 @@
 import type { RuntimeConfig } from "../../runtime/config.js";
 import { InputError } from "../../runtime/errors.js";
 import { latencyOf, offeredWindow, OVER_SATURATION_MIN_POINTS, OVER_SATURATION_MIN_SECONDS, overSaturation, type OverSaturation } from "../checks/data.js";
-import { wilson, type LinearTrend } from "../stats/compare.js";
+import { rateInterval, wilson, type LinearTrend } from "../stats/compare.js";
 import type { RunOperation, RunResult } from "../result.js";
 import { buildPlan } from "../run/plan.js";
 import { runScenario, type RunEvent } from "../run/run.js";
@@ -73,6 +73,8 @@ export interface SweepPoint {
   errors: number;
   /** Requests that succeeded per second of the measured window. */
   throughput: number;
+  /** Its 95 % interval from the window's seconds in consecutive batches (batch means); absent with fewer than 4 seconds. */
+  throughputInterval?: { low: number; high: number; batches: number };
   /** Every operation's latency merged. */
   latency: P50P95;
   /** The streamed operation with the most requests, where one streams. */
@@ -160,6 +162,13 @@ export function pointOf(r: RunResult, kind: SweepKind, label: string, level: { c
   const window = offeredWindow(r);
   const s = window ? overSaturation(r.load.timeline, window) : undefined;
   const goodput = goodputOf(ops, seconds);
+  const measured = r.load.timeline.filter((t) => t.phase === "measure");
+  const throughput = seconds > 0 ? ok / seconds : 0;
+  const interval = rateInterval(
+    throughput,
+    measured.map((t) => t.requests - t.errors),
+    measured.map((t) => t.spanMs / 1000),
+  );
   return {
     kind,
     label,
@@ -167,7 +176,8 @@ export function pointOf(r: RunResult, kind: SweepKind, label: string, level: { c
     measuredS: seconds,
     requests,
     errors: requests - ok,
-    throughput: seconds > 0 ? ok / seconds : 0,
+    throughput,
+    ...(interval ? { throughputInterval: interval } : {}),
     latency: p50p95(merged),
     ...(streamed ? { streamed: { operation: streamed.name, ttft: p50p95(streamed.ttft), interTokenP50Ms: streamed.interToken?.p50Ms ?? null } } : {}),
     ...(goodput ? { goodput } : {}),

@@ -17,6 +17,9 @@ interface Row {
   point: string;
   kind: string;
   x: number;
+  /** The 95 % interval of x, where x is a measured throughput that has one. */
+  xLow?: number;
+  xHigh?: number;
   y: number;
   series: string;
   saturated: string;
@@ -28,6 +31,8 @@ function curve(id: string, title: string, description: string, rows: Row[], axes
   const y = { field: "y", type: "quantitative", title: axes.y, ...(axes.log ? { scale: { type: "log" }, axis: LOG_AXIS } : { scale: { zero: true } }) };
   const series = [...new Set(rows.map((r) => r.series))];
   const layers: Array<Record<string, unknown>> = [
+    // a measured throughput's 95 % interval, as a horizontal bar through its point
+    { transform: [{ filter: "isValid(datum.xLow) && isValid(datum.xHigh)" }], mark: { type: "rule", strokeWidth: 1, color: "#7f7f7f" }, encoding: { x: { field: "xLow", type: "quantitative" }, x2: { field: "xHigh" }, y } },
     // the curve joins the constant rates; the closed loops (one client, the most clients) stand apart as their own marks
     { transform: [{ filter: "datum.kind === 'constant'" }], mark: { type: "line", strokeWidth: 1.5 }, encoding: { x, y, color: { field: "series", type: "nominal", title: null, sort: series }, order: { field: "x", type: "quantitative" } } },
     {
@@ -64,18 +69,21 @@ function rows(points: readonly SweepPoint[], x: (p: SweepPoint) => number, ys: A
     for (const [series, y] of ys) {
       const v = y(p);
       if (v === null || v === undefined || !Number.isFinite(v)) continue;
-      out.push({ point: p.label, kind: p.kind, x: round(x(p)), y: round(v), series, saturated: verdict(p) });
+      const band = x === throughputOf && p.throughputInterval ? { xLow: round(p.throughputInterval.low), xHigh: round(p.throughputInterval.high) } : {};
+      out.push({ point: p.label, kind: p.kind, x: round(x(p)), ...band, y: round(v), series, saturated: verdict(p) });
     }
   }
   return out;
 }
+
+const throughputOf = (p: SweepPoint): number => p.throughput;
 
 const RATE_AXIS = "requests/s offered (closed loops: achieved)";
 
 export function sweepLatencyChart(r: SweepResult): ChartOutcome {
   const id = "sweep-latency";
   const title = "Latency against throughput";
-  const data = rows(r.points, (p) => p.throughput, [
+  const data = rows(r.points, throughputOf, [
     ["p50", (p) => p.latency.p50Ms],
     ["p95", (p) => p.latency.p95Ms],
   ]);
@@ -83,7 +91,7 @@ export function sweepLatencyChart(r: SweepResult): ChartOutcome {
   return curve(
     id,
     title,
-    "Each point of the sweep at the throughput it achieved (requests that succeeded per second), with the median and p95 latency of every operation merged, on a log axis. A queueing target bends upwards: latency grows while throughput stops growing. The over-saturated point is red.",
+    "Each point of the sweep at the throughput it achieved (requests that succeeded per second; the grey bar is its 95 % interval from the window's seconds in batches), with the median and p95 latency of every operation merged, on a log axis. A queueing target bends upwards: latency grows while throughput stops growing. The over-saturated point is red.",
     data,
     { x: "requests/s achieved", y: "latency, ms (log)", log: true },
     undefined,

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { Xorshift128 } from "../../../runtime/random.js";
-import { comparePaired, compareUnpaired, linearTrend, mannWhitney, minimumP, roundNoise, t975, wilson } from "../../../harness/stats/compare.js";
+import { comparePaired, compareUnpaired, linearTrend, mannWhitney, minimumP, rateInterval, roundNoise, t975, wilson } from "../../../harness/stats/compare.js";
 
 /** A log-normal figure around `median` with relative spread `sd` (what a latency percentile does between runs). */
 function noisy(rng: Xorshift128, median: number, sd: number): number {
@@ -253,5 +253,23 @@ describe("linearTrend: the least-squares slope and its 95 % t-interval", () => {
     expect(linearTrend([1, 2], [1, 2])).toBeUndefined();
     expect(linearTrend([2, 2, 2], [1, 5, 9])).toBeUndefined();
     expect(linearTrend([0, 1, 2, 3, 4], [1, 3, Number.NaN, 7, 9])).toMatchObject({ n: 4, slope: 2 });
+  });
+});
+
+describe("rateInterval: a counted rate's 95 % interval from batch means", () => {
+  it("cuts the spans into consecutive batches and puts Student's t over their rates around the rate", () => {
+    // 2 batches: 10/s and 20/s; sd 7.071, t(1) 12.706: half-width 63.53
+    const two = rateInterval(15, [10, 10, 20, 20], [1, 1, 1, 1])!;
+    expect(two.batches).toBe(2);
+    expect(two.low).toBe(0);
+    expect(two.high).toBeCloseTo(15 + (12.706 * Math.SQRT2 * 5) / Math.SQRT2, 6);
+    // a steady count has no width; a partial span counts by its length
+    expect(rateInterval(10, Array(10).fill(10), Array(10).fill(1))).toEqual({ low: 10, high: 10, batches: 5 });
+    const partial = rateInterval(10, [10, 10, 10, 10, 10, 5], [1, 1, 1, 1, 1, 0.5])!;
+    expect([partial.low, partial.high]).toEqual([10, 10]);
+    // 100 seconds alternating 8 and 12: every 20-second batch is 10/s
+    const alternating = rateInterval(10, Array.from({ length: 100 }, (_, i) => (i % 2 ? 8 : 12)), Array(100).fill(1))!;
+    expect(alternating.high - alternating.low).toBeCloseTo(0, 9);
+    expect(rateInterval(10, [10, 10, 10], [1, 1, 1])).toBeUndefined();
   });
 });

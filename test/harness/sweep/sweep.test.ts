@@ -112,7 +112,7 @@ function streamedSweep(): SweepResult {
       point({ kind: "throughput", label: "throughput (16 clients)", concurrency: 16, throughput: 8, streamed: streamed(400, 30), goodput: goodput(5, 0.6) }),
       point({ kind: "constant", label: "4/s", rate: 4, throughput: 4, streamed: streamed(60, 15), goodput: goodput(4, 1) }),
       point({ kind: "constant", label: "6/s", rate: 6, throughput: 6, streamed: streamed(90, 20), goodput: goodput(5.8, 0.97) }),
-      point({ kind: "constant", label: "8/s", rate: 8, throughput: 7.5, streamed: streamed(900, 28), goodput: goodput(3, 0.4), saturation: { verdict: "saturated", evidence: "over 10 s: in flight +2.0 requests/s ...", latencyMetric: "ttft p50" } }),
+      point({ kind: "constant", label: "8/s", rate: 8, throughput: 7.5, streamed: streamed(900, 28), goodput: goodput(3, 0.4), throughputInterval: { low: 6.25, high: 8.75, batches: 5 }, saturation: { verdict: "saturated", evidence: "over 10 s: in flight +2.0 requests/s ...", latencyMetric: "ttft p50" } }),
     ],
     saturatedAt: 8,
     seconds: 90,
@@ -160,9 +160,9 @@ describe("the sweep's charts and table", () => {
     expect(md).toContain("**Over-saturated at 8 requests/s**");
     const rows = md.split("\n").filter((l) => /^\| (synchronous|throughput|constant) /.test(l));
     expect(rows).toHaveLength(5);
-    expect(md).toMatch(/\| point +\| +offered \| req\/s \| p50 \/ p95 ms \| TTFT p50 \/ p95 ms \| ITL p50 ms \| goodput\/s \(attainment %, 95 % CI\) \| errors \| over-saturated \|/);
-    expect(rows[4]).toMatch(/\| constant +\| +8 req\/s \| +7\.50 \| +100 \/ 200 \| +900 \/ 1800 \| +28\.0 \| +3\.00 \(40\.0, 35\.0-43\.0\) \| +0 \| yes +\|$/);
-    expect(rows[0]).toMatch(/\| synchronous \| +1 client \|/);
+    expect(md).toMatch(/\| point +\| +offered \| +req\/s \(95 % CI\) +\| p50 \/ p95 ms \| TTFT p50 \/ p95 ms \| ITL p50 ms \| goodput\/s \(attainment %, 95 % CI\) \| errors \| over-saturated \|/);
+    expect(rows[4]).toMatch(/\| constant +\| +8 req\/s \| +7\.50 \(6\.25-8\.75\) \| +100 \/ 200 \| +900 \/ 1800 \| +28\.0 \| +3\.00 \(40\.0, 35\.0-43\.0\) \| +0 \| yes +\|$/);
+    expect(rows[0]).toMatch(/\| synchronous \| +1 client \| +2\.00 \|/);
     expect(md).toContain("Note: stopped raising the rate at 8/s, where the offered load outran the target.");
   });
 });
