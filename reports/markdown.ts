@@ -149,6 +149,10 @@ export function trafficLines(r: RunResult): string[] {
       lines.push(
         `${o.name}: ${t.requests} answered requests; prompt tokens drawn ${mean(t.promptDrawn, t.requests)} mean, served ${mean(t.promptServed, served)} (${o.name === "chat" ? "drawn counts the messages' contents: the server's chat template and the answers read back into the history add tokens" : `${t.promptOff} off by more than 1`}); output tokens drawn ${mean(t.outputDrawn, t.requests)} mean, served ${mean(t.outputServed, served)}; ${t.shortOutputs} stopped before their drawn length${t.unknownServed > 0 ? `; ${t.unknownServed} answers did not say their token counts` : ""}.`,
       );
+      if (t.cachedKnown !== undefined && t.cachedKnown > 0) {
+        const share = t.promptServed > 0 ? ` (${(((t.promptCached ?? 0) / t.promptServed) * 100).toFixed(1)} % of the prompt tokens served)` : "";
+        lines.push(`${o.name}: ${t.promptCached ?? 0} prompt tokens taken from the target's cache over ${t.cachedKnown} answers that said so${share}.`);
+      }
     }
     const g = o.goodput;
     if (g) {

@@ -29,6 +29,13 @@ export const InferenceConfigSchema = z
     batchSize: z.number().int().min(1).max(65536).default(512),
     /** Sequences that can generate at once in one context. Default 1. */
     parallelSequences: z.number().int().min(1).max(256).default(1),
+    /**
+     * Prompt-prefix reuse (llama-server's `cache_prompt`): each sequence keeps the tokens it
+     * evaluated, a request evaluates only what follows the longest prefix it shares with them,
+     * and goes to the free sequence that shares the most. A request's `cache_prompt: false`
+     * turns it off for that request. Default true.
+     */
+    promptCache: z.boolean().default(true),
     /** Flash attention: on, off, or `auto` (on where the model and the backend support it, as llama.cpp decides). Default `auto`. */
     flashAttention: z.union([z.boolean(), z.literal("auto")]).default("auto"),
     /** Map the model file instead of reading it into memory. Default true. */

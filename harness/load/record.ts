@@ -42,6 +42,10 @@ export const TokensSchema = z.object({
   shortOutputs: z.number().int(),
   /** Answers that did not say how many tokens they had: no usage and no token events. */
   unknownServed: z.number().int(),
+  /** Prompt tokens the target said it took from its cache (`usage.prompt_tokens_details.cached_tokens`), over the requests whose answer said so. */
+  promptCached: z.number().int().optional(),
+  /** Requests whose answer said how many prompt tokens came from the cache. */
+  cachedKnown: z.number().int().optional(),
 });
 
 /** Goodput of an operation over the measured window (vLLM's and GuideLLM's definition: good requests meet every SLO; errors are not good). */
@@ -85,6 +89,8 @@ export const RequestRecordSchema = z.object({
   prefix: z.number().int().optional(),
   promptDrawn: z.number().int().optional(),
   promptServed: z.number().int().optional(),
+  /** Of the served prompt, the tokens the target took from its cache (a prefix it held), where it said. */
+  promptCached: z.number().int().optional(),
   outputDrawn: z.number().int().optional(),
   outputServed: z.number().int().optional(),
   finishReason: z.string().optional(),
@@ -341,6 +347,7 @@ export class LoadRecorder {
       // streamed without usage: one token event is one token (what every server sends when it does not batch)
       const outputServed = answer?.usage?.completionTokens ?? (answer && answer.tokenEvents > 0 ? answer.tokenEvents : undefined);
       if (promptServed !== undefined) r.promptServed = promptServed;
+      if (answer?.usage?.cachedTokens !== undefined) r.promptCached = answer.usage.cachedTokens;
       if (outputServed !== undefined) r.outputServed = outputServed;
       if (answer?.finishReason !== undefined) r.finishReason = answer.finishReason;
       if (outcome.firstTokenAt !== undefined) {
@@ -373,6 +380,10 @@ export class LoadRecorder {
         t.promptServed += r.promptServed;
         if (exact && Math.abs(r.promptServed - r.promptDrawn) > 1) t.promptOff++;
       }
+    }
+    if (r.promptCached !== undefined) {
+      t.promptCached = (t.promptCached ?? 0) + r.promptCached;
+      t.cachedKnown = (t.cachedKnown ?? 0) + 1;
     }
     if (r.outputDrawn !== undefined) t.outputDrawn += r.outputDrawn;
     if (r.outputServed === undefined) t.unknownServed++;

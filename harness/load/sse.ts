@@ -70,6 +70,8 @@ export type CompletionEventKind = "token" | "done" | "error" | "other";
 export interface CompletionUsage {
   promptTokens: number | undefined;
   completionTokens: number | undefined;
+  /** Prompt tokens the server took from its cache (`prompt_tokens_details.cached_tokens`: OpenAI, vLLM, tunebench's runtime), where it says. */
+  cachedTokens?: number | undefined;
 }
 
 /** One event of a completion stream, read: its kind, the text it carries, and the usage or finish reason if it has them. */
@@ -87,8 +89,10 @@ const count = (v: unknown): number | undefined => (typeof v === "number" && Numb
 /** OpenAI's `usage` object, when the value is one; llama-server's `timings` are not read. */
 export function usageOf(v: unknown): CompletionUsage | undefined {
   if (v === null || typeof v !== "object") return undefined;
-  const u = v as { prompt_tokens?: unknown; completion_tokens?: unknown };
-  const usage = { promptTokens: count(u.prompt_tokens), completionTokens: count(u.completion_tokens) };
+  const u = v as { prompt_tokens?: unknown; completion_tokens?: unknown; prompt_tokens_details?: { cached_tokens?: unknown } | null };
+  const usage: CompletionUsage = { promptTokens: count(u.prompt_tokens), completionTokens: count(u.completion_tokens) };
+  const cached = typeof u.prompt_tokens_details === "object" && u.prompt_tokens_details !== null ? count(u.prompt_tokens_details.cached_tokens) : undefined;
+  if (cached !== undefined) usage.cachedTokens = cached;
   return usage.promptTokens === undefined && usage.completionTokens === undefined ? undefined : usage;
 }
 

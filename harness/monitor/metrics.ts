@@ -49,6 +49,8 @@ export function runtimeMetricsSampler(baseUrl: string): Sampler {
       copy("runtime.queue_wait_seconds_total", "tunebench_inference_queue_wait_seconds_total");
       copy("runtime.tokens_per_second", "tunebench_generation_tokens_per_second");
       copy("runtime.generated_tokens_total", "tunebench_generated_tokens_total");
+      copy("runtime.prompt_tokens_evaluated_total", "tunebench_prompt_tokens_evaluated_total");
+      copy("runtime.prompt_tokens_reused_total", "tunebench_prompt_tokens_reused_total");
       copy("cache.source_loads", "tunebench_cache_source_loads");
       copy("runtime.embeddings_total", "tunebench_embeddings");
       copy("runtime.embed_compute_seconds_total", "tunebench_embed_compute_seconds_total");

@@ -80,6 +80,7 @@ export async function verifyRow(row: SizingRow, o: VerifyOptions): Promise<Verif
     contextSize: o.contextSize,
     batchSize: 512,
     parallelSequences: o.sequences,
+    promptCache: true,
     flashAttention: "auto",
     useMmap: true,
     backend: o.backend,

@@ -24,6 +24,12 @@ export interface GenerateOptions {
   temperature?: number;
   seed?: number;
   signal?: AbortSignal;
+  /**
+   * Reuse the longest prefix the prompt shares with a sequence's cached tokens
+   * (llama-server's `cache_prompt`): only the tokens after it are evaluated.
+   * Default: the engine's `promptCache` setting.
+   */
+  cachePrompt?: boolean;
   /** Called for each token as it is generated, with its time since the request started. */
   onToken?: (token: Token, text: string, elapsedMs: number) => void;
 }
@@ -32,6 +38,8 @@ export interface GenerationResult {
   tokens: Token[];
   text: string;
   promptTokens: number;
+  /** Prompt tokens taken from the sequence's cache instead of evaluated (a shared prefix); 0 without reuse. */
+  promptTokensReused: number;
   /** From the call to the first generated token (includes prompt processing). */
   timeToFirstTokenMs: number;
   /** Gap before each generated token after the first. */
@@ -63,6 +71,9 @@ export function resolveFlashAttention(setting: boolean | "auto", contextLog: rea
   return !contextLog.some((l) => /flash.?attention not supported|flash_attn is not compatible/i.test(l.message));
 }
 
+/** The share of a prompt a free sequence's cache must hold (as a prefix) to be chosen for it over the least recently used one: llama-server's `--slot-prompt-similarity` default. */
+export const PREFIX_SIMILARITY = 0.1;
+
 /**
  * The inference engine: one model, one context with `parallelSequences` sequences,
  * streaming generation with timings, embeddings. All llama.cpp work goes through
@@ -76,6 +87,9 @@ export class InferenceEngine {
   /** Embeddings computed since load: how many, the model's time on them, and the time they waited for the one embedding context, ms. */
   readonly embedStats = { count: 0, computeMs: 0, waitMs: 0 };
   private disposed = false;
+  /** When each sequence was last released (a counter): the least recently used free one is taken when none shares enough of a prompt. */
+  private readonly lastUsed = new Map<LlamaContextSequence, number>();
+  private uses = 0;
   private vocabTexts: readonly string[] | undefined;
 
   private constructor(
@@ -216,14 +230,34 @@ export class InferenceEngine {
     return tokenPiece(this.model, token, this.vocabTexts[token]);
   }
 
-  /** Waits for a free sequence: at most `parallelSequences` generations run at once. */
-  private async acquire(): Promise<LlamaContextSequence> {
-    const s = this.free.pop();
-    if (s !== undefined) return s;
-    return new Promise((resolve) => this.waiters.push(resolve));
+  /**
+   * Waits for a free sequence: at most `parallelSequences` generations run at once.
+   * Given a prompt, the free sequence whose cached tokens share the longest prefix
+   * with it wins when that prefix is at least `PREFIX_SIMILARITY` of the prompt (as
+   * llama-server's `--slot-prompt-similarity`); otherwise, and without a prompt, the
+   * least recently used one. A waiter takes the next sequence released.
+   */
+  private async acquire(prompt?: readonly Token[]): Promise<LlamaContextSequence> {
+    if (this.free.length === 0) return new Promise((resolve) => this.waiters.push(resolve));
+    let pick = 0;
+    for (let i = 1; i < this.free.length; i++) if ((this.lastUsed.get(this.free[i]!) ?? 0) < (this.lastUsed.get(this.free[pick]!) ?? 0)) pick = i;
+    if (prompt && prompt.length > 0) {
+      let best = -1;
+      let bestShared = 0;
+      for (let i = 0; i < this.free.length; i++) {
+        const shared = this.free[i]!.compareContextTokens(prompt as Token[]).firstDifferentIndex;
+        if (shared > bestShared) {
+          best = i;
+          bestShared = shared;
+        }
+      }
+      if (best >= 0 && bestShared / prompt.length >= PREFIX_SIMILARITY) pick = best;
+    }
+    return this.free.splice(pick, 1)[0]!;
   }
 
   private release(s: LlamaContextSequence): void {
+    this.lastUsed.set(s, ++this.uses);
     const next = this.waiters.shift();
     if (next) next(s);
     else this.free.push(s);
@@ -267,14 +301,24 @@ export class InferenceEngine {
         `prompt (${promptTokens.length} tokens) + maxTokens (${options.maxTokens}) exceeds the context: at most ${limit} tokens (contextSize ${this.context.contextSize})`,
       );
     }
-    return this.withSequence(async (sequence) => {
-      const started = performance.now();
+    const reuse = options.cachePrompt ?? this.config.promptCache;
+    if (this.disposed) throw new Error("the inference engine is disposed");
+    const sequence = await this.acquire(reuse ? promptTokens : undefined);
+    const started = performance.now();
+    try {
+      if (this.disposed) throw new Error("the inference engine is disposed");
+      // the longest prefix shared with what the sequence holds is kept; at least the last prompt token is evaluated, for its logits
+      let reused = 0;
+      if (reuse) {
+        reused = Math.min(sequence.compareContextTokens(promptTokens).firstDifferentIndex, promptTokens.length - 1);
+        if (reused < sequence.nextTokenIndex) await sequence.eraseContextTokenRanges([{ start: reused, end: sequence.nextTokenIndex }]);
+      } else await sequence.clearHistory();
       const tokens: Token[] = [];
       const interTokenMs: number[] = [];
       let last = started;
       let firstAt = started;
       let stopReason: GenerationResult["stopReason"] = "maxTokens";
-      const iterator = sequence.evaluate(promptTokens, {
+      const iterator = sequence.evaluate(promptTokens.slice(reused), {
         temperature: options.temperature ?? 0,
         ...(options.seed !== undefined ? { seed: options.seed } : {}),
         yieldEogToken: options.ignoreEos === true,
@@ -298,12 +342,19 @@ export class InferenceEngine {
         tokens,
         text: this.model.detokenize(tokens),
         promptTokens: promptTokens.length,
+        promptTokensReused: reused,
         timeToFirstTokenMs: (tokens.length > 0 ? firstAt : end) - started,
         interTokenMs,
         totalMs: end - started,
         stopReason,
       };
-    });
+    } catch (err) {
+      // a failed evaluation leaves the sequence's state unknown: the next request starts it afresh
+      await sequence.clearHistory().catch(() => undefined);
+      throw err;
+    } finally {
+      this.release(sequence);
+    }
   }
 
   /** The most tokens one text may have to be embedded: the embedding context (at most 2048) less the one llama.cpp keeps free. */

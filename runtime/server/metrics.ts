@@ -15,6 +15,8 @@ export class ServiceMetrics {
   readonly requestSeconds: Histogram<"route" | "method" | "status">;
   readonly ttftSeconds: Histogram;
   readonly generatedTokens: Counter;
+  readonly promptTokensEvaluated: Counter;
+  readonly promptTokensReused: Counter;
   readonly tokensPerSecond: Gauge;
   private readonly gcObserver: PerformanceObserver;
   private gcPauseMaxMs = 0;
@@ -40,6 +42,8 @@ export class ServiceMetrics {
       registers,
     });
     this.generatedTokens = new Counter({ name: "tunebench_generated_tokens_total", help: "Tokens generated", registers });
+    this.promptTokensEvaluated = new Counter({ name: "tunebench_prompt_tokens_evaluated_total", help: "Prompt tokens evaluated by the model", registers });
+    this.promptTokensReused = new Counter({ name: "tunebench_prompt_tokens_reused_total", help: "Prompt tokens taken from a sequence's cache (a prefix shared with what it held) instead of evaluated", registers });
     this.tokensPerSecond = new Gauge({ name: "tunebench_generation_tokens_per_second", help: "Generation speed of the last completed request", registers });
     new Gauge({
       name: "tunebench_inference_queue_depth",

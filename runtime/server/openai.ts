@@ -10,6 +10,8 @@ export const CompletionRequest = z.looseObject({
   stream: z.boolean().optional(),
   /** llama.cpp server's extension: keep generating through end-of-sequence (exactly max_tokens tokens). */
   ignore_eos: z.boolean().optional(),
+  /** llama.cpp server's extension: false evaluates the whole prompt, reusing no cached prefix (default: the runtime's `inference.promptCache`). */
+  cache_prompt: z.boolean().optional(),
 });
 export type CompletionRequest = z.output<typeof CompletionRequest>;
 
@@ -30,6 +32,8 @@ export const ChatRequest = z.looseObject({
   stream: z.boolean().optional(),
   /** llama.cpp server's extension, as on completions: exactly max_tokens tokens. */
   ignore_eos: z.boolean().optional(),
+  /** llama.cpp server's extension, as on completions. */
+  cache_prompt: z.boolean().optional(),
 });
 export type ChatRequest = z.output<typeof ChatRequest>;
 

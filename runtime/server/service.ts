@@ -345,7 +345,7 @@ export class RuntimeService {
   private async generate(
     prompt: string,
     maxTokens: number,
-    sampling: { temperature?: number | undefined; seed?: number | undefined; ignore_eos?: boolean | undefined },
+    sampling: { temperature?: number | undefined; seed?: number | undefined; ignore_eos?: boolean | undefined; cache_prompt?: boolean | undefined },
     ctx: RequestContext,
     onText?: (t: string) => void,
   ) {
@@ -373,9 +373,12 @@ export class RuntimeService {
         ...(temperature !== undefined ? { temperature } : {}),
         ...(seed !== undefined ? { seed } : {}),
         ignoreEos: sampling.ignore_eos === true,
+        ...(sampling.cache_prompt !== undefined ? { cachePrompt: sampling.cache_prompt } : {}),
         signal: ctx.signal,
         ...(onText ? { onToken: (_t: unknown, text: string) => onText(text) } : {}),
       });
+      this.metrics.promptTokensEvaluated.inc(result.promptTokens - result.promptTokensReused);
+      this.metrics.promptTokensReused.inc(result.promptTokensReused);
       if (result.stopReason === "aborted" && ctx.reason() === "deadline") throw ctx.signal.reason;
       if (result.tokens.length > 0) {
         this.metrics.ttftSeconds.observe(result.timeToFirstTokenMs / 1000);
@@ -534,8 +537,14 @@ function finishReason(stop: "maxTokens" | "eos" | "aborted"): string {
   return stop === "eos" ? "stop" : "length";
 }
 
-function usage(r: { promptTokens: number; tokens: unknown[] }) {
-  return { prompt_tokens: r.promptTokens, completion_tokens: r.tokens.length, total_tokens: r.promptTokens + r.tokens.length };
+/** OpenAI's usage, with the prompt tokens taken from a sequence's cache as OpenAI and vLLM say them (`prompt_tokens_details.cached_tokens`). */
+function usage(r: { promptTokens: number; promptTokensReused: number; tokens: unknown[] }) {
+  return {
+    prompt_tokens: r.promptTokens,
+    completion_tokens: r.tokens.length,
+    total_tokens: r.promptTokens + r.tokens.length,
+    prompt_tokens_details: { cached_tokens: r.promptTokensReused },
+  };
 }
 
 /**

@@ -106,6 +106,35 @@ describe("inference engine", () => {
   });
 });
 
+describe("prompt-prefix reuse in the engine", () => {
+  it("evaluates only what follows the shared prefix, and computes what a fresh sequence fed the same two parts computes", async () => {
+    const system = "ka lo mi ren tu sa vek no dri pa el qui ".repeat(12);
+    for (const [k, question] of ["how far", "which one is it", "when"].entries()) {
+      await engine.generate(`${system}\nQ: first ${k}`, { maxTokens: 4, cachePrompt: true });
+      const prompt = `${system}\nQ: ${question}`;
+      const reused = await engine.generate(prompt, { maxTokens: 10, ignoreEos: true, cachePrompt: true });
+      const tokens = engine.tokenizePrompt(prompt);
+      expect(reused.promptTokensReused).toBeGreaterThan(tokens.length / 2);
+      expect(reused.promptTokensReused).toBeLessThan(tokens.length);
+      // the same prompt read fresh in the same two parts: llama.cpp's numbers depend on how the prompt is cut into decodes, so this is the like-for-like reference
+      const split = await engine.withSequence(async (s) => {
+        const first = s.evaluate(tokens.slice(0, reused.promptTokensReused), { temperature: 0 });
+        await first.next();
+        await first.return();
+        const out: number[] = [];
+        for await (const t of s.evaluate(tokens.slice(reused.promptTokensReused), { temperature: 0, yieldEogToken: true })) {
+          out.push(t);
+          if (out.length >= 10) break;
+        }
+        return out;
+      });
+      expect(reused.tokens).toEqual(split);
+      const fresh = await engine.generate(prompt, { maxTokens: 10, ignoreEos: true, cachePrompt: false });
+      expect(fresh.promptTokensReused).toBe(0);
+    }
+  });
+});
+
 describe("engine configuration errors", () => {
   it("rejects a missing model file with the path", async () => {
     await expect(InferenceEngine.load(InferenceConfigSchema.parse({ backend: "cpu" }), { modelPath: `${dir}/missing.gguf` })).rejects.toThrow(
