@@ -18,6 +18,7 @@ import gcPressure from "./diagnose/gc-pressure.js";
 import measurementValidity from "./diagnose/measurement-validity.js";
 import memoryHeadroom from "./diagnose/memory-headroom.js";
 import overSaturation from "./diagnose/over-saturation.js";
+import prefixReuse from "./diagnose/prefix-reuse.js";
 import queueing from "./diagnose/queueing.js";
 import slowSearch from "./diagnose/slow-search.js";
 import threadsOnBuild from "./diagnose/threads-on-build.js";
@@ -45,6 +46,7 @@ export const CHECKS = {
   slowSearch,
   queueing,
   overSaturation,
+  prefixReuse,
   measurementValidity,
   threadsWithinCores,
   modelFitsMemory,
