@@ -1,35 +1,10 @@
-import { verdictOf } from "../harness/checks/run.js";
+import { figure, verdictOf } from "../harness/checks/run.js";
 import { formatBytes, markdownTable } from "../harness/format.js";
 import type { CheckResult, RunResult } from "../harness/result.js";
 import { sloText } from "../harness/load/record.js";
 import type { StressorRecord } from "../harness/stress/timeline.js";
 
 const ms = (v: number | null): string => (v === null ? "-" : v < 10 ? v.toFixed(2) : v.toFixed(1));
-
-/** A check's observed figure (or its bound) in its unit. */
-export function figure(c: Pick<CheckResult, "unit">, v: number | null): string {
-  if (v === null) return "-";
-  switch (c.unit) {
-    case "fraction":
-      return `${(v * 100).toFixed(Math.abs(v) < 0.1 ? 2 : 1)} %`;
-    case "count":
-      return String(Math.round(v * 100) / 100);
-    case "rps":
-      return `${v.toFixed(1)} req/s`;
-    case "bytes":
-      return formatBytes(v);
-    case "ms":
-      return `${ms(v)} ms`;
-    case "cores":
-      return `${v.toFixed(2)} cores`;
-    case "ratio":
-      return `x${v.toFixed(2)}`;
-    case "tokens/s":
-      return `${v.toFixed(1)} t/s`;
-    default:
-      return String(v);
-  }
-}
 
 /** Markdown table cells must not break the table. */
 const cell = (s: string): string => s.replaceAll("|", "\\|").replaceAll("\n", " ");

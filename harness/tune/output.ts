@@ -2,6 +2,7 @@ import path from "node:path";
 import { Document, isSeq, type Node } from "yaml";
 import { ensureDir, writeFileAtomic } from "../../runtime/fs.js";
 import { extendsReference, mergeConfig } from "../profile/load.js";
+import { figure } from "../checks/run.js";
 import { markdownTable } from "../format.js";
 import type { LoadedScenario } from "../scenario/load.js";
 import { median } from "../stats/describe.js";
@@ -96,7 +97,7 @@ export function tuneMarkdown(result: TuneResult, files: { profile?: string }): s
     `# tunebench tune: ${result.scenario.name}${result.status === "incomplete" ? " (incomplete: stopped)" : ""}`,
     "",
     result.original.failing.length > 0
-      ? `Failing before: ${result.original.failing.map((f) => `${f.title} (observed ${f.observed ?? "-"}${f.unit === "ms" ? " ms" : ""})`).join("; ")}`
+      ? `Failing before: ${result.original.failing.map((f) => `${f.title} (observed ${figure(f, f.observed ?? null)})`).join("; ")}`
       : "Nothing failing before.",
     "",
     `Findings: ${result.original.findings.map((f) => `${f.check} ${f.status}${f.cause ? ` (${f.cause})` : ""}`).join("; ") || "none above pass"}`,

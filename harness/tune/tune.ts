@@ -91,7 +91,8 @@ export function combine(verifications: readonly Verification[]): Candidate | und
 export async function tuneScenario(loaded: LoadedScenario, settings: TuneSettings, options: { from?: RunResult; signal?: AbortSignal; onEvent?: (e: TuneEvent) => void } = {}): Promise<TuneResult> {
   const started = Date.now();
   const emit = options.onEvent ?? (() => undefined);
-  let original = options.from;
+  // a saved run is judged again by this version's checks: its stored findings may predate some
+  let original = options.from ? judged(options.from) : undefined;
   if (!original) {
     emit({ type: "phase", text: "running the scenario as it is" });
     // a stop before the original run is measured ends tune with nothing verified (exit 130)

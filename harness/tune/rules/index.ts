@@ -4,8 +4,9 @@ import batch from "./batch.js";
 import cache from "./cache.js";
 import gc from "./gc.js";
 import memory from "./memory.js";
+import prefixReuse from "./prefix-reuse.js";
 import queueing from "./queueing.js";
 import threads from "./threads.js";
 
 /** Every tuning rule, one file each. */
-export const TUNE_RULES: readonly TuneRule[] = [threads, backend, memory, queueing, cache, gc, batch];
+export const TUNE_RULES: readonly TuneRule[] = [threads, backend, memory, queueing, cache, gc, batch, prefixReuse];

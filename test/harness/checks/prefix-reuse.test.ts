@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { prefixReuseOf } from "../../../harness/checks/diagnose/prefix-reuse.js";
 import { CHECKS } from "../../../harness/checks/registry.js";
-import { runCheck } from "../../../harness/checks/run.js";
+import { judgeRun, runCheck } from "../../../harness/checks/run.js";
+import { proposeCandidates } from "../../../harness/tune/candidates.js";
 import type { CheckContext, CheckOutcome } from "../../../harness/checks/types.js";
 import type { RequestRecord } from "../../../harness/load/record.js";
 import type { RunResult } from "../../../harness/result.js";
@@ -58,5 +59,28 @@ describe("diagnose.prefix-reuse", () => {
     expect(silent[0]!.status).toBe("not-evaluated");
     expect(silent[0]!.evidence[0]).toMatch(/cached_tokens/);
     expect(only(fixture("smoke"))).toEqual([]);
+  });
+});
+
+describe("the prefix-reuse tuning rule", () => {
+  /** The run judged, with chat failing its goodput SLO (what makes tune look for a remedy). */
+  function failing(r: RunResult): RunResult {
+    const failed = { id: "sla.goodput.chat", check: "sla.goodput", kind: "sla" as const, title: "chat goodput", status: "fail" as const, observed: 0.6, bound: 0.9, unit: "fraction" as const, evidence: ["test"], refs: { operations: ["chat"] } };
+    return { ...r, checks: [failed, ...judgeRun(r)] };
+  }
+  const patches = (r: RunResult): string[] => proposeCandidates(r, r.config).candidates.map((c) => c.patches.map((p) => `${p.path}=${JSON.stringify(p.value)}`).join(" "));
+
+  it("turns the runtime's reuse on where it was off, and gives conversations that evict each other more sequences", () => {
+    const off = conversations(3, 4, () => 0);
+    off.config = { ...off.config, inference: { ...off.config.inference, promptCache: false } };
+    expect(patches(failing(off))).toContain("inference.promptCache=true");
+    const evicting = conversations(3, 4, () => 0);
+    evicting.config = { ...evicting.config, inference: { ...evicting.config.inference, parallelSequences: 1 } };
+    evicting.scenario = { ...evicting.scenario, spec: { ...evicting.scenario.spec, arrival: { kind: "closed", concurrency: 4 } } };
+    expect(patches(failing(evicting))).toContain("inference.parallelSequences=2");
+    // reuse that works, another server, or nothing failing: no candidate from this rule
+    expect(patches(failing(conversations(2, 3, (t) => (t === 1 ? 1000 : 1000 + 100 * (t - 1)))))).not.toContain("inference.promptCache=true");
+    expect(patches(failing(conversations(3, 4, () => 0, true))).filter((p) => p.startsWith("inference."))).toEqual([]);
+    expect(proposeCandidates({ ...off, checks: judgeRun(off) }, off.config).candidates).toEqual([]);
   });
 });
