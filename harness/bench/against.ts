@@ -25,11 +25,23 @@ export interface AgainstRound {
   mainThreadCpuMsPerRequest: number | null;
   /** The server's CPU time over the round's wall time, in cores. */
   cores: number | null;
+  /** Prompt tokens the server evaluated per answered request: served less those it said came from its cache (`usage.prompt_tokens_details.cached_tokens`). */
+  promptEvaluatedPerRequest: number | null;
+  /** Prompt tokens per answered request, as the server counted them. */
+  promptServedPerRequest: number | null;
 }
+
+/**
+ * What both servers are sent: `short` (a short completion prompt and a one-message chat);
+ * `shared-prefix` (both carry the same long system text before a short question);
+ * `multi-turn` (chats of 6 turns, each resending the conversation so far).
+ */
+export const AGAINST_WORKLOADS = ["short", "shared-prefix", "multi-turn"] as const;
+export type AgainstWorkload = (typeof AGAINST_WORKLOADS)[number];
 
 export interface AgainstMetric {
   name: string;
-  unit: "req/s" | "ms" | "cores";
+  unit: "req/s" | "ms" | "cores" | "tokens";
   /** Higher is better (throughput) or lower (latencies). */
   better: "higher" | "lower";
   tunebench: number | null;
@@ -43,6 +55,7 @@ export interface AgainstResult {
   threads: number;
   slots: number;
   contextSize: number;
+  workload: AgainstWorkload;
   llamaServer: { binary: string; commit: string };
   rounds: { tunebench: AgainstRound[]; llamaServer: AgainstRound[] };
   metrics: AgainstMetric[];
@@ -57,12 +70,14 @@ export interface AgainstOptions {
   threads?: number;
   /** Parallel sequences / slots on both. Default 2. */
   slots?: number;
-  /** Tokens of context per sequence / slot. Default 1024. */
+  /** Tokens of context per sequence / slot. Default 1024 (2048 for the shared-prefix and multi-turn workloads). */
   contextSize?: number;
   rounds?: number;
   roundMs?: number;
   concurrency?: number;
   maxTokens?: number;
+  /** Default `short`. */
+  workload?: AgainstWorkload;
   onPhase?: (text: string) => void;
   signal?: AbortSignal;
 }
@@ -110,7 +125,73 @@ function roundOf(load: LoadResult, cpu: { process: number | undefined; main: num
     completionP95Ms: completion?.latency.p95Ms ?? null,
     ttftP50Ms: chat?.ttft?.p50Ms ?? null,
     interTokenP50Ms: chat?.interToken?.p50Ms ?? null,
+    ...promptTokensOf(load),
   };
+}
+
+/** Prompt tokens served and evaluated per answered request, from the answers' usage (records kept for every request). */
+function promptTokensOf(load: LoadResult): Pick<AgainstRound, "promptEvaluatedPerRequest" | "promptServedPerRequest"> {
+  const said = (load.requests ?? []).filter((q) => q.outcome === "ok" && q.promptServed !== undefined);
+  if (said.length === 0) return { promptEvaluatedPerRequest: null, promptServedPerRequest: null };
+  const served = said.reduce((a, q) => a + q.promptServed!, 0);
+  const cached = said.filter((q) => q.promptCached !== undefined);
+  return {
+    promptServedPerRequest: served / said.length,
+    promptEvaluatedPerRequest: cached.length === said.length ? (served - cached.reduce((a, q) => a + q.promptCached!, 0)) / said.length : null,
+  };
+}
+
+/** Pseudo-text of about `words` words (what is said does not matter; both servers read the same). */
+function filler(words: number, seed: number): string {
+  const syllables = ["ka", "lo", "mi", "ren", "tu", "sa", "vek", "no", "dri", "pa", "el", "qui", "ba", "sol", "te"];
+  let x = seed * 2654435761 + 1;
+  const next = (): number => ((x = (x * 1103515245 + 12345) % 2147483648) / 2147483648);
+  return Array.from({ length: words }, () => Array.from({ length: 1 + Math.floor(next() * 3) }, () => syllables[Math.floor(next() * syllables.length)]).join("")).join(" ");
+}
+
+/** The operations of a workload: every answer is read and every request keeps its record (an empty meta), for the usage it reports. */
+function workloadOperations(workload: AgainstWorkload, model: string, maxTokens: number): LoadOperation[] {
+  const meta = {};
+  if (workload === "short") {
+    return [
+      { name: "completion", weight: 2, build: (i) => ({ method: "POST", path: "/v1/completions", body: { model, prompt: `Question ${i % 50}: tell me about the weather`, max_tokens: maxTokens, stream: false }, read: true, meta }) },
+      {
+        name: "chat",
+        weight: 1,
+        build: (i) => ({ method: "POST", path: "/v1/chat/completions", body: { model, messages: [{ role: "user", content: `Say something about ${i % 50}` }], max_tokens: maxTokens, stream: true }, stream: true, read: true, meta }),
+      },
+    ];
+  }
+  if (workload === "shared-prefix") {
+    const system = filler(300, 1);
+    return [
+      { name: "completion", weight: 2, build: (i) => ({ method: "POST", path: "/v1/completions", body: { model, prompt: `${system}\nQuestion ${i % 50}: ${filler(8, i)}`, max_tokens: maxTokens, stream: false }, read: true, meta }) },
+      {
+        name: "chat",
+        weight: 1,
+        build: (i) => ({ method: "POST", path: "/v1/chat/completions", body: { model, messages: [{ role: "system", content: system }, { role: "user", content: filler(8, 1000 + i) }], max_tokens: maxTokens, stream: true }, stream: true, read: true, meta }),
+      },
+    ];
+  }
+  // multi-turn: request i is turn (i mod 6) + 1 of conversation floor(i / 6); its history is the conversation's earlier turns
+  const system = filler(60, 2);
+  const TURNS = 6;
+  return [
+    {
+      name: "chat",
+      weight: 1,
+      build: (i) => {
+        const conversation = Math.floor(i / TURNS);
+        const turn = i % TURNS;
+        const messages: Array<{ role: string; content: string }> = [{ role: "system", content: system }];
+        for (let t = 0; t <= turn; t++) {
+          messages.push({ role: "user", content: filler(12, conversation * 100 + t) });
+          if (t < turn) messages.push({ role: "assistant", content: filler(16, conversation * 100 + t + 50) });
+        }
+        return { method: "POST", path: "/v1/chat/completions", body: { model, messages, max_tokens: maxTokens, stream: true }, stream: true, read: true, meta };
+      },
+    },
+  ];
 }
 
 /**
@@ -127,7 +208,8 @@ export async function runServeAgainst(options: AgainstOptions = {}): Promise<Aga
   const ref = findReference();
   if (!ref) throw new EnvironmentError("--against llama-server needs llama.cpp's llama-server: build it once with `tunebench backend build --reference` (offline; 4 to 8 minutes on 2 cores)");
   const slots = options.slots ?? 2;
-  const contextSize = options.contextSize ?? 1024;
+  // the shared-prefix and multi-turn prompts run to about 900 tokens with llama-server's chat template
+  const contextSize = options.contextSize ?? (options.workload === undefined || options.workload === "short" ? 1024 : 2048);
   const rounds = options.rounds ?? 3;
   const roundMs = options.roundMs ?? 10_000;
   const maxTokens = options.maxTokens ?? 16;
@@ -159,14 +241,8 @@ export async function runServeAgainst(options: AgainstOptions = {}): Promise<Aga
     await waitHealthy(lsUrl, server, 120_000);
     const models = (await (await fetch(`${lsUrl}/v1/models`)).json()) as { data?: Array<{ id?: string }> };
     const model = models.data?.[0]?.id ?? file.path;
-    const operations: LoadOperation[] = [
-      { name: "completion", weight: 2, build: (i) => ({ method: "POST", path: "/v1/completions", body: { model, prompt: `Question ${i % 50}: tell me about the weather`, max_tokens: maxTokens, stream: false } }) },
-      {
-        name: "chat",
-        weight: 1,
-        build: (i) => ({ method: "POST", path: "/v1/chat/completions", body: { model, messages: [{ role: "user", content: `Say something about ${i % 50}` }], max_tokens: maxTokens, stream: true }, stream: true }),
-      },
-    ];
+    const workload = options.workload ?? "short";
+    const operations = workloadOperations(workload, model, maxTokens);
     const measure = async (which: "tunebench" | "llamaServer", r: number): Promise<AgainstRound> => {
       const pid = which === "tunebench" ? runtime.pid : server!.pid;
       // the server's CPU over the measured window only: read when the warm-up ends and when the load does
@@ -204,6 +280,7 @@ export async function runServeAgainst(options: AgainstOptions = {}): Promise<Aga
       threads,
       slots,
       contextSize,
+      workload,
       llamaServer: { binary: ref.llamaServer, commit: ref.commit },
       rounds: results,
       metrics: [
@@ -212,6 +289,8 @@ export async function runServeAgainst(options: AgainstOptions = {}): Promise<Aga
         metric("completion p95", "completionP95Ms", "ms", "lower"),
         metric("chat time to first token p50", "ttftP50Ms", "ms", "lower"),
         metric("chat inter-token gap p50", "interTokenP50Ms", "ms", "lower"),
+        metric("prompt tokens per request", "promptServedPerRequest", "tokens", "lower"),
+        metric("prompt tokens evaluated per request", "promptEvaluatedPerRequest", "tokens", "lower"),
         metric("server CPU per request", "cpuMsPerRequest", "ms", "lower"),
         metric("main thread CPU per request", "mainThreadCpuMsPerRequest", "ms", "lower"),
         metric("server CPU in use", "cores", "cores", "higher"),

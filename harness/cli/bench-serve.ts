@@ -1,6 +1,6 @@
 import type { CommandModule } from "yargs";
 import { runServeBench, type ServeBenchResult } from "../bench/serve.js";
-import { runServeAgainst, type AgainstResult } from "../bench/against.js";
+import { AGAINST_WORKLOADS, runServeAgainst, type AgainstResult, type AgainstWorkload } from "../bench/against.js";
 import { BACKENDS, type BackendName } from "../../runtime/config.js";
 import { InputError } from "../../runtime/errors.js";
 import { parseFileType } from "../../runtime/models/make.js";
@@ -19,6 +19,7 @@ interface BenchServeArgs {
   against?: string;
   slots: number;
   "round-seconds": number;
+  workload: string;
   json: boolean;
 }
 
@@ -28,7 +29,7 @@ function printAgainst(a: AgainstResult): void {
   const rows = a.metrics.map((m) => `| ${m.name} | ${f(m.tunebench, m.unit)} | ${f(m.llamaServer, m.unit)} | ${m.ratio === null ? "-" : `${m.ratio.toFixed(2)}x`} |`);
   process.stdout.write(
     [`| metric | tunebench | llama-server | ratio |`, `| --- | ---: | ---: | ---: |`, ...rows].join("\n") +
-      `\n\nmodel ${a.model}, ${a.threads} threads, ${a.slots} slots, ${a.contextSize} tokens of context each; llama-server built here from llama.cpp ${a.llamaServer.commit}; ` +
+      `\n\nworkload ${a.workload}; model ${a.model}, ${a.threads} threads, ${a.slots} slots, ${a.contextSize} tokens of context each; llama-server built here from llama.cpp ${a.llamaServer.commit}; ` +
       `${a.rounds.tunebench.length} interleaved rounds (the order alternating), medians; errors: tunebench ${a.errors.tunebench}, llama-server ${a.errors.llamaServer}; ratio = tunebench / llama-server (throughput: higher is better; latencies: lower); ` +
       `server CPU: each server process's CPU time (all its threads, those that ended included) over each round's measured window, per request answered, from /proc\n`,
   );
@@ -66,6 +67,12 @@ export const benchServeCommand: CommandModule<object, BenchServeArgs> = {
       .option("against", { type: "string", choices: ["llama-server"], describe: "tunebench's runtime against llama.cpp's llama-server (tunebench backend build --reference) on the same GGUF, threads, slots and context, in interleaved rounds, with ratios" })
       .option("slots", { type: "number", default: 2, describe: "with --against: parallel sequences (slots) on both servers" })
       .option("round-seconds", { type: "number", default: 10, describe: "with --against: measured seconds of each server in each round" })
+      .option("workload", {
+        type: "string",
+        default: "short",
+        choices: AGAINST_WORKLOADS as unknown as string[],
+        describe: "with --against: short (a short completion and a one-message chat), shared-prefix (the same 300-word system text before each question), multi-turn (6-turn chats resending the history); both servers with their prompt cache on",
+      })
       .option("json", { type: "boolean", default: false, describe: "print JSON" }),
   handler: async (args) => {
     if (!Number.isInteger(args.tokens) || args.tokens < 2 || args.tokens > 4096) throw new InputError(`--tokens=${args.tokens}: valid: 2 to 4096`);
@@ -84,7 +91,7 @@ export const benchServeCommand: CommandModule<object, BenchServeArgs> = {
     if (args.against !== undefined) {
       if (!Number.isInteger(args.slots) || args.slots < 1 || args.slots > 64) throw new InputError(`--slots=${args.slots}: valid: 1 to 64`);
       if (!(args["round-seconds"] >= 2 && args["round-seconds"] <= 600)) throw new InputError(`--round-seconds=${args["round-seconds"]}: valid: 2 to 600`);
-      const a = await runServeAgainst({ ...common, slots: args.slots, roundMs: args["round-seconds"] * 1000, maxTokens: Math.min(args.tokens, 64) }).finally(() => status.clear());
+      const a = await runServeAgainst({ ...common, slots: args.slots, roundMs: args["round-seconds"] * 1000, maxTokens: Math.min(args.tokens, 64), workload: args.workload as AgainstWorkload }).finally(() => status.clear());
       if (args.json) writeJson(a);
       else printAgainst(a);
       return;

@@ -75,4 +75,18 @@ describe("serve benchmark", () => {
     expect(throughput.ratio).toBeCloseTo(throughput.tunebench! / throughput.llamaServer!, 9);
     expect(r.metrics.find((m) => m.name === "chat time to first token p50")!.llamaServer).toBeGreaterThan(0);
   });
+
+  it.skipIf(!reference)("against llama-server on a shared prefix: both servers take most of each prompt from their cache, and say so", async () => {
+    const dir = tempDir();
+    const model = (await makeModel(catalogRequest("tiny", "Q4_0"), { dir })).path;
+    const r = await runServeAgainst({ model, backend: "cpu", threads: 1, slots: 2, contextSize: 2048, rounds: 1, roundMs: 2000, maxTokens: 8, workload: "shared-prefix" });
+    expect(r.workload).toBe("shared-prefix");
+    expect(r.errors).toEqual({ tunebench: 0, llamaServer: 0 });
+    const served = r.metrics.find((m) => m.name === "prompt tokens per request")!;
+    const evaluated = r.metrics.find((m) => m.name === "prompt tokens evaluated per request")!;
+    for (const side of ["tunebench", "llamaServer"] as const) {
+      expect(served[side]).toBeGreaterThan(300);
+      expect(evaluated[side]).toBeLessThan(served[side]! / 2);
+    }
+  });
 });
