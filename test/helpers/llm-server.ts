@@ -19,6 +19,8 @@ export interface SimulatedLlmOptions {
   tokenGapMs?: number;
   /** Ms before the first token. Default 0. */
   firstTokenMs?: number;
+  /** Says this share of each prompt's tokens (rounded down) came from its cache, in `usage.prompt_tokens_details.cached_tokens`. Default: says nothing. */
+  cachedShare?: number;
   /** Ms a /search takes (it answers two hits naming the query; a query with "fail" in it gets 503). Default 20. */
   searchMs?: number;
 }
@@ -56,7 +58,12 @@ export function simulatedLlm(options: SimulatedLlmOptions = {}): { server: http.
       const ignoreEos = body.ignore_eos === true && options.honoursIgnoreEos !== false;
       const n = options.eosAfter !== undefined && !ignoreEos ? Math.min(asked, options.eosAfter) : asked;
       const words = Array.from({ length: n }, (_, i) => `w${i}`);
-      const usage = { prompt_tokens: wordTokens(prompt), completion_tokens: n, total_tokens: wordTokens(prompt) + n };
+      const usage = {
+        prompt_tokens: wordTokens(prompt),
+        completion_tokens: n,
+        total_tokens: wordTokens(prompt) + n,
+        ...(options.cachedShare !== undefined ? { prompt_tokens_details: { cached_tokens: Math.floor(wordTokens(prompt) * options.cachedShare) } } : {}),
+      };
       const finish = n < asked ? "stop" : "length";
       const choice = (text: string, f: string | null) => (chat ? { index: 0, delta: text ? { content: text } : {}, finish_reason: f } : { index: 0, text, finish_reason: f });
       if (!body.stream) {

@@ -2,7 +2,7 @@ import http from "node:http";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { runLoad, type LoadOperation } from "../../../harness/load/driver.js";
-import { completionEventKind, SseParser, type SseEvent } from "../../../harness/load/sse.js";
+import { completionEventKind, SseParser, usageOf, type SseEvent } from "../../../harness/load/sse.js";
 import { LatencyRecorder } from "../../../runtime/latency.js";
 import { serveForTests } from "../../helpers/http.js";
 
@@ -134,5 +134,16 @@ describe("the SSE parser", () => {
       { seed: 42, numRuns: 300 },
     );
     expect(whole.filter((e) => completionEventKind(e) === "token")).toHaveLength(3 * 5);
+  });
+});
+
+describe("usage as servers report it", () => {
+  it("reads the prompt tokens taken from a cache where the server says them (OpenAI's, vLLM's and llama-server's prompt_tokens_details)", () => {
+    expect(usageOf({ prompt_tokens: 36, completion_tokens: 3, total_tokens: 39, prompt_tokens_details: { cached_tokens: 35 } })).toEqual({ promptTokens: 36, completionTokens: 3, cachedTokens: 35 });
+    expect(usageOf({ prompt_tokens: 36, completion_tokens: 3 })).toEqual({ promptTokens: 36, completionTokens: 3 });
+    // a server that sends the details empty or null says nothing of its cache
+    expect(usageOf({ prompt_tokens: 36, completion_tokens: 3, prompt_tokens_details: null })).toEqual({ promptTokens: 36, completionTokens: 3 });
+    expect(usageOf({ prompt_tokens: 36, completion_tokens: 3, prompt_tokens_details: { cached_tokens: -1 } })).toEqual({ promptTokens: 36, completionTokens: 3 });
+    expect(usageOf({ prompt_tokens_details: { cached_tokens: 4 } })).toBeUndefined();
   });
 });

@@ -44,6 +44,8 @@ const normal = simulatedLlm({ tokenGapMs: 1 });
 const baseOf = serveForTests(normal.server);
 const stopsEarly = simulatedLlm({ eosAfter: 3, honoursIgnoreEos: false });
 const earlyBaseOf = serveForTests(stopsEarly.server);
+const caching = simulatedLlm({ cachedShare: 0.75 });
+const cachingBaseOf = serveForTests(caching.server);
 
 /** A completion operation whose requests ask `drawn(i)` output tokens with ignore_eos, read and recorded. */
 function completions(drawn: (i: number) => number, stream: boolean): LoadOperation {
@@ -82,6 +84,17 @@ describe("lengths served, counted from the answers", () => {
     expect(expectedShort).toBeGreaterThan(0);
     expect(r.operations[0]!.tokens!.shortOutputs).toBe(expectedShort);
     for (const q of r.requests) expect(q.outputServed).toBe(Math.min(3, q.outputDrawn!));
+  });
+
+  it("records the prompt tokens the server says came from its cache, per request and summed; a server that says nothing leaves them out", async () => {
+    const r = await runLoad({ baseUrl: cachingBaseOf(), operations: [completions((i) => 1 + (i % 5), true)], arrival: { kind: "closed", concurrency: 2 }, durationMs: 600, warmupMs: 0 });
+    const t = r.operations[0]!.tokens!;
+    expect(t.cachedKnown).toBe(r.requests.length);
+    for (const q of r.requests) expect(q.promptCached).toBe(Math.floor(q.promptServed! * 0.75));
+    expect(t.promptCached).toBe(r.requests.reduce((a, q) => a + q.promptCached!, 0));
+    const silent = await runLoad({ baseUrl: baseOf(), operations: [completions(() => 2, false)], arrival: { kind: "closed", concurrency: 1 }, durationMs: 300, warmupMs: 0 });
+    expect(silent.operations[0]!.tokens!.cachedKnown).toBeUndefined();
+    expect(silent.requests.every((q) => q.promptCached === undefined)).toBe(true);
   });
 });
 
