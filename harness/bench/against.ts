@@ -158,7 +158,7 @@ function workloadOperations(workload: AgainstWorkload, model: string, maxTokens:
       {
         name: "chat",
         weight: 1,
-        build: (i) => ({ method: "POST", path: "/v1/chat/completions", body: { model, messages: [{ role: "user", content: `Say something about ${i % 50}` }], max_tokens: maxTokens, stream: true }, stream: true, read: true, meta }),
+        build: (i) => ({ method: "POST", path: "/v1/chat/completions", body: { model, messages: [{ role: "user", content: `Say something about ${i % 50}` }], max_tokens: maxTokens, stream: true, stream_options: { include_usage: true } }, stream: true, read: true, meta }),
       },
     ];
   }
@@ -169,7 +169,7 @@ function workloadOperations(workload: AgainstWorkload, model: string, maxTokens:
       {
         name: "chat",
         weight: 1,
-        build: (i) => ({ method: "POST", path: "/v1/chat/completions", body: { model, messages: [{ role: "system", content: system }, { role: "user", content: filler(8, 1000 + i) }], max_tokens: maxTokens, stream: true }, stream: true, read: true, meta }),
+        build: (i) => ({ method: "POST", path: "/v1/chat/completions", body: { model, messages: [{ role: "system", content: system }, { role: "user", content: filler(8, 1000 + i) }], max_tokens: maxTokens, stream: true, stream_options: { include_usage: true } }, stream: true, read: true, meta }),
       },
     ];
   }
@@ -188,7 +188,7 @@ function workloadOperations(workload: AgainstWorkload, model: string, maxTokens:
           messages.push({ role: "user", content: filler(12, conversation * 100 + t) });
           if (t < turn) messages.push({ role: "assistant", content: filler(16, conversation * 100 + t + 50) });
         }
-        return { method: "POST", path: "/v1/chat/completions", body: { model, messages, max_tokens: maxTokens, stream: true }, stream: true, read: true, meta };
+        return { method: "POST", path: "/v1/chat/completions", body: { model, messages, max_tokens: maxTokens, stream: true, stream_options: { include_usage: true } }, stream: true, read: true, meta };
       },
     },
   ];
