@@ -36,6 +36,12 @@ export const InferenceConfigSchema = z
      * turns it off for that request. Default true.
      */
     promptCache: z.boolean().default(true),
+    /**
+     * With `promptCache`: host memory for evaluated prompts a sequence drops (llama-server's
+     * `--cache-ram`), MiB. A prompt that shares more with a saved one than with any free
+     * sequence has it loaded and evaluates only the rest. 0 turns it off. Default 256.
+     */
+    promptCacheMiB: z.number().int().min(0).max(1_048_576).default(256),
     /** Flash attention: on, off, or `auto` (on where the model and the backend support it, as llama.cpp decides). Default `auto`. */
     flashAttention: z.union([z.boolean(), z.literal("auto")]).default("auto"),
     /** Map the model file instead of reading it into memory. Default true. */

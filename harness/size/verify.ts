@@ -81,6 +81,7 @@ export async function verifyRow(row: SizingRow, o: VerifyOptions): Promise<Verif
     batchSize: 512,
     parallelSequences: o.sequences,
     promptCache: true,
+    promptCacheMiB: 0,
     flashAttention: "auto",
     useMmap: true,
     backend: o.backend,

@@ -12,6 +12,7 @@ import { EnvironmentError, InputError } from "../errors.js";
 import { inspectGguf, type GgufSummary } from "../models/inspect.js";
 import { loadBackend, removeLogListener, type BackendInfo } from "./backend.js";
 import { nodeLlamaCpp } from "./llama-module.js";
+import { MIN_RESTORE_GAIN, MIN_SAVED_TOKENS, PromptStates } from "./prompt-states.js";
 import { PROMPT_MODE, piecesText, tokenPiece, tokenizeText, type TokenizeMode } from "./tokens.js";
 import { normalise } from "../vector.js";
 
@@ -90,6 +91,8 @@ export class InferenceEngine {
   /** When each sequence was last released (a counter): the least recently used free one is taken when none shares enough of a prompt. */
   private readonly lastUsed = new Map<LlamaContextSequence, number>();
   private uses = 0;
+  /** Evaluated prompts saved in host memory when a sequence drops them (`inference.promptCacheMiB`). */
+  readonly promptStates: PromptStates;
   private vocabTexts: readonly string[] | undefined;
 
   private constructor(
@@ -109,6 +112,7 @@ export class InferenceEngine {
   ) {
     this.free = [];
     for (let i = 0; i < config.parallelSequences; i++) this.free.push(context.getSequence());
+    this.promptStates = new PromptStates(config.promptCache ? config.promptCacheMiB * 2 ** 20 : 0);
   }
 
   static async load(config: InferenceConfig, options: EngineLoadOptions): Promise<InferenceEngine> {
@@ -310,6 +314,7 @@ export class InferenceEngine {
       // the longest prefix shared with what the sequence holds is kept; at least the last prompt token is evaluated, for its logits
       let reused = 0;
       if (reuse) {
+        if (this.promptStates.enabled) await this.keepOrRestore(sequence, promptTokens);
         reused = Math.min(sequence.compareContextTokens(promptTokens).firstDifferentIndex, promptTokens.length - 1);
         if (reused < sequence.nextTokenIndex) await sequence.eraseContextTokenRanges([{ start: reused, end: sequence.nextTokenIndex }]);
       } else await sequence.clearHistory();
@@ -354,6 +359,25 @@ export class InferenceEngine {
       throw err;
     } finally {
       this.release(sequence);
+    }
+  }
+
+  /**
+   * Before `sequence` drops what it holds for `prompt`: saves its state when that
+   * would lose at least MIN_SAVED_TOKENS, and loads a saved state instead when one
+   * shares at least MIN_RESTORE_GAIN more tokens with the prompt. A save or a load
+   * that fails leaves the sequence empty, never half-loaded.
+   */
+  private async keepOrRestore(sequence: LlamaContextSequence, prompt: Token[]): Promise<void> {
+    const shared = sequence.compareContextTokens(prompt).firstDifferentIndex;
+    const saved = this.promptStates.best(prompt);
+    const restore = saved !== undefined && saved.shared >= shared + MIN_RESTORE_GAIN;
+    try {
+      if (sequence.nextTokenIndex - shared >= MIN_SAVED_TOKENS) await this.promptStates.save(sequence);
+      if (restore) await this.promptStates.restore(sequence, saved.entry);
+    } catch (err) {
+      if (this.log.length < 1000) this.log.push({ level: "warn", message: `prompt state cache: ${(err as Error).message}` });
+      await sequence.clearHistory();
     }
   }
 
@@ -470,6 +494,7 @@ export class InferenceEngine {
     if (this.embeddingContext) await (await this.embeddingContext).dispose();
     await this.context.dispose();
     await this.model.dispose();
+    await this.promptStates.close();
   }
 }
 

@@ -1,3 +1,4 @@
+import { existsSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { InferenceConfigSchema } from "../../../runtime/config.js";
 import { InputError } from "../../../runtime/errors.js";
@@ -132,6 +133,42 @@ describe("prompt-prefix reuse in the engine", () => {
       const fresh = await engine.generate(prompt, { maxTokens: 10, ignoreEos: true, cachePrompt: false });
       expect(fresh.promptTokensReused).toBe(0);
     }
+  });
+});
+
+describe("evaluated prompts kept in host memory", () => {
+  it("saves what a sequence drops, loads it back for a prompt that shares it, and removes the files with the engine", async () => {
+    const own = await InferenceEngine.load(InferenceConfigSchema.parse({ backend: "cpu", threads: 1, contextSize: 2048, parallelSequences: 1, promptCacheMiB: 64 }), { modelPath });
+    const off = await InferenceEngine.load(InferenceConfigSchema.parse({ backend: "cpu", threads: 1, contextSize: 2048, parallelSequences: 1, promptCacheMiB: 0 }), { modelPath });
+    let folder: string | undefined;
+    try {
+      const system = "ka lo mi ren tu sa vek no dri pa el qui ".repeat(30);
+      const other = "ba sol te qui el pa dri no vek ".repeat(30);
+      const run = async (e: InferenceEngine) => {
+        await e.generate(`${system}first`, { maxTokens: 4, cachePrompt: true });
+        // another prompt takes the one sequence: what it held is dropped (and, with memory for it, saved)
+        await e.generate(`${other}second`, { maxTokens: 4, cachePrompt: true });
+        return e.generate(`${system}third`, { maxTokens: 8, ignoreEos: true, cachePrompt: true });
+      };
+      const kept = await run(own);
+      const lost = await run(off);
+      expect(lost.promptTokensReused).toBe(1); // BOS only: the system text was evaluated again
+      expect(kept.promptTokensReused).toBeGreaterThan(kept.promptTokens - 10);
+      expect(own.promptStates.stats.restored).toBe(1);
+      expect(own.promptStates.stats.saved).toBeGreaterThanOrEqual(1);
+      expect(own.promptStates.stats.bytes).toBeGreaterThan(0);
+      // the state loaded is the one the sequence had evaluated: the same answer as reusing it in place
+      await own.generate(`${system}first`, { maxTokens: 4, cachePrompt: true });
+      const inPlace = await own.generate(`${system}third`, { maxTokens: 8, ignoreEos: true, cachePrompt: true });
+      expect(inPlace.promptTokensReused).toBe(kept.promptTokensReused);
+      expect(kept.tokens).toEqual(inPlace.tokens);
+    } finally {
+      folder = own.promptStates.folderPath;
+      await own.dispose();
+      await off.dispose();
+    }
+    expect(folder).toBeDefined();
+    expect(existsSync(folder!)).toBe(false);
   });
 });
 
