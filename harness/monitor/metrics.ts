@@ -51,6 +51,7 @@ export function runtimeMetricsSampler(baseUrl: string): Sampler {
       copy("runtime.generated_tokens_total", "tunebench_generated_tokens_total");
       copy("runtime.prompt_tokens_evaluated_total", "tunebench_prompt_tokens_evaluated_total");
       copy("runtime.prompt_tokens_reused_total", "tunebench_prompt_tokens_reused_total");
+      copy("runtime.prompt_state_bytes", "tunebench_prompt_state_bytes");
       copy("cache.source_loads", "tunebench_cache_source_loads");
       copy("runtime.embeddings_total", "tunebench_embeddings");
       copy("runtime.embed_compute_seconds_total", "tunebench_embed_compute_seconds_total");

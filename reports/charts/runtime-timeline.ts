@@ -32,6 +32,8 @@ export function runtimeTimelineChart(r: RunResult): ChartOutcome {
     cpuHost: scaled("system.cpu_percent", (v) => (v / 100) * cores),
     rss: scaled("runtime.rss_bytes", (v) => v / GiB),
     heap: scaled("runtime.heap_used_bytes", (v) => v / GiB),
+    // saved prompt states live in /dev/shm, outside the RSS; none saved is no line (a log axis has no 0)
+    promptStates: col("runtime.prompt_state_bytes")?.map((v) => (v === null || v <= 0 ? null : v / GiB)),
     available: scaled("system.memory_available_bytes", (v) => v / GiB),
     loopP99: scaled("runtime.event_loop_p99_seconds", (v) => v * 1000),
     loopMax: scaled("runtime.event_loop_max_seconds", (v) => v * 1000),
@@ -40,7 +42,7 @@ export function runtimeTimelineChart(r: RunResult): ChartOutcome {
   const present = Object.fromEntries(Object.entries(columns).filter((e): e is [string, Array<number | null>] => e[1] !== undefined && e[1].some((v) => v !== null)));
   const panels: Panel[] = [
     { id: "cpu", title: `CPU, cores (of ${cores})`, lines: [{ name: "host", column: "cpuHost" }, { name: "runtime", column: "cpuRuntime" }, { name: "harness", column: "cpuHarness" }] },
-    { id: "memory", title: "memory, GiB (log)", lines: [{ name: "host available", column: "available" }, { name: "runtime RSS", column: "rss" }, { name: "runtime heap used", column: "heap" }] },
+    { id: "memory", title: "memory, GiB (log)", lines: [{ name: "host available", column: "available" }, { name: "runtime RSS", column: "rss" }, { name: "runtime heap used", column: "heap" }, { name: "saved prompt states", column: "promptStates" }] },
     { id: "loop", title: "event-loop delay, ms", lines: [{ name: "p99", column: "loopP99" }, { name: "max", column: "loopMax" }] },
     { id: "gc", title: "time in GC pauses, %", lines: [{ name: "GC share", column: "gcShare" }] },
   ];
@@ -90,7 +92,7 @@ export function runtimeTimelineChart(r: RunResult): ChartOutcome {
     id,
     title,
     description:
-      "Each panel shares the time axis of the latency chart (grey: warm-up, orange: a stressor on). CPU in cores: the runtime's process, the harness's own process and the whole host; memory: the runtime's resident set and JS heap against what the host had available; the event loop's p99 and largest delay in each sample; the share of each sample interval spent in GC pauses.",
+      "Each panel shares the time axis of the latency chart (grey: warm-up, orange: a stressor on). CPU in cores: the runtime's process, the harness's own process and the whole host; memory: the runtime's resident set and JS heap, and the prompt states it saved in host memory (outside its resident set), against what the host had available; the event loop's p99 and largest delay in each sample; the share of each sample interval spent in GC pauses.",
     spec: topLevel(title, { datasets: { series: rows }, vconcat: charts, spacing: 14, resolve: { scale: { x: "shared", color: "independent" }, legend: { color: "independent" } } }),
     notes,
   };

@@ -25,7 +25,13 @@ export class ServiceMetrics {
   private readonly gcCount: Record<string, number> = {};
   private readonly loopDelay: IntervalHistogram;
 
-  constructor(cache: TieredCache | undefined, admission: Admission, search?: SearchService, embedStats?: { count: number; computeMs: number; waitMs: number }) {
+  constructor(
+    cache: TieredCache | undefined,
+    admission: Admission,
+    search?: SearchService,
+    embedStats?: { count: number; computeMs: number; waitMs: number },
+    promptStates?: { bytes: number; saved: number; restored: number },
+  ) {
     collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: 10 });
     const registers = [this.registry];
     this.requestSeconds = new Histogram({
@@ -45,6 +51,24 @@ export class ServiceMetrics {
     this.promptTokensEvaluated = new Counter({ name: "tunebench_prompt_tokens_evaluated_total", help: "Prompt tokens evaluated by the model", registers });
     this.promptTokensReused = new Counter({ name: "tunebench_prompt_tokens_reused_total", help: "Prompt tokens taken from a sequence's cache (a prefix shared with what it held) instead of evaluated", registers });
     this.tokensPerSecond = new Gauge({ name: "tunebench_generation_tokens_per_second", help: "Generation speed of the last completed request", registers });
+    if (promptStates) {
+      new Gauge({
+        name: "tunebench_prompt_state_bytes",
+        help: "Host memory held by evaluated prompts saved when a sequence dropped them (files under /dev/shm: not in this process's RSS)",
+        registers,
+        collect() {
+          this.set(promptStates.bytes);
+        },
+      });
+      new Gauge({
+        name: "tunebench_prompt_states_restored",
+        help: "Saved prompt states loaded into a sequence since start",
+        registers,
+        collect() {
+          this.set(promptStates.restored);
+        },
+      });
+    }
     new Gauge({
       name: "tunebench_inference_queue_depth",
       help: "Inference requests waiting for a free sequence",

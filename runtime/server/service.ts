@@ -98,7 +98,7 @@ export class RuntimeService {
   private constructor(private readonly parts: ServiceParts) {
     const { config, engine } = parts;
     this.admission = new Admission(config.inference.parallelSequences, config.server.maxQueue);
-    this.metrics = new ServiceMetrics(parts.cache, this.admission, parts.search, engine.embedStats);
+    this.metrics = new ServiceMetrics(parts.cache, this.admission, parts.search, engine.embedStats, engine.promptStates.stats);
     this.modelName = engine.file.name ?? path.basename(engine.file.path);
     this.routes = {
       "GET /health": (_q, res) => this.health(res, false),
