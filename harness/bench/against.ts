@@ -5,8 +5,10 @@ import { EnvironmentError } from "../../runtime/errors.js";
 import { findReference } from "../../runtime/inference/reference-build.js";
 import type { FileTypeName } from "../../runtime/models/ftypes.js";
 import { resolveModelFile } from "../../runtime/models/resolve.js";
+import { Xorshift128 } from "../../runtime/random.js";
 import { median } from "../stats/describe.js";
 import { runLoad, type LoadOperation, type LoadResult } from "../load/driver.js";
+import { pseudoWords } from "../load/prompt-text.js";
 import { processCpuSeconds, threadCpuSeconds } from "../monitor/process.js";
 import { startChildRuntime } from "../target/child.js";
 import { alternate } from "./alternate.js";
@@ -141,13 +143,8 @@ function promptTokensOf(load: LoadResult): Pick<AgainstRound, "promptEvaluatedPe
   };
 }
 
-/** Pseudo-text of about `words` words (what is said does not matter; both servers read the same). */
-function filler(words: number, seed: number): string {
-  const syllables = ["ka", "lo", "mi", "ren", "tu", "sa", "vek", "no", "dri", "pa", "el", "qui", "ba", "sol", "te"];
-  let x = seed * 2654435761 + 1;
-  const next = (): number => ((x = (x * 1103515245 + 12345) % 2147483648) / 2147483648);
-  return Array.from({ length: words }, () => Array.from({ length: 1 + Math.floor(next() * 3) }, () => syllables[Math.floor(next() * syllables.length)]).join("")).join(" ");
-}
+/** Pseudo-text of `words` words (what is said does not matter; both servers read the same). */
+const filler = (words: number, seed: number): string => pseudoWords(new Xorshift128(seed + 1), words);
 
 /** The operations of a workload: every answer is read and every request keeps its record (an empty meta), for the usage it reports. */
 function workloadOperations(workload: AgainstWorkload, model: string, maxTokens: number): LoadOperation[] {

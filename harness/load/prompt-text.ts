@@ -40,6 +40,13 @@ function pseudoWord(rng: Xorshift128): string {
   return SYLLABLES[rng.nextU32() % SYLLABLES.length]! + SYLLABLES[rng.nextU32() % SYLLABLES.length]!;
 }
 
+/** `n` two-syllable pseudo-words from `rng`, joined by spaces: text whose content does not matter. */
+export function pseudoWords(rng: Xorshift128, n: number): string {
+  const out: string[] = [];
+  for (let i = 0; i < n; i++) out.push(pseudoWord(rng));
+  return out.join(" ");
+}
+
 interface Frame {
   /** Text before the words (counted with them). */
   before: string;

@@ -1,17 +1,11 @@
 import { Xorshift128 } from "../../runtime/random.js";
 import { sampler } from "../load/lengths.js";
+import { pseudoWords } from "../load/prompt-text.js";
 import type { Answer, LoadOperation, RequestMeta, RequestSpec, Session, Slo } from "../load/driver.js";
 import type { Scenario } from "../scenario/schema.js";
 import { weightedPick, type PromptEntry, type Traffic } from "./traffic.js";
 
 type Operation = Scenario["workload"]["operations"][number];
-
-function words(rng: Xorshift128, n: number): string {
-  const syllables = ["ba", "ko", "ri", "tu", "me", "sa", "vo", "li", "ne", "du", "ka", "zi"];
-  const out: string[] = [];
-  for (let i = 0; i < n; i++) out.push(syllables[rng.nextU32() % 12]! + syllables[rng.nextU32() % 12]!);
-  return out.join(" ");
-}
 
 /**
  * Indices into a pool of `size` distinct items that repeat at `repeatRate`: a
@@ -56,7 +50,7 @@ function answerTokens(a: Answer | undefined): number {
 export function buildOperations(s: Scenario, options: { model?: string; traffic?: Traffic } = {}): LoadOperation[] {
   const m = options.model !== undefined ? { model: options.model } : {};
   const rng = new Xorshift128(11);
-  const pool = Array.from({ length: s.workload.distinctQueries }, () => words(rng, s.workload.promptWords));
+  const pool = Array.from({ length: s.workload.distinctQueries }, () => pseudoWords(rng, s.workload.promptWords));
   const nextIndex = repeater(pool.length, s.workload.repeatRate, rng);
   const nextQuery = (): string => pool[nextIndex()]!;
   const traffic = options.traffic;
