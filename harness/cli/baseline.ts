@@ -7,7 +7,7 @@ import { DEFAULT_ROUNDS, listBaselines, loadFromHistory, saveBaseline, writeBase
 import { fmtValue } from "../gate/output.js";
 import { parseSet } from "../profile/load.js";
 import type { RunResult } from "../result.js";
-import { EXIT, interruptSignal, parseDuration, writeJson } from "./common.js";
+import { interruptedExitCode, interruptSignal, parseDuration, writeJson } from "./common.js";
 import { roundsProgress } from "./progress.js";
 
 export function historyOption<T>(y: Argv<T>): Argv<T & { history: string }> {
@@ -91,13 +91,13 @@ const saveCommand: CommandModule<object, SaveArgs> = {
     );
     if (outcome.state === "too-few-rounds") {
       process.stderr.write(`tunebench: stopped after ${outcome.rounds} whole round${outcome.rounds === 1 ? "" : "s"}; a baseline needs at least 2: nothing stored\n`);
-      process.exitCode = EXIT.interrupted;
+      process.exitCode = interruptedExitCode();
       return;
     }
     const b = outcome.baseline;
     if (args.json) writeJson({ id: b.id, label, branch: b.branch, commit: b.commit, fingerprint: b.fingerprint, rounds: b.rounds, scenarios: b.scenarios, history: path.resolve(args.history), export: args.export ?? null });
     else process.stdout.write(`${describe(b)}\nstored in ${args.history}${args.export ? `; exported to ${args.export}` : ""}\n`);
-    if (interruptSignal.aborted) process.exitCode = EXIT.interrupted;
+    if (interruptSignal.aborted) process.exitCode = interruptedExitCode();
   },
 };
 

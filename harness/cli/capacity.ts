@@ -6,7 +6,7 @@ import { writeCapacity } from "../capacity/output.js";
 import { sizingComparison } from "../capacity/sizing.js";
 import { parseSet } from "../profile/load.js";
 import { loadScenario } from "../scenario/load.js";
-import { EXIT, interruptSignal, parseDuration, writeJson } from "./common.js";
+import { EXIT, interruptedExitCode, interruptSignal, parseDuration, writeJson } from "./common.js";
 import { stepProgress } from "./progress.js";
 
 interface CapacityArgs {
@@ -75,7 +75,7 @@ export const capacityCommand: CommandModule<object, CapacityArgs> = {
     const { file, markdown, dir } = await writeCapacity(result, await sizingComparison(result, loaded.scenario), args.out, started);
     if (args.json) writeJson(file);
     else process.stdout.write(`${markdown}\nwrote ${path.join(dir, "capacity.json")} and capacity.md\n`);
-    if (result.interrupted) process.exitCode = EXIT.interrupted;
+    if (result.interrupted) process.exitCode = interruptedExitCode();
     else if (result.capacity === 0) process.exitCode = EXIT.failed;
   },
 };

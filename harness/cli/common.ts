@@ -10,24 +10,33 @@ export const EXIT = {
   usage: 2,
   /** The environment cannot do it (missing binary, compiler, disk space, service). */
   environment: 3,
-  /** Stopped with Ctrl-C. */
+  /** Stopped with Ctrl-C (SIGINT: 128 + 2). */
   interrupted: 130,
+  /** Stopped with SIGTERM (128 + 15), as a process manager stops it. */
+  terminated: 143,
 } as const;
 
 const interrupt = new AbortController();
+let stoppedBy: NodeJS.Signals | undefined;
+
+/** The exit code of a stopped command: 143 when SIGTERM stopped it, else 130 (Ctrl-C, or the parent gone). */
+export function interruptedExitCode(): number {
+  return stoppedBy === "SIGTERM" ? EXIT.terminated : EXIT.interrupted;
+}
 
 /** Aborted on the first Ctrl-C: long work stops, cleans up and returns. */
 export const interruptSignal: AbortSignal = interrupt.signal;
 
 export function installInterruptHandler(): void {
   let count = 0;
-  const onSignal = (): void => {
+  const onSignal = (signal: NodeJS.Signals): void => {
     count++;
     if (count === 1) {
+      stoppedBy = signal;
       process.stderr.write("\nstopping (Ctrl-C again to quit at once)\n");
       interrupt.abort(new InterruptedError());
     } else {
-      process.exit(EXIT.interrupted);
+      process.exit(interruptedExitCode());
     }
   };
   process.on("SIGINT", onSignal);

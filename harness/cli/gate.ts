@@ -9,7 +9,7 @@ import { calibrateGate, runGate, type GateEvent } from "../gate/runner.js";
 import { writeCalibrationOutputs, writeGateOutputs, type CompareReportWriter } from "../gate/write.js";
 import { parseSet } from "../profile/load.js";
 import { historyOption } from "./baseline.js";
-import { EXIT, interruptSignal, parseFraction, writeJson } from "./common.js";
+import { EXIT, interruptedExitCode, interruptSignal, parseFraction, writeJson } from "./common.js";
 import { roundsProgress } from "./progress.js";
 
 interface GateArgs {
@@ -96,13 +96,13 @@ export const gateCommand: CommandModule<object, GateArgs> = {
       const { dir, markdown } = await writeCalibrationOutputs(calibration, args.out);
       if (args.json) writeJson(calibration.result);
       else process.stdout.write(`${markdown}\nwrote ${path.join(dir, "calibration.json")}\n`);
-      if (calibration.result.interrupted) process.exitCode = EXIT.interrupted;
+      if (calibration.result.interrupted) process.exitCode = interruptedExitCode();
       return;
     }
     const outcome = await runGate(options, gateProgress(false));
     if (outcome.state === "too-few-rounds") {
       process.stderr.write(`tunebench: stopped after ${outcome.rounds} whole round${outcome.rounds === 1 ? "" : "s"}: too few to compare\n`);
-      process.exitCode = EXIT.interrupted;
+      process.exitCode = interruptedExitCode();
       return;
     }
     const { result } = outcome;
@@ -111,7 +111,7 @@ export const gateCommand: CommandModule<object, GateArgs> = {
     if (written.stepSummaryError !== undefined) process.stderr.write(`tunebench: cannot append to $GITHUB_STEP_SUMMARY (${stepSummary}): ${written.stepSummaryError}\n`);
     if (args.json) writeJson(result);
     else process.stdout.write(`${written.markdown}\nwrote ${path.join(written.dir, "gate.json")} and gate.md${args.junit ? `; JUnit: ${args.junit}` : ""}${written.reports.length > 0 ? `\ncompare report (the median-throughput round of each side): ${written.reports.join(", ")}` : ""}\nthe gate took ${fmtSeconds(result.elapsedMs)}\n`);
-    if (result.interrupted) process.exitCode = EXIT.interrupted;
+    if (result.interrupted) process.exitCode = interruptedExitCode();
     else if (result.status === "fail") process.exitCode = EXIT.failed;
   },
 };

@@ -6,7 +6,7 @@ import { gateCommand } from "./gate.js";
 import { validateCommand } from "./validate.js";
 import { benchCommand } from "./bench.js";
 import { checkCommand } from "./check.js";
-import { EXIT, installInterruptHandler, InterruptedError } from "./common.js";
+import { EXIT, installInterruptHandler, InterruptedError, interruptedExitCode } from "./common.js";
 import { detectCommand } from "./detect.js";
 import { modelsCommand } from "./models.js";
 import { reportCommand } from "./report.js";
@@ -24,7 +24,7 @@ import { TUNEBENCH_VERSION } from "../../runtime/package.js";
 function reportError(err: unknown): number {
   if (err instanceof InterruptedError || (err instanceof Error && err.name === "AbortError")) {
     process.stderr.write("tunebench: interrupted\n");
-    return EXIT.interrupted;
+    return interruptedExitCode();
   }
   if (isTunebenchError(err)) {
     process.stderr.write(`tunebench: ${err.message}\n`);
@@ -67,7 +67,7 @@ export async function main(argv: string[]): Promise<void> {
     .alias("h", "help")
     .wrap(Math.min(110, process.stdout.columns ?? 110))
     .epilogue(
-      "Exit codes: 0 ok, 1 checks failed or regression, 2 usage or input error, 3 environment error, 130 interrupted.\n" +
+      "Exit codes: 0 ok, 1 checks failed or regression, 2 usage or input error, 3 environment error, 130 interrupted (Ctrl-C), 143 stopped by SIGTERM.\n" +
         "Models and local state live in $TUNEBENCH_HOME (default ~/.cache/tunebench).\n" +
         "Where stderr is not a terminal, TUNEBENCH_PROGRESS=lines prints every status line at once (default: the latest every 10 s).",
     )

@@ -8,7 +8,7 @@ import { judged, verdictOf } from "../checks/run.js";
 import { loadScenario } from "../scenario/load.js";
 import { parseSet } from "../profile/load.js";
 import { runScenario } from "../run/run.js";
-import { EXIT, interruptSignal, parseDuration, writeJson } from "./common.js";
+import { EXIT, interruptedExitCode, interruptSignal, parseDuration, writeJson } from "./common.js";
 import { runEventText, statusLine } from "./progress.js";
 
 interface RunArgs {
@@ -79,7 +79,7 @@ export const runCommand: CommandModule<object, RunArgs> = {
     const report = args.report ? await writeRunReport(dir, result, allow) : undefined;
     if (args.json) writeJson(result);
     else process.stdout.write(`${summary}\nwrote ${path.join(dir, "run.json")} and summary.md${report ? `\nreport: ${report}` : ""}\n`);
-    if (result.status === "incomplete") process.exitCode = EXIT.interrupted;
+    if (result.status === "incomplete") process.exitCode = interruptedExitCode();
     else if (verdictOf(result.checks, allow).status === "fail") process.exitCode = EXIT.failed;
   },
 };

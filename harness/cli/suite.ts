@@ -5,7 +5,7 @@ import { suiteSource } from "./report.js";
 import { loadScenarioFolder } from "../scenario/load.js";
 import { BUILTIN_SCENARIOS_DIR } from "../paths.js";
 import { QUICK_DURATION_MS, runSuite, type SuiteEvent } from "../suite/suite.js";
-import { EXIT, interruptSignal, writeJson } from "./common.js";
+import { EXIT, interruptedExitCode, interruptSignal, writeJson } from "./common.js";
 import { statusLine } from "./progress.js";
 
 interface SuiteArgs {
@@ -57,7 +57,7 @@ export const suiteCommand: CommandModule<object, SuiteArgs> = {
     const report = args.report ? await writeReportOf(suite.root, await suiteSource(path.join(suite.root, "index.json"), suite.index, allowUnevaluated)) : undefined;
     if (args.json) writeJson({ dir: suite.root, runs: suite.runs, ...(report ? { report } : {}) });
     else process.stdout.write(`${suite.markdown}\n\nwrote ${path.join(suite.root, "index.md")}${report ? `\nreport: ${report}` : ""}\n`);
-    if (interruptSignal.aborted) process.exitCode = EXIT.interrupted;
+    if (interruptSignal.aborted) process.exitCode = interruptedExitCode();
     else if (suite.runs.some((r) => r.verdict !== "pass")) process.exitCode = EXIT.failed;
   },
 };

@@ -5,7 +5,7 @@ import { parseSet } from "../profile/load.js";
 import { loadScenario } from "../scenario/load.js";
 import { writeSweep } from "../sweep/output.js";
 import { checkSweepOptions, runSweep, type SweepEvent } from "../sweep/sweep.js";
-import { EXIT, interruptSignal, parseDuration, writeJson } from "./common.js";
+import { interruptedExitCode, interruptSignal, parseDuration, writeJson } from "./common.js";
 import { runEventText, stepProgress } from "./progress.js";
 
 interface SweepArgs {
@@ -55,6 +55,6 @@ export const sweepCommand: CommandModule<object, SweepArgs> = {
     const report = args.report ? await writeReportOf(dir, { kind: "sweep", result }) : undefined;
     if (args.json) writeJson(file);
     else process.stdout.write(`${markdown}\nwrote ${path.join(dir, "sweep.json")} and sweep.md${report ? `\nreport: ${report}` : ""}\n`);
-    if (result.interrupted) process.exitCode = EXIT.interrupted;
+    if (result.interrupted) process.exitCode = interruptedExitCode();
   },
 };

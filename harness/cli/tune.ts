@@ -7,7 +7,7 @@ import { readRunResult } from "../result.js";
 import { loadScenario } from "../scenario/load.js";
 import { recommendationMetrics, writeTune } from "../tune/output.js";
 import { tuneScenario, type TuneEvent, type TuneResult } from "../tune/tune.js";
-import { EXIT, interruptSignal, parseDuration, parseFraction, writeJson } from "./common.js";
+import { EXIT, interruptedExitCode, interruptSignal, parseDuration, parseFraction, writeJson } from "./common.js";
 import { stepProgress } from "./progress.js";
 
 interface TuneArgs {
@@ -110,7 +110,7 @@ export const tuneCommand: CommandModule<object, TuneArgs> = {
     const report = args.report && result.verifications.length > 0 ? await writeTuneReport(dir, result, summary) : undefined;
     if (args.json) writeJson(result);
     else process.stdout.write(`${summary}\nwrote ${path.join(dir, "tune.json")}${profileFile ? ` and ${profileFile}` : ""}${report ? `\nreport: ${report}` : ""}\n`);
-    if (result.status === "incomplete") process.exitCode = EXIT.interrupted;
+    if (result.status === "incomplete") process.exitCode = interruptedExitCode();
     else if (result.original.failing.length > 0 && !settings.dryRun && !settings.aa && !result.tuned?.fixes) process.exitCode = EXIT.failed;
   },
 };

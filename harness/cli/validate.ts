@@ -7,7 +7,7 @@ import { parseSet } from "../profile/load.js";
 import { CHECKLIST_LEVELS, type ChecklistLevel } from "../profile/sla.js";
 import { writeValidateOutputs } from "../validate/output.js";
 import { validateProfile, type ValidateEvent } from "../validate/validate.js";
-import { EXIT, interruptSignal, parseDuration, writeJson } from "./common.js";
+import { EXIT, interruptedExitCode, interruptSignal, parseDuration, writeJson } from "./common.js";
 import { isInteractive, runEventText, statusLine } from "./progress.js";
 
 interface ValidateArgs {
@@ -64,7 +64,7 @@ export const validateCommand: CommandModule<object, ValidateArgs> = {
     if (outcome.state === "misfit") {
       for (const m of outcome.misfit) process.stderr.write(`tunebench: ${m.title}: ${m.evidence}\n`);
       process.exitCode = EXIT.environment;
-    } else if (outcome.incomplete) process.exitCode = EXIT.interrupted;
+    } else if (outcome.incomplete) process.exitCode = interruptedExitCode();
     else if (!result.deploy) process.exitCode = EXIT.failed;
   },
 };

@@ -3,9 +3,9 @@ import { prefixReuseOf } from "../../../harness/checks/diagnose/prefix-reuse.js"
 import { CHECKS } from "../../../harness/checks/registry.js";
 import { judgeRun, runCheck } from "../../../harness/checks/run.js";
 import { proposeCandidates } from "../../../harness/tune/candidates.js";
-import type { CheckContext, CheckOutcome } from "../../../harness/checks/types.js";
+import type { CheckContext } from "../../../harness/checks/types.js";
 import type { RequestRecord } from "../../../harness/load/record.js";
-import type { RunResult } from "../../../harness/result.js";
+import type { CheckResult, RunResult } from "../../../harness/result.js";
 import { fixture } from "../../helpers/fixtures.js";
 
 const ctx: CheckContext = { level: "development", companions: [] };
@@ -27,7 +27,7 @@ function conversations(sessions: number, turns: number, cached: (turn: number, s
   return { ...run, ...(external ? { target: { ...run.target, kind: "external" as const } } : {}), workload: { tokenizer: "test", prefixTokens: [1000] }, load: { ...run.load, requests } };
 }
 
-const only = (r: RunResult): CheckOutcome[] => runCheck(CHECKS.prefixReuse, r, ctx);
+const only = (r: RunResult): CheckResult[] => runCheck(CHECKS.prefixReuse, r, ctx);
 
 describe("diagnose.prefix-reuse", () => {
   it("counts the tokens a workload shared with earlier requests against those the target took from its cache", () => {

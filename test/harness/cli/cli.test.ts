@@ -185,16 +185,19 @@ describe("tunebench serve", () => {
 });
 
 describe("Ctrl-C", () => {
-  it("stops models make with exit 130 and leaves no file that looks complete", async () => {
+  it.each([
+    ["SIGINT", 130],
+    ["SIGTERM", 143],
+  ] as const)("stops models make on %s with exit %i and leaves no file that looks complete", async (signal, exit) => {
     const child = startCli(["models", "make", "small-200m", "-q", "F32"], env);
     let stderr = "";
     child.stderr.on("data", (b: Buffer) => (stderr += b.toString()));
     // wait until the temporary file exists, then interrupt
     const deadline = Date.now() + 20_000;
     while (Date.now() < deadline && !readdirSync(modelsDir).some((f) => f.endsWith(".partial"))) await new Promise((r) => setTimeout(r, 20));
-    child.kill("SIGINT");
+    child.kill(signal);
     const code = await new Promise<number | null>((resolve) => child.on("close", resolve));
-    expect(code, stderr).toBe(130);
+    expect(code, stderr).toBe(exit);
     expect(stderr).toMatch(/interrupted/);
     expect(existsSync(path.join(modelsDir, "small-200m.F32.gguf"))).toBe(false);
     expect(readdirSync(modelsDir).filter((f) => f.includes("small-200m"))).toEqual([]);
