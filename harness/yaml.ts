@@ -16,6 +16,11 @@ const MAX_DEPTH = 32;
 /** Keys that would reach an object's prototype when merged. */
 const FORBIDDEN_KEYS = new Set(["__proto__", "constructor", "prototype"]);
 
+/** Whether `key` is a field name no configuration may use: one that would reach an object's prototype when merged. */
+export function isForbiddenKey(key: string): boolean {
+  return FORBIDDEN_KEYS.has(key);
+}
+
 /**
  * Reads a YAML file with its positions. Anything that is not a plain mapping of
  * fields is an InputError naming the file and the line: YAML syntax, an alias

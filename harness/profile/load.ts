@@ -5,7 +5,7 @@ import { withL3Secret } from "../../runtime/cache/redis.js";
 import { parseOrThrow, RUNTIME_CONFIG_ENV, RuntimeConfigSchema, type RuntimeConfig } from "../../runtime/config.js";
 import { InputError } from "../../runtime/errors.js";
 import { BUILTIN_PROFILES_DIR } from "../paths.js";
-import { issuePath, lineOf, readYaml, type YamlSource } from "../yaml.js";
+import { isForbiddenKey, issuePath, lineOf, readYaml, type YamlSource } from "../yaml.js";
 import { CHECKLIST_LEVELS, ChecklistLevelSchema, SlaSchema, type ChecklistLevel, type Sla } from "./sla.js";
 
 /** Keys a profile file has besides the RuntimeConfig sections. */
@@ -203,6 +203,9 @@ export function parseSet(assignments: readonly string[]): Obj {
     const eq = a.indexOf("=");
     if (eq <= 0) throw new InputError(`--set ${a}: write key.path=value`);
     const keys = a.slice(0, eq).split(".");
+    // as in a YAML file: a key that would reach a prototype is refused, never dropped without a word
+    const forbidden = keys.find(isForbiddenKey);
+    if (forbidden !== undefined) throw new InputError(`--set ${a.slice(0, eq)}: the field name "${forbidden}" is not allowed`);
     const raw = a.slice(eq + 1);
     let value: unknown;
     try {

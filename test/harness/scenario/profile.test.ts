@@ -37,6 +37,8 @@ describe("profiles", () => {
     expect(p.config.cache.namespace).toBe("abc");
     await expect(loadProfile("team", parseSet(["inference.threads=0"]))).rejects.toThrow(/^--set: inference\.threads=0: Too small/);
     expect(() => parseSet(["novalue"])).toThrow(/write key\.path=value/);
+    // a key that would reach a prototype is refused as in a YAML file, never dropped without a word
+    for (const key of ["__proto__.x", "inference.constructor", "prototype"]) expect(() => parseSet([`${key}=1`])).toThrow(/the field name "(__proto__|constructor|prototype)" is not allowed/);
   });
 
   it("names the file, the line and the field of a bad value", async () => {
