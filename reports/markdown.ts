@@ -1,4 +1,5 @@
-import { figure, verdictOf } from "../harness/checks/run.js";
+import { figure } from "../harness/checks/data.js";
+import { verdictOf } from "../harness/checks/run.js";
 import { formatBytes, markdownTable } from "../harness/format.js";
 import type { CheckResult, RunResult } from "../harness/result.js";
 import { sloText } from "../harness/load/record.js";

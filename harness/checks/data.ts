@@ -3,7 +3,7 @@ import type { TimelinePoint } from "../load/driver.js";
 import { linearTrend, type LinearTrend } from "../stats/compare.js";
 import { percentileRankBounds, samplesNeededFor } from "../stats/describe.js";
 import { formatBytes } from "../format.js";
-import type { RunOperation, RunResult } from "../result.js";
+import type { CheckResult, RunOperation, RunResult } from "../result.js";
 import type { Comparison } from "../scenario/threshold.js";
 import type { Window } from "../result.js";
 import type { CheckOutcome } from "./types.js";
@@ -153,6 +153,32 @@ export function fmtPct(fraction: number, digits?: number): string {
 
 export function fmtBytes(bytes: number): string {
   return Number.isFinite(bytes) ? formatBytes(bytes) : "-";
+}
+
+/** A check's observed figure (or its bound) in its unit. */
+export function figure(c: Pick<CheckResult, "unit">, v: number | null): string {
+  const ms = (x: number): string => (x < 10 ? x.toFixed(2) : x.toFixed(1));
+  if (v === null) return "-";
+  switch (c.unit) {
+    case "fraction":
+      return fmtPct(v);
+    case "count":
+      return String(Math.round(v * 100) / 100);
+    case "rps":
+      return `${v.toFixed(1)} req/s`;
+    case "bytes":
+      return formatBytes(v);
+    case "ms":
+      return `${ms(v)} ms`;
+    case "cores":
+      return `${v.toFixed(2)} cores`;
+    case "ratio":
+      return `x${v.toFixed(2)}`;
+    case "tokens/s":
+      return `${v.toFixed(1)} t/s`;
+    default:
+      return String(v);
+  }
 }
 
 export function fmtWindow(w: Window): string {

@@ -1,4 +1,3 @@
-import { formatBytes } from "../format.js";
 import { levelIncludes, type ChecklistLevel } from "../profile/sla.js";
 import type { CheckResult, CheckStatus, RunResult } from "../result.js";
 import { ALL_CHECKS } from "./registry.js";
@@ -78,30 +77,4 @@ export function verdictOf(checks: readonly CheckResult[], options: { allowUneval
   const notEvaluated = deciding.filter((c) => c.status === "not-evaluated");
   const status = failing.length > 0 || (notEvaluated.length > 0 && !options.allowUnevaluated) ? "fail" : "pass";
   return { status, failing, notEvaluated };
-}
-
-/** A check's observed figure (or its bound) in its unit. */
-export function figure(c: Pick<CheckResult, "unit">, v: number | null): string {
-  const ms = (x: number): string => (x < 10 ? x.toFixed(2) : x.toFixed(1));
-  if (v === null) return "-";
-  switch (c.unit) {
-    case "fraction":
-      return `${(v * 100).toFixed(Math.abs(v) < 0.1 ? 2 : 1)} %`;
-    case "count":
-      return String(Math.round(v * 100) / 100);
-    case "rps":
-      return `${v.toFixed(1)} req/s`;
-    case "bytes":
-      return formatBytes(v);
-    case "ms":
-      return `${ms(v)} ms`;
-    case "cores":
-      return `${v.toFixed(2)} cores`;
-    case "ratio":
-      return `x${v.toFixed(2)}`;
-    case "tokens/s":
-      return `${v.toFixed(1)} t/s`;
-    default:
-      return String(v);
-  }
 }

@@ -2,7 +2,7 @@ import path from "node:path";
 import { Document, isSeq, type Node } from "yaml";
 import { ensureDir, writeFileAtomic } from "../../runtime/fs.js";
 import { extendsReference, mergeConfig } from "../profile/load.js";
-import { figure } from "../checks/run.js";
+import { figure } from "../checks/data.js";
 import { markdownTable } from "../format.js";
 import type { LoadedScenario } from "../scenario/load.js";
 import { median } from "../stats/describe.js";

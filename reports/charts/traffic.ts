@@ -52,34 +52,33 @@ export function turnTtftChart(runs: readonly LabelledRun[]): ChartOutcome {
   const notes: string[] = [];
   for (const { label, run } of runs) {
     for (const o of run.load.operations) {
-      const thin: number[] = [];
       if (!o.turns || o.turns.length === 0) continue;
+      const who = `${o.name}${compare ? ` (${label})` : ""}`;
       const streams = o.turns.some((t) => t.ttft && t.ttft.count > 0);
-      const metric = streams ? "ttftMs" : "latencyMs";
-      if (!streams) notes.push(`${o.name}${compare ? ` (${label})` : ""} does not stream: its whole latency is drawn instead of the time to first token`);
-      const records = perTurn(run, o.name, metric);
+      if (!streams) notes.push(`${who} does not stream: its whole latency is drawn instead of the time to first token`);
+      const records = perTurn(run, o.name, streams ? "ttftMs" : "latencyMs");
+      const thin: number[] = [];
       for (const t of o.turns) {
         // the point is the turn's stored p50 (the figure the summary's table prints); its interval comes from the request records
         const p50 = (streams ? t.ttft?.p50Ms : t.latency.p50Ms) ?? null;
         if (p50 === null) continue;
-        const values = records.get(t.turn);
-        const fromRecords = values && values.length > 0 ? medianBounds(values) : undefined;
-        if (fromRecords?.low === undefined || fromRecords.high === undefined) thin.push(t.turn);
+        const { low, high } = medianBounds(records.get(t.turn) ?? []);
+        const bounded = low !== undefined && high !== undefined;
+        if (!bounded) thin.push(t.turn);
         rows.push({
           run: label,
           operation: o.name,
           turn: t.turn,
           ms: round(p50),
-          ...(fromRecords?.low !== undefined ? { low: round(fromRecords.low) } : {}),
-          ...(fromRecords?.high !== undefined ? { high: round(fromRecords.high) } : {}),
-          interval: fromRecords?.low !== undefined && fromRecords.high !== undefined ? `${round(fromRecords.low)} to ${round(fromRecords.high)} ms` : "too few requests",
+          ...(bounded ? { low: round(low), high: round(high) } : {}),
+          interval: bounded ? `${round(low)} to ${round(high)} ms` : "too few requests",
           requests: t.count,
           promptTokens: t.meanPromptTokens === null ? "-" : round(t.meanPromptTokens),
           figure: streams ? "time to first token" : "latency",
         });
       }
-      if (thin.length > 0) notes.push(`${o.name}${compare ? ` (${label})` : ""}: turn${thin.length > 1 ? "s" : ""} ${thin.join(", ")} had too few answered requests (or no records) for a 95 % interval of the median (5 are needed)`);
-      if (!records.size && (run.load.requestsNotKept ?? 0) > 0) notes.push(`${o.name}${compare ? ` (${label})` : ""}: the run kept no request records, so the turns have no intervals`);
+      if (thin.length > 0) notes.push(`${who}: turn${thin.length > 1 ? "s" : ""} ${thin.join(", ")} had too few answered requests (or no records) for a 95 % interval of the median (5 are needed)`);
+      if (!records.size && (run.load.requestsNotKept ?? 0) > 0) notes.push(`${who}: the run kept no request records, so the turns have no intervals`);
     }
   }
   if (rows.length === 0) return { id, title, reason: "no operation is a conversation (workload.conversation) with an answered turn" };
