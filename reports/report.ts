@@ -18,6 +18,8 @@ import { sizingChart } from "./charts/sizing.js";
 import type { SizeResult } from "../harness/size/output.js";
 import { headline, suiteIndexChart, type SuiteEntry } from "./charts/suite-index.js";
 import { sweepCharts } from "./charts/sweep.js";
+import { trendCharts } from "./charts/trends.js";
+import { trendsTable, type TrendsResult } from "../harness/gate/trends.js";
 import { hasTrafficData, tokenLengthsChart, turnTtftChart } from "./charts/traffic.js";
 import { sweepColumns } from "../harness/sweep/output.js";
 import type { SweepResult } from "../harness/sweep/sweep.js";
@@ -45,7 +47,8 @@ export type ReportSource =
   | { kind: "bench"; bench: BenchFile }
   | { kind: "recommendations"; title: string; lead: string[]; metrics: RecommendationMetric[] }
   | { kind: "sizing"; result: SizeResult }
-  | { kind: "sweep"; result: SweepResult };
+  | { kind: "sweep"; result: SweepResult }
+  | { kind: "trends"; result: TrendsResult };
 
 export interface BuiltReport {
   /** Paths relative to the report folder, and their bytes. */
@@ -83,6 +86,8 @@ function chartsOf(source: ReportSource): ChartOutcome[] {
       return [sizingChart(source.result)];
     case "sweep":
       return sweepCharts(source.result);
+    case "trends":
+      return trendCharts(source.result);
   }
 }
 
@@ -280,6 +285,22 @@ function pageOf(source: ReportSource, rendered: RenderedChart[], omitted: Omitte
         charts: rendered,
         omitted,
         context: [{ title: "Runtime configuration", json: r.config }],
+        footer,
+      };
+    }
+    case "trends": {
+      const r = source.result;
+      const changes = r.metrics.flatMap((m) => m.changes.map((c) => ({ m, c })));
+      return {
+        title: `tunebench trends: baseline "${r.label}"`,
+        lead: [
+          `${r.baselines} baselines saved as "${r.label}", one point each (the median of its rounds); change points by E-Divisive means (permutation test, significance ${r.significance}).`,
+          changes.length > 0 ? `${changes.length} change point${changes.length === 1 ? "" : "s"}: ${changes.map(({ m, c }) => `${m.id} ${c.direction} from baseline #${c.baselineId}`).join("; ")}.` : "No change point in any metric.",
+        ],
+        tables: [{ caption: "Change points per metric", ...trendsTable(r) }],
+        charts: rendered,
+        omitted,
+        context: [],
         footer,
       };
     }

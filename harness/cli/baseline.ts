@@ -3,7 +3,9 @@ import type { Argv, CommandModule } from "yargs";
 import { InputError } from "../../runtime/errors.js";
 import { baselineFile, codeLabel, DEFAULT_HISTORY, type Baseline } from "../gate/baseline.js";
 import { compareSides } from "../gate/gate.js";
-import { DEFAULT_ROUNDS, listBaselines, loadFromHistory, saveBaseline, writeBaselineFile } from "../gate/history.js";
+import { DEFAULT_ROUNDS, listBaselines, loadFromHistory, saveBaseline, writeBaselineFile, writeTrends } from "../gate/history.js";
+import type { TrendsResult } from "../gate/trends.js";
+import { buildReport, writeReport } from "../../reports/report.js";
 import { fmtValue } from "../gate/output.js";
 import { parseSet } from "../profile/load.js";
 import type { RunResult } from "../result.js";
@@ -154,10 +156,44 @@ const exportCommand: CommandModule<object, ExportArgs> = {
   },
 };
 
+interface TrendsArgs {
+  label: string;
+  history: string;
+  significance: number;
+  out: string;
+  report: boolean;
+  json: boolean;
+}
+
+const trendsCommand: CommandModule<object, TrendsArgs> = {
+  command: "trends <label>",
+  describe: "Change points in each metric over the baselines saved under a label (E-Divisive means): a slow creep that passes every gate still shows",
+  builder: (y) =>
+    historyOption(y)
+      .positional("label", { type: "string", demandOption: true, describe: "the label whose baselines form the series (one point each, the median of its rounds)" })
+      .option("significance", { type: "number", default: 0.01, describe: "a change point counts when its permutation p-value is at most this" })
+      .option("out", { type: "string", default: "tunebench-out", describe: "folder for trends.json and the report (trends-<label>/)" })
+      .option("report", { type: "boolean", default: true, describe: "write the HTML/Markdown report with each metric's series and its change points (--no-report to skip)" })
+      .option("json", { type: "boolean", default: false, describe: "print the result as JSON" })
+      .check((a) => {
+        if (!(a.significance > 0 && a.significance < 0.5)) throw new InputError(`--significance=${a.significance}: valid: a number between 0 and 0.5`);
+        return true;
+      }),
+  handler: async (args) => {
+    const { result, dir, markdown } = await writeTrends(args.history, args.label, { significance: args.significance, out: args.out, report: args.report, reportWriter: trendsReport });
+    if (args.json) writeJson(result);
+    else process.stdout.write(`${markdown}\nwrote ${path.join(dir, "trends.json")}${args.report ? ` and the report in ${dir}` : ""}\n`);
+  },
+};
+
+const trendsReport = async (dir: string, result: TrendsResult): Promise<void> => {
+  await writeReport(dir, await buildReport({ kind: "trends", result }));
+};
+
 export const baselineCommand: CommandModule = {
   command: "baseline <command>",
   describe: "Store, list and show the baselines a regression gate compares against (a SQLite history, exportable as JSON)",
-  builder: (y) => y.command(saveCommand).command(listCommand).command(showCommand).command(exportCommand).demandCommand(1, "give a baseline command: save, list, show or export"),
+  builder: (y) => y.command(saveCommand).command(listCommand).command(showCommand).command(exportCommand).command(trendsCommand).demandCommand(1, "give a baseline command: save, list, show, export or trends"),
   handler: () => undefined,
 };
 

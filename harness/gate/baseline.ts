@@ -93,7 +93,53 @@ CREATE TABLE IF NOT EXISTS runs (
   result BLOB NOT NULL
 );
 CREATE INDEX IF NOT EXISTS runs_baseline ON runs(baseline_id);
+CREATE TABLE IF NOT EXISTS acceptances (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  label TEXT NOT NULL,
+  metric TEXT NOT NULL,
+  change REAL NOT NULL,
+  absolute INTEGER NOT NULL,
+  level REAL NOT NULL,
+  reason TEXT NOT NULL,
+  accepted_by TEXT,
+  commit_sha TEXT,
+  ci_run TEXT,
+  created_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS acceptances_label ON acceptances(label, metric, id);
 `;
+
+/**
+ * A regression accepted on purpose (`gate --accept METRIC --reason`): the
+ * change the gate measured against the baseline, and who accepted it, why and
+ * when. Later gates against the same baseline compare with the accepted level.
+ */
+export interface Acceptance {
+  id?: number;
+  /** The baseline label it applies to. */
+  label: string;
+  metric: string;
+  /** The change accepted: relative (`+0.07` is 7 % higher) or, `absolute`, in the metric's unit. */
+  change: number;
+  absolute: boolean;
+  /** The current median when it was accepted. */
+  level: number;
+  reason: string;
+  acceptedBy: string | null;
+  commit: string | null;
+  /** The CI run that accepted it (a URL or an id), when in CI. */
+  ciRun: string | null;
+  createdAt: string;
+}
+
+/** Who is accepting and from which CI run: GitHub Actions, GitLab CI, else the local user. */
+export function acceptor(env: NodeJS.ProcessEnv = process.env): { acceptedBy: string | null; ciRun: string | null } {
+  const acceptedBy = env.GITHUB_ACTOR ?? env.GITLAB_USER_LOGIN ?? env.USER ?? env.USERNAME ?? null;
+  const ciRun = env.GITHUB_RUN_ID
+    ? `${env.GITHUB_SERVER_URL ?? "https://github.com"}/${env.GITHUB_REPOSITORY ?? ""}/actions/runs/${env.GITHUB_RUN_ID}`
+    : (env.CI_JOB_URL ?? env.CI_PIPELINE_URL ?? null);
+  return { acceptedBy, ciRun };
+}
 
 const HISTORY_VERSION = "1";
 
@@ -187,6 +233,42 @@ export class History {
       scenarios: JSON.parse(row.scenarios) as Array<{ name: string; file: string }>,
       runs,
     };
+  }
+
+  /** Records an accepted regression; returns its id. */
+  accept(a: Omit<Acceptance, "id">): number {
+    const info = this.db
+      .prepare("INSERT INTO acceptances (label, metric, change, absolute, level, reason, accepted_by, commit_sha, ci_run, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+      .run(a.label, a.metric, a.change, a.absolute ? 1 : 0, a.level, a.reason, a.acceptedBy, a.commit, a.ciRun, a.createdAt);
+    return Number(info.lastInsertRowid);
+  }
+
+  /** The acceptances of a label made after `since` (a baseline's creation): the latest per metric. */
+  acceptances(label: string, since: string): Acceptance[] {
+    const rows = this.db.prepare("SELECT * FROM acceptances WHERE label = ? AND created_at >= ? ORDER BY id").all(label, since) as Array<Record<string, unknown>>;
+    const latest = new Map<string, Acceptance>();
+    for (const r of rows) {
+      latest.set(String(r.metric), {
+        id: Number(r.id),
+        label: String(r.label),
+        metric: String(r.metric),
+        change: Number(r.change),
+        absolute: Number(r.absolute) === 1,
+        level: Number(r.level),
+        reason: String(r.reason),
+        acceptedBy: (r.accepted_by as string | null) ?? null,
+        commit: (r.commit_sha as string | null) ?? null,
+        ciRun: (r.ci_run as string | null) ?? null,
+        createdAt: String(r.created_at),
+      });
+    }
+    return [...latest.values()];
+  }
+
+  /** The baselines of one label, oldest first, with their rounds. */
+  loadAll(label: string): Baseline[] {
+    const ids = (this.db.prepare("SELECT id FROM baselines WHERE label = ? ORDER BY id").all(label) as Array<{ id: number }>).map((r) => r.id);
+    return ids.map((id) => this.load(`#${id}`)!);
   }
 
   /** Removes a baseline and its rounds; false when there is none. */

@@ -1,4 +1,7 @@
 import type { RunResult } from "../result.js";
+import type { Acceptance } from "./baseline.js";
+import { InputError } from "../../runtime/errors.js";
+import { formatChange } from "../format.js";
 import { gateMetrics, KIND_RULES, pooledLatency, type MetricKind } from "./metrics.js";
 import { compareUnpaired, type GateVerdict, type UnpairedComparison } from "../stats/compare.js";
 
@@ -14,6 +17,10 @@ export interface GateMetricResult extends UnpairedComparison {
   confirmation?: { verdict: GateVerdict; change: number; low: number; high: number; p: number; rounds: number; reason: string };
   /** Pooled latency of the operation's rounds (HDR histograms added), each side: the distribution behind a latency metric. */
   distribution?: { baseline: Quantiles; current: Quantiles };
+  /** An earlier accepted change this comparison started from: the baseline's rounds were moved to the accepted level. */
+  acceptedLevel?: Acceptance;
+  /** Accepted in this gate (`--accept`): a regression that does not fail it, recorded in the history. */
+  accepted?: Pick<Acceptance, "reason" | "acceptedBy" | "createdAt" | "change">;
 }
 
 export interface Quantiles {
@@ -26,6 +33,8 @@ export interface Quantiles {
 }
 
 export interface CompareSidesOptions {
+  /** Accepted changes by metric id: the baseline's rounds are moved by each before comparing (`gate --accept` earlier). */
+  accepted?: ReadonlyMap<string, Acceptance>;
   /** Effect floor per metric kind, over the defaults (`KIND_RULES`). */
   floors?: Partial<Record<MetricKind, number>>;
   alpha?: number;
@@ -64,7 +73,9 @@ export function compareSides(baseline: readonly RunResult[], current: readonly R
     const meta = (a.get(id) ?? b.get(id))!.meta;
     const rule = KIND_RULES[meta.kind];
     const floor = options.floors?.[meta.kind] ?? rule.floor;
-    const cmp = compareUnpaired(a.get(id)?.values ?? [], b.get(id)?.values ?? [], {
+    const acceptance = options.accepted?.get(id);
+    const base = (a.get(id)?.values ?? []).map((v) => (acceptance ? (acceptance.absolute ? v + acceptance.change : v * (1 + acceptance.change)) : v));
+    const cmp = compareUnpaired(base, b.get(id)?.values ?? [], {
       lowerIsBetter: rule.lowerIsBetter,
       floor,
       absolute: rule.absolute,
@@ -73,6 +84,7 @@ export function compareSides(baseline: readonly RunResult[], current: readonly R
     });
     if (!a.has(id)) cmp.reason = `only in the current runs (the baseline has no ${meta.title}): ${cmp.reason}`;
     else if (!b.has(id)) cmp.reason = `only in the baseline (the current runs have no ${meta.title}): ${cmp.reason}`;
+    if (acceptance) cmp.reason = `against the level accepted ${acceptance.createdAt}${acceptance.acceptedBy ? ` by ${acceptance.acceptedBy}` : ""} (${formatChange(acceptance.change, acceptance.absolute)}: ${acceptance.reason}): ${cmp.reason}`;
     const result: GateMetricResult = {
       ...cmp,
       id,
@@ -82,21 +94,28 @@ export function compareSides(baseline: readonly RunResult[], current: readonly R
       title: meta.title,
       unit: rule.unit,
       lowerIsBetter: rule.lowerIsBetter,
+      ...(acceptance ? { acceptedLevel: acceptance } : {}),
     };
-    if (meta.kind === "latency" && meta.operation !== undefined && id.endsWith(".p50") === false) {
-      const sa = baseline.filter((r) => r.scenario.name === meta.scenario);
-      const sb = current.filter((r) => r.scenario.name === meta.scenario);
-      const qa = quantiles(sa, meta.operation);
-      const qb = quantiles(sb, meta.operation);
-      if (qa && qb) result.distribution = { baseline: qa, current: qb };
-    }
-    return result;
+    return withDistribution(result, baseline, current);
   });
+}
+
+/** A latency metric at its SLA percentile gets the distribution behind it: both sides' histograms of the operation, pooled over their rounds. */
+export function withDistribution(result: GateMetricResult, baseline: readonly RunResult[], current: readonly RunResult[]): GateMetricResult {
+  if (result.kind !== "latency" || result.operation === undefined || result.id.endsWith(".p50")) return result;
+  const qa = quantiles(baseline.filter((r) => r.scenario.name === result.scenario), result.operation);
+  const qb = quantiles(current.filter((r) => r.scenario.name === result.scenario), result.operation);
+  return qa && qb ? { ...result, distribution: { baseline: qa, current: qb } } : result;
 }
 
 /** The metrics whose final verdict is a regression: confirmed by the rerun, or unconfirmed when no rerun was made. */
 export function regressionsOf(metrics: readonly GateMetricResult[]): GateMetricResult[] {
-  return metrics.filter((m) => m.verdict === "regression" && (m.confirmation === undefined || m.confirmation.verdict === "regression"));
+  return metrics.filter((m) => m.verdict === "regression" && (m.confirmation === undefined || m.confirmation.verdict === "regression") && m.accepted === undefined);
+}
+
+/** The regressions accepted in this gate (`--accept`): shown, recorded, not failing. */
+export function acceptedOf(metrics: readonly GateMetricResult[]): GateMetricResult[] {
+  return metrics.filter((m) => m.accepted !== undefined);
 }
 
 /**
@@ -106,7 +125,12 @@ export function regressionsOf(metrics: readonly GateMetricResult[]): GateMetricR
  * otherwise its verdict becomes inconclusive, with both results in the reason.
  */
 export function applyConfirmation(metrics: GateMetricResult[], baseline: readonly RunResult[], rerun: readonly RunResult[], options: CompareSidesOptions = {}): GateMetricResult[] {
-  const again = new Map(compareSides(baseline, rerun, { ...options, seed: (options.seed ?? 1) + 7919 }).map((m) => [m.id, m]));
+  return confirmWith(metrics, compareSides(baseline, rerun, { ...options, seed: (options.seed ?? 1) + 7919 }));
+}
+
+/** Confirm-on-rerun with the rerun's own comparison already made (stored or paired): a regression stays one only where `again` says so too. */
+export function confirmWith(metrics: GateMetricResult[], againMetrics: readonly GateMetricResult[]): GateMetricResult[] {
+  const again = new Map(againMetrics.map((m) => [m.id, m]));
   return metrics.map((m) => {
     if (m.verdict !== "regression") return m;
     const c = again.get(m.id);
@@ -131,6 +155,11 @@ export interface GateSideInfo {
 export interface GateResult {
   tool: "tunebench";
   kind: "gate";
+  /**
+   * "stored": the current rounds against a baseline's stored rounds (unpaired, rank test);
+   * "paired": both sides live in the same job, rounds interleaved, per-round ratios (`comparePaired`).
+   */
+  mode: "stored" | "paired";
   status: "pass" | "fail";
   /** Why, in one line. */
   summary: string;
@@ -153,6 +182,30 @@ export function gateStatus(metrics: readonly GateMetricResult[]): { status: "pas
   const reg = regressionsOf(metrics);
   const count = (v: GateVerdict): number => metrics.filter((m) => m.verdict === v).length;
   const tail = `${count("improvement")} improved, ${count("no change")} no change, ${count("inconclusive")} inconclusive of ${metrics.length} metrics`;
-  if (reg.length > 0) return { status: "fail", summary: `regression in ${reg.length} metric${reg.length > 1 ? "s" : ""} (${reg.map((m) => m.id).join(", ")}); ${tail}` };
-  return { status: "pass", summary: `no regression; ${tail}` };
+  const acc = acceptedOf(metrics);
+  const accepted = acc.length > 0 ? `; accepted: ${acc.map((m) => `${m.id} (${m.accepted!.reason})`).join(", ")}` : "";
+  if (reg.length > 0) return { status: "fail", summary: `regression in ${reg.length} metric${reg.length > 1 ? "s" : ""} (${reg.map((m) => m.id).join(", ")}); ${tail}${accepted}` };
+  return { status: "pass", summary: `no regression${acc.length > 0 ? " but the accepted ones" : ""}; ${tail}${accepted}` };
+}
+
+/**
+ * `--accept METRIC --reason`: each named metric that regressed is accepted
+ * (it no longer fails the gate; the change is kept with who, why and when). A
+ * name that is not a metric of the gate is an InputError listing them; one
+ * that did not regress is left as it is and said in the returned notes.
+ */
+export function acceptRegressions(metrics: GateMetricResult[], ids: readonly string[], who: { reason: string; acceptedBy: string | null; createdAt: string }): { metrics: GateMetricResult[]; notes: string[] } {
+  const known = new Set(metrics.map((m) => m.id));
+  const unknown = ids.filter((id) => !known.has(id));
+  if (unknown.length > 0) throw new InputError(`--accept ${unknown.join(", ")}: not a metric of this gate; valid: ${[...known].join(", ")}`);
+  const notes: string[] = [];
+  const out = metrics.map((m) => {
+    if (!ids.includes(m.id)) return m;
+    if (!regressionsOf([m]).length) {
+      notes.push(`--accept ${m.id}: it did not regress (${m.verdict}), so nothing was accepted`);
+      return m;
+    }
+    return { ...m, accepted: { reason: who.reason, acceptedBy: who.acceptedBy, createdAt: who.createdAt, change: m.change } };
+  });
+  return { metrics: out, notes };
 }

@@ -10,6 +10,8 @@ import { preflight } from "../run/preflight.js";
 import { loadScenarios, type LoadedScenario } from "../scenario/load.js";
 import { baselineFile, codeLabel, History, readBaselineFile, type Baseline, type BaselineSummary } from "./baseline.js";
 import { measureRounds, type RoundsEvent } from "./rounds.js";
+import { trendsMarkdown, trendsOf, type TrendsResult } from "./trends.js";
+import { ensureDir } from "../../runtime/fs.js";
 
 /** The scenario a baseline and a gate run when none is given: a steady low-noise workload on the tiny model. */
 export const DEFAULT_GATE_SCENARIO = path.join(BUILTIN_SCENARIOS_DIR, "ci", "steady.yaml");
@@ -172,4 +174,35 @@ export async function saveBaseline(o: SaveBaselineOptions, onEvent?: (e: SaveBas
   const stored = { ...baseline, id };
   if (o.export) await writeBaselineFile(o.export, stored);
   return { state: "stored", baseline: stored };
+}
+
+/**
+ * `baseline trends`: the label's baselines from the history, their trends
+ * (`trendsOf`), written as trends.json and trends.md in `<out>/trends-<label>/`
+ * with the report when asked.
+ */
+export async function writeTrends(
+  file: string,
+  label: string,
+  o: { significance: number; out: string; report: boolean; reportWriter: (dir: string, result: TrendsResult) => Promise<void> },
+): Promise<{ result: TrendsResult; dir: string; markdown: string }> {
+  const history = openHistory(file);
+  let baselines: Baseline[];
+  try {
+    baselines = history.loadAll(label);
+    if (baselines.length === 0) {
+      const labels = [...new Set(history.list().map((r) => r.label))];
+      throw new InputError(`no baseline "${label}" in ${file}; ${labels.length > 0 ? `labels there: ${labels.join(", ")}` : "it holds none"}`);
+    }
+  } finally {
+    history.close();
+  }
+  const result = trendsOf(label, baselines, { significance: o.significance });
+  const dir = path.resolve(o.out, `trends-${label.replace(/[^A-Za-z0-9_.-]+/g, "-")}`);
+  ensureDir(dir);
+  await writeFileAtomic(path.join(dir, "trends.json"), `${JSON.stringify(result, null, 2)}\n`);
+  const markdown = trendsMarkdown(result);
+  await writeFileAtomic(path.join(dir, "trends.md"), markdown);
+  if (o.report) await o.reportWriter(dir, result);
+  return { result, dir, markdown };
 }

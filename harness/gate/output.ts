@@ -56,19 +56,23 @@ export function gateMarkdown(g: GateResult, limit = STEP_SUMMARY_LIMIT): string 
   head.push(`## tunebench gate: ${g.status === "pass" ? "pass" : "**FAIL**"}`, "");
   head.push(g.summary, "");
   const side = (s: GateResult["current"]): string => `${s.label}${s.commit ? ` (${s.commit})` : ""}, ${s.rounds} round${s.rounds === 1 ? "" : "s"}, tunebench ${s.toolVersion}`;
-  head.push(`- baseline: ${side(g.baseline)}, saved ${g.baseline.createdAt}`);
-  head.push(`- current: ${side(g.current)}`);
+  const paired = g.mode === "paired";
+  head.push(paired ? `- base: ${side(g.baseline)}, live beside the candidate, rounds interleaved (A B, B A, ...)` : `- baseline: ${side(g.baseline)}, saved ${g.baseline.createdAt}`);
+  head.push(`- ${paired ? "candidate" : "current"}: ${side(g.current)}`);
   head.push(`- scenarios: ${g.scenarios.join(", ")}; ${g.confirm ? "a regression is re-measured once before it fails the gate" : "no confirmation rerun (--no-confirm)"}`);
+  const floors = Object.entries(g.floors)
+    .map(([k, v]) => `${k} ${k === "errors" || k === "gc" ? `${(v * 100).toFixed(1)} pt` : `${(v * 100).toFixed(0)} %`}`)
+    .join(", ");
   head.push(
-    `- test per metric: Mann-Whitney over the rounds (alpha ${g.alpha}), change of medians with a 95 % bootstrap interval; floors: ${Object.entries(g.floors)
-      .map(([k, v]) => `${k} ${k === "errors" || k === "gc" ? `${(v * 100).toFixed(1)} pt` : `${(v * 100).toFixed(0)} %`}`)
-      .join(", ")}`,
+    paired
+      ? `- test per metric: the per-round ratios of the paired rounds (differences for error rates and GC share), their Hodges-Lehmann estimate with the 95 % signed-rank interval; a change counts past its floor when the interval excludes no change; floors: ${floors}`
+      : `- test per metric: Mann-Whitney over the rounds (alpha ${g.alpha}), change of medians with a 95 % bootstrap interval; floors: ${floors}`,
   );
   if (g.interrupted) head.push("- **stopped part-way**: the verdict is over the rounds measured");
   for (const w of g.warnings) head.push(`- **warning**: ${w}`);
-  head.push("", "| metric | baseline | current | change (95 % interval) | noise | verdict |", "| --- | ---: | ---: | --- | ---: | --- |");
+  head.push("", `| metric | ${paired ? "base" : "baseline"} | ${paired ? "candidate" : "current"} | change (95 % interval) | noise | verdict |`, "| --- | ---: | ---: | --- | ---: | --- |");
   const rows = orderedMetrics(g.metrics).map((m) => {
-    const confirmed = m.confirmation ? (m.verdict === "regression" ? " (confirmed)" : " (not confirmed by the rerun)") : "";
+    const confirmed = (m.confirmation ? (m.verdict === "regression" ? " (confirmed)" : " (not confirmed by the rerun)") : "") + (m.accepted ? ` (accepted: ${m.accepted.reason})` : "");
     return `| ${cell(m.id)} | ${fmtValue(m.baselineMedian, m.unit)} | ${fmtValue(m.currentMedian, m.unit)} | ${changeText(m)} | ${noiseText(m)} | ${MARK[m.verdict]}${confirmed} |`;
   });
   const evidence: string[] = [];
@@ -80,7 +84,9 @@ export function gateMarkdown(g: GateResult, limit = STEP_SUMMARY_LIMIT): string 
       evidence.push(`  - pooled distribution, baseline: ${q(d.baseline)}; current: ${q(d.current)}`);
     }
   }
-  const noiseLine = "Noise: how much two consecutive rounds of the baseline differ on each metric (the root mean square of their successive differences, relative). A change has to pass its kind's floor and stand out of the rounds' overlap to count.";
+  const noiseLine = paired
+    ? "Base and candidate are the medians of each side's rounds; the change is the Hodges-Lehmann estimate of the per-round ratios (each round ran both sides back to back: the median of their pairwise averages, which a round disturbed on one side barely moves). Noise: how much two consecutive rounds of the base differ (the root mean square of their successive differences, relative); the drift of the machine falls on both sides of a round, so only the spread of the ratios widens the interval."
+    : "Noise: how much two consecutive rounds of the baseline differ on each metric (the root mean square of their successive differences, relative). A change has to pass its kind's floor and stand out of the rounds' overlap to count.";
   const tailParts = evidence.length > 0 ? ["", "### Regressions", "", ...evidence, "", noiseLine, ""] : ["", noiseLine, ""];
   const text = (rs: string[], cut: number): string => [...head, ...rs, ...(cut > 0 ? [`| ... ${cut} more rows left out to stay under ${limit} bytes | | | | | |`] : []), ...tailParts].join("\n");
   let kept = rows;

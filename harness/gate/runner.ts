@@ -5,11 +5,13 @@ import { hardwareFingerprint, hardwareSummary } from "../detect/fingerprint.js";
 import { mergeConfig } from "../profile/load.js";
 import { readRunResult, type RunResult } from "../result.js";
 import { preflight } from "../run/preflight.js";
-import { codeLabel, type Baseline } from "./baseline.js";
+import { acceptor, codeLabel, History, type Acceptance, type Baseline } from "./baseline.js";
 import { summarizeCalibration, type CalibrationGate, type CalibrationResult } from "./calibrate.js";
-import { applyConfirmation, compareSides, gateStatus, type CompareSidesOptions, type GateMetricResult, type GateResult } from "./gate.js";
+import { acceptedOf, acceptRegressions, applyConfirmation, compareSides, gateStatus, type CompareSidesOptions, type GateMetricResult, type GateResult } from "./gate.js";
+import { existsSync } from "node:fs";
+import { formatChange } from "../format.js";
 import { scenariosFor } from "./history.js";
-import { KIND_RULES, METRIC_KINDS, type MetricKind } from "./metrics.js";
+import { gateMetrics, KIND_RULES, METRIC_KINDS, type MetricKind } from "./metrics.js";
 import { measureRounds, type RoundsEvent, type RoundsOptions } from "./rounds.js";
 import { minimumP } from "../stats/compare.js";
 
@@ -34,6 +36,10 @@ export interface GateOptions {
   signal?: AbortSignal;
   /** How one run is made (default: `runScenario`); tests give recorded runs. */
   run?: RoundsOptions["run"];
+  /** The history that keeps accepted changes: earlier ones are read from it, `accept` ones recorded in it. */
+  history?: string;
+  /** `--accept`: metrics whose regression is accepted, with the reason. */
+  accept?: { metrics: string[]; reason: string };
 }
 
 export type GateEvent =
@@ -136,6 +142,12 @@ export type GateOutcome =
  */
 export async function runGate(o: GateOptions, onEvent?: (e: GateEvent) => void): Promise<GateOutcome> {
   const started = Date.now();
+  if (o.accept) {
+    // named before anything is measured: a mistyped metric must not cost a gate's rounds
+    const known = new Set(o.baseline.runs.flatMap((r) => gateMetrics(r).map((m) => m.id)));
+    const unknown = o.accept.metrics.filter((id) => !known.has(id));
+    if (unknown.length > 0) throw new InputError(`--accept ${unknown.join(", ")}: not a metric of baseline "${o.baseline.label}"; valid: ${[...known].join(", ")}`);
+  }
   const side = o.current !== undefined ? await givenSide(o, o.current) : await measuredSide(o, onEvent);
   const { baselineRuns, rounds, allFloors } = common(o, side);
   const { scenarioNames, warnings } = side;
@@ -152,7 +164,9 @@ export async function runGate(o: GateOptions, onEvent?: (e: GateEvent) => void):
   if (minimumP(baselineRounds, currentRounds) >= o.alpha) {
     warnings.push(`${baselineRounds} baseline rounds against ${currentRounds} current ones cannot show any change at alpha ${o.alpha} (the rank test's smallest p is ${minimumP(baselineRounds, currentRounds).toFixed(3)}): give at least 4 rounds a side`);
   }
-  const compareOptions = { floors: o.floors, alpha: o.alpha };
+  const accepted = acceptancesFor(o);
+  if (accepted.size > 0) warnings.push(`compared with accepted levels: ${[...accepted.values()].map((a) => `${a.metric} ${formatChange(a.change, a.absolute)} (${a.reason})`).join("; ")}`);
+  const compareOptions = { floors: o.floors, alpha: o.alpha, accepted };
   let metrics = compareSides(baselineRuns, current, compareOptions);
   const measure = side.measure;
   const confirm = o.confirm && measure !== undefined;
@@ -165,12 +179,19 @@ export async function runGate(o: GateOptions, onEvent?: (e: GateEvent) => void):
     }
   }
   if (o.current !== undefined && o.confirm) warnings.push("runs given with --current cannot be re-measured: a regression is not confirmed");
+  if (o.accept) {
+    const done = acceptRegressions(metrics, o.accept.metrics, { reason: o.accept.reason, ...acceptor(), createdAt: new Date().toISOString() });
+    metrics = done.metrics;
+    warnings.push(...done.notes);
+    recordAcceptances(o, metrics);
+  }
   const { status, summary } = gateStatus(metrics);
   const b = o.baseline;
   const code = codeLabel();
   const result: GateResult = {
     tool: "tunebench",
     kind: "gate",
+    mode: "stored",
     status,
     summary,
     baseline: { label: b.label, ...(b.id !== undefined ? { id: b.id } : {}), rounds: b.rounds, fingerprint: b.fingerprint, toolVersion: b.toolVersion, commit: b.commit, branch: b.branch, createdAt: b.createdAt },
@@ -230,4 +251,35 @@ export async function calibrateGate(o: Omit<GateOptions, "current"> & { gates: n
   }
   const result = summarizeCalibration({ baseline: { label: o.baseline.label, rounds: o.baseline.rounds }, rounds, gates, set: o.set, confirm: o.confirm, floors: allFloors, alpha: o.alpha, interrupted, elapsedMs: Date.now() - started });
   return { result, startedAt: new Date(started).toISOString() };
+}
+
+/** The accepted changes that apply to this gate's baseline: its label's, made after it was saved (none without a history file). */
+function acceptancesFor(o: Pick<GateOptions, "history" | "baseline">): Map<string, Acceptance> {
+  if (o.history === undefined || !existsSync(o.history)) return new Map();
+  const history = new History(o.history);
+  try {
+    return new Map(history.acceptances(o.baseline.label, o.baseline.createdAt).map((a) => [a.metric, a]));
+  } finally {
+    history.close();
+  }
+}
+
+/** The regressions accepted in this gate, recorded against the baseline's label. */
+function recordAcceptances(o: Pick<GateOptions, "history" | "baseline">, metrics: readonly GateMetricResult[]): void {
+  const accepted = acceptedOf(metrics);
+  if (accepted.length === 0 || o.history === undefined) return;
+  const history = new History(o.history);
+  try {
+    const { commit } = codeLabel();
+    for (const m of accepted) {
+      history.accept({ label: o.baseline.label, metric: m.id, change: m.acceptedLevel ? combine(m.acceptedLevel, m) : m.change, absolute: m.absolute, level: m.currentMedian, reason: m.accepted!.reason, acceptedBy: m.accepted!.acceptedBy, commit, ciRun: acceptor().ciRun, createdAt: m.accepted!.createdAt });
+    }
+  } finally {
+    history.close();
+  }
+}
+
+/** An acceptance on top of an earlier one: the change from the baseline itself. */
+function combine(earlier: Acceptance, m: GateMetricResult): number {
+  return m.absolute ? earlier.change + m.change : (1 + earlier.change) * (1 + m.change) - 1;
 }

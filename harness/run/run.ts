@@ -19,6 +19,7 @@ import { createStressor } from "../stress/registry.js";
 import { StressorTimeline } from "../stress/timeline.js";
 import { prepareRuntime, type Preparation } from "../../runtime/server/start.js";
 import { formatBytes } from "../format.js";
+import { InputError } from "../../runtime/errors.js";
 import type { LoadedScenario } from "../scenario/load.js";
 import { externalTarget, readRuntimeHealth, startChildRuntime, startInProcessRuntime, type Target } from "../target/child.js";
 import { assembleResult } from "./assemble.js";
@@ -29,6 +30,11 @@ import { withTraffic } from "./workload.js";
 export interface RunOptions extends PlanOptions {
   onEvent?: (e: RunEvent) => void;
   signal?: AbortSignal;
+  /**
+   * A runtime already running with this scenario's configuration (`startLiveRuntime`), used instead
+   * of starting one and left running: the paired gate keeps both sides alive across its rounds.
+   */
+  liveTarget?: Target;
 }
 
 export type RunEvent = { type: "phase"; text: string } | LoadEvent | { type: "runtime-log"; line: string };
@@ -55,6 +61,8 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions = 
   // the run's own cache namespace (its keys are deleted at the end) and, with Redis stressors, the fault proxy in front of Redis
   const namespace = `tunebench-run-${randomBytes(3).toString("hex")}`;
   const redisUrl = plan.config.cache.l3.url ?? defaultRedisUrl();
+  const live = options.liveTarget;
+  if (live && plan.faultProxy) throw new InputError(`${loaded.file}: a Redis stressor needs a fault proxy between a runtime tunebench starts for the run and Redis; a runtime kept alive across runs (the paired gate) cannot have one`);
   const proxy = plan.faultProxy ? await startFaultProxy(redisUrl) : undefined;
   const config: RuntimeConfig = {
     ...plan.config,
@@ -99,9 +107,9 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions = 
       workload = prepared.workload;
     }
     await stressors.beginBeforeRuntime(wait);
-    emit({ type: "phase", text: plan.target.kind === "external" ? `using ${plan.target.url}` : "starting the runtime" });
+    emit({ type: "phase", text: plan.target.kind === "external" ? `using ${plan.target.url}` : live ? `using the runtime at ${live.url}` : "starting the runtime" });
     runtimeStart = performance.now();
-    target = await startTarget(plan, config, emit, options.signal);
+    target = live ?? (await startTarget(plan, config, emit, options.signal));
     runtimeReady = performance.now();
     runtimeHealth = plan.target.kind === "external" ? null : await readRuntimeHealth(target.url);
     emit({ type: "phase", text: "measuring the load generator's own overhead" });
@@ -123,9 +131,9 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions = 
   } finally {
     await stressors.undoAll();
     // interrupted: nothing is in flight any more, so the runtime need not drain
-    await target?.stop(options.signal?.aborted ? 500 : undefined);
+    if (!live) await target?.stop(options.signal?.aborted ? 500 : undefined);
     await proxy?.stop();
-    if (plan.target.kind !== "external") await deleteRunKeys(config, namespace, redisUrl);
+    if (plan.target.kind !== "external" && !live) await deleteRunKeys(config, namespace, redisUrl);
   }
   return assembleResult({
     plan,
@@ -155,6 +163,39 @@ export async function runScenario(loaded: LoadedScenario, options: RunOptions = 
         }
       : {}),
   });
+}
+
+/** A runtime started for a scenario and kept alive across runs (`RunOptions.liveTarget`); `stop` also deletes its cache entries. */
+export interface LiveRuntime {
+  target: Target;
+  config: RuntimeConfig;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts the runtime a run of this scenario would start (its profile, overrides and `--set`), in a
+ * child process with its own cache namespace, to be handed to several runs as `liveTarget`.
+ */
+export async function startLiveRuntime(loaded: LoadedScenario, options: Pick<RunOptions, "profile" | "set" | "signal" | "onEvent">): Promise<LiveRuntime> {
+  const plan = await buildPlan(loaded, options);
+  const namespace = `tunebench-run-${randomBytes(3).toString("hex")}`;
+  const redisUrl = plan.config.cache.l3.url ?? defaultRedisUrl();
+  const config: RuntimeConfig = { ...plan.config, cache: { ...plan.config.cache, namespace } };
+  await prepareRuntime(config, options.signal ? { signal: options.signal } : {});
+  const target = await startChildRuntime({
+    config,
+    nodeFlags: config.process.nodeFlags,
+    onOutput: (line) => options.onEvent?.({ type: "runtime-log", line }),
+    ...(options.signal ? { signal: options.signal } : {}),
+  });
+  return {
+    target,
+    config,
+    stop: async () => {
+      await target.stop(options.signal?.aborted ? 500 : undefined);
+      await deleteRunKeys(config, namespace, redisUrl);
+    },
+  };
 }
 
 /** The Redis URL with the fault proxy's host and port in place of Redis's: credentials and database kept. */

@@ -206,7 +206,7 @@ export interface PairedComparison {
   /** Per round: the baseline's figure and the candidate's. */
   baseline: number[];
   candidate: number[];
-  /** The relative change of the candidate (geometric mean of the per-round ratios) - 1; +0.10 is 10 % higher. */
+  /** The relative change of the candidate (geometric mean of the per-round ratios) - 1; +0.10 is 10 % higher. With `absolute`, the mean difference. */
   change: number;
   /** Its 95 % confidence interval (t-interval on the per-round log ratios). */
   low: number;
@@ -225,40 +225,136 @@ const UNIT_EPSILON: Record<string, number> = { fraction: 0.001, count: 1, ms: 0.
 export const NOISE_MULTIPLE = 1.5;
 
 /**
- * Compares paired rounds (baseline and candidate run back to back, A B A B)
- * of one metric: the log ratio of each pair, their mean with a t-interval.
- * The floor a change must pass is the larger of `floor` (relative) and
- * 1.5 x the machine's own noise on this metric (`roundNoise` of the baseline
- * rounds, an A/A measured in the same run), in log terms: on a quiet machine
- * a 10 % change counts, on a noisy one only what stands out of its noise.
- * Verdict: a change under the floor is "no change"; a larger one is improved
- * or worse when the interval excludes no change, else inconclusive.
- * `lowerIsBetter` says which way is improved.
+ * The exact null distribution of Wilcoxon's signed-rank statistic W+ for n
+ * pairs: counts[w] = how many of the 2^n sign patterns give W+ = w.
  */
-export function comparePaired(baseline: readonly number[], candidate: readonly number[], options: { lowerIsBetter: boolean; floor: number; unit?: string }): PairedComparison {
-  const n = Math.min(baseline.length, candidate.length);
-  const eps = UNIT_EPSILON[options.unit ?? ""] ?? 0;
-  const logs: number[] = [];
-  for (let i = 0; i < n; i++) logs.push(Math.log((candidate[i]! + eps) / (baseline[i]! + eps)));
-  const noise = roundNoise(baseline.slice(0, n), false, eps);
-  const base = { baseline: baseline.slice(0, n), candidate: candidate.slice(0, n), noise };
-  if (n < 2 || logs.some((l) => !Number.isFinite(l))) {
-    return { ...base, change: n > 0 && Number.isFinite(logs[0]!) ? Math.exp(mean(logs)) - 1 : Number.NaN, low: Number.NaN, high: Number.NaN, verdict: "inconclusive", reason: n < 2 ? "fewer than 2 rounds" : "a figure was missing or zero in a round" };
+const signedRankCache = new Map<number, number[]>();
+function signedRankCounts(n: number): number[] {
+  const hit = signedRankCache.get(n);
+  if (hit) return hit;
+  let counts = [1];
+  for (let k = 1; k <= n; k++) {
+    const next = new Array<number>(counts.length + k).fill(0);
+    counts.forEach((c, w) => {
+      next[w]! += c; // rank k negative
+      next[w + k]! += c; // rank k positive
+    });
+    counts = next;
   }
-  const m = mean(logs);
-  const half = t975(n - 1) * (sampleStandardDeviation(logs) / Math.sqrt(n));
-  const change = Math.exp(m) - 1;
-  const low = Math.exp(m - half) - 1;
-  const high = Math.exp(m + half) - 1;
-  const pct = (v: number): string => formatChange(v, false);
-  const interval = `${pct(change)} (95 % interval ${pct(low)} to ${pct(high)}, ${n} rounds)`;
-  // the floor in log terms, so a halving and a doubling count alike
-  const fixed = Math.log1p(options.floor);
-  const byNoise = noise !== null ? NOISE_MULTIPLE * Math.log1p(noise) : 0;
-  const floorLog = Math.max(fixed, byNoise);
-  const floorText = byNoise > fixed ? `the floor of 1.5 x this machine's noise (${pct(Math.exp(floorLog) - 1)})` : `the ${(options.floor * 100).toFixed(0)} % floor`;
-  if (Math.abs(m) < floorLog) return { ...base, change, low, high, verdict: "no change", reason: `${interval}: smaller than ${floorText}` };
-  const excludesZero = low > 0 || high < 0;
+  signedRankCache.set(n, counts);
+  return counts;
+}
+
+/**
+ * The largest c with P(W+ <= c) <= tail under the null (exact, n <= 60), or -1
+ * when even W+ = 0 is more likely than that (too few pairs to reject).
+ */
+export function signedRankCritical(n: number, tail: number): number {
+  const counts = signedRankCounts(n);
+  const total = 2 ** n;
+  let cum = 0;
+  let c = -1;
+  for (let w = 0; w < counts.length; w++) {
+    cum += counts[w]!;
+    if (cum / total <= tail) c = w;
+    else break;
+  }
+  return c;
+}
+
+/**
+ * Hodges-Lehmann estimate of the centre of paired differences (the median of
+ * the Walsh averages (d_i + d_j) / 2, i <= j) and its exact distribution-free
+ * 95 % confidence interval from the signed-rank statistic: the (c+1)-th
+ * smallest and largest Walsh averages (Hollander and Wolfe, Nonparametric
+ * Statistical Methods, 3.2-3.3). A round disturbed on one side (a burst of
+ * another process) moves one difference, not the estimate. Undefined interval
+ * (NaN bounds) when the pairs are too few for 95 % (fewer than 6).
+ */
+export function hodgesLehmann(differences: readonly number[]): { estimate: number; low: number; high: number } {
+  const d = differences;
+  const walsh: number[] = [];
+  for (let i = 0; i < d.length; i++) for (let j = i; j < d.length; j++) walsh.push((d[i]! + d[j]!) / 2);
+  walsh.sort((a, b) => a - b);
+  const estimate = median(walsh);
+  const c = d.length <= 60 ? signedRankCritical(d.length, 0.025) : -1;
+  if (c < 0) return { estimate, low: Number.NaN, high: Number.NaN };
+  return { estimate, low: walsh[c]!, high: walsh[walsh.length - 1 - c]! };
+}
+
+export interface PairedOptions {
+  lowerIsBetter: boolean;
+  /** Effect floor: relative, or in the metric's own unit with `absolute`. */
+  floor: number;
+  /** The figures' unit: a figure that can be zero gets a small epsilon in its ratios (`UNIT_EPSILON`). */
+  unit?: string;
+  /** Compare differences instead of ratios (an error rate, a GC share: figures that are often 0). */
+  absolute?: boolean;
+  /** How many times the machine's round-to-round noise a change must pass; default NOISE_MULTIPLE, 0 for the fixed floor alone. */
+  noiseMultiple?: number;
+  /**
+   * "mean": the mean of the per-round log ratios with Student's t-interval (tune's default: few rounds);
+   * "hodges-lehmann": their Hodges-Lehmann estimate with the signed-rank interval (the paired gate: robust
+   * to a round disturbed on one side, needs at least 6 rounds).
+   */
+  estimator?: "mean" | "hodges-lehmann";
+}
+
+/**
+ * Compares paired rounds (baseline and candidate run back to back, A B A B)
+ * of one metric: the log ratio of each pair (or the difference, `absolute`),
+ * their mean with a t-interval. The floor a change must pass is the larger of
+ * `floor` and `noiseMultiple` (default 1.5) x the machine's own noise on this
+ * metric (`roundNoise` of the baseline rounds, an A/A measured in the same
+ * run), in log terms: on a quiet machine a 10 % change counts, on a noisy one
+ * only what stands out of its noise. Verdict: a change under the floor is "no
+ * change"; a larger one is improved or worse when the interval excludes no
+ * change, else inconclusive. `lowerIsBetter` says which way is improved.
+ * `tune` and the paired gate both judge with it.
+ */
+export function comparePaired(baseline: readonly number[], candidate: readonly number[], options: PairedOptions): PairedComparison {
+  const n = Math.min(baseline.length, candidate.length);
+  const absolute = options.absolute ?? false;
+  const eps = UNIT_EPSILON[options.unit ?? ""] ?? 0;
+  const steps: number[] = [];
+  for (let i = 0; i < n; i++) steps.push(absolute ? candidate[i]! - baseline[i]! : Math.log((candidate[i]! + eps) / (baseline[i]! + eps)));
+  const noise = roundNoise(baseline.slice(0, n), absolute, absolute ? 0 : eps);
+  const base = { baseline: baseline.slice(0, n), candidate: candidate.slice(0, n), noise };
+  const toChange = (v: number): number => (absolute ? v : Math.exp(v) - 1);
+  if (n < 2 || steps.some((l) => !Number.isFinite(l))) {
+    return { ...base, change: n > 0 && Number.isFinite(steps[0]!) ? toChange(mean(steps)) : Number.NaN, low: Number.NaN, high: Number.NaN, verdict: "inconclusive", reason: n < 2 ? "fewer than 2 rounds" : "a figure was missing or zero in a round" };
+  }
+  const robust = options.estimator === "hodges-lehmann";
+  let m: number;
+  let lowStep: number;
+  let highStep: number;
+  if (robust) {
+    const hl = hodgesLehmann(steps);
+    if (!Number.isFinite(hl.low)) return { ...base, change: toChange(hl.estimate), low: Number.NaN, high: Number.NaN, verdict: "inconclusive", reason: `${n} rounds: the signed-rank interval needs at least 6` };
+    [m, lowStep, highStep] = [hl.estimate, hl.low, hl.high];
+  } else {
+    m = mean(steps);
+    const half = t975(n - 1) * (sampleStandardDeviation(steps) / Math.sqrt(n));
+    [lowStep, highStep] = [m - half, m + half];
+  }
+  const change = toChange(m);
+  const low = toChange(lowStep);
+  const high = toChange(highStep);
+  const fmt = (v: number): string => formatChange(v, absolute);
+  const interval = `${fmt(change)} (95 % interval ${fmt(low)} to ${fmt(high)}, ${n} rounds${robust ? ", Hodges-Lehmann" : ""})`;
+  // the floor in log terms (a halving and a doubling count alike), or in the figure's own unit
+  const fixed = absolute ? options.floor : Math.log1p(options.floor);
+  const multiple = options.noiseMultiple ?? NOISE_MULTIPLE;
+  const byNoise = noise !== null ? multiple * (absolute ? noise : Math.log1p(noise)) : 0;
+  const floorSize = Math.max(fixed, byNoise);
+  const floorText =
+    byNoise > fixed
+      ? `the floor of ${multiple} x this machine's noise (${fmt(toChange(floorSize))})`
+      : absolute
+        ? `the ${(options.floor * 100).toFixed(1)}-point floor`
+        : `the ${(options.floor * 100).toFixed(0)} % floor`;
+  if (Math.abs(m) < floorSize) return { ...base, change, low, high, verdict: "no change", reason: `${interval}: smaller than ${floorText}` };
+  const excludesZero = lowStep > 0 || highStep < 0;
   if (!excludesZero) return { ...base, change, low, high, verdict: "inconclusive", reason: `${interval}: the interval includes no change` };
   const better = options.lowerIsBetter ? change < 0 : change > 0;
   return { ...base, change, low, high, verdict: better ? "improved" : "worse", reason: `${interval}, past ${floorText}` };
