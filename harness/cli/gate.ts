@@ -95,7 +95,7 @@ export const gateCommand: CommandModule<object, GateArgs> = {
       .example("$0 gate --baseline main --set server.injectSlowdown=0.15", "the same gate with every request made 15 % slower on purpose: it must fail")
       .example("$0 gate --baseline main --calibrate --gates 20", "A/A: how often the gate fails when nothing changed")
       .example("$0 gate --base-target http://127.0.0.1:8081 --target http://127.0.0.1:8082", "paired: two builds your CI started, measured in interleaved rounds")
-      .example("$0 gate --base-ref origin/main --start-cmd 'npm ci && npx tunebench serve --port {port}'", "paired: the base branch started from a git worktree beside the working tree")
+      .example("$0 gate --base-ref origin/main --start-cmd 'npm ci && npm run build && node bin/tunebench.cjs serve --profile development --port {port}'", "paired: the base branch started from a git worktree beside the working tree")
       .example("$0 gate --base-profile development --set inference.batchSize=256", "paired: a configuration change of the runtime against the same profile without it")
       .epilogue(
         "A paired gate runs the base and the candidate live in the same job, each round both (A B, then B A), and judges each metric on the per-round ratios: the machine's drift falls on both sides. --accept marks a regression as intended: it is recorded in the history (who from $GITHUB_ACTOR, $GITLAB_USER_LOGIN or $USER; the CI run from $GITHUB_RUN_ID or $CI_JOB_URL) and later stored-baseline gates compare with the accepted level.\n" +

@@ -134,7 +134,7 @@ export interface Acceptance {
 
 /** Who is accepting and from which CI run: GitHub Actions, GitLab CI, else the local user. */
 export function acceptor(env: NodeJS.ProcessEnv = process.env): { acceptedBy: string | null; ciRun: string | null } {
-  const acceptedBy = env.GITHUB_ACTOR ?? env.GITLAB_USER_LOGIN ?? env.USER ?? env.USERNAME ?? null;
+  const acceptedBy = env.GITHUB_ACTOR || env.GITLAB_USER_LOGIN || env.USER || env.USERNAME || null;
   const ciRun = env.GITHUB_RUN_ID
     ? `${env.GITHUB_SERVER_URL ?? "https://github.com"}/${env.GITHUB_REPOSITORY ?? ""}/actions/runs/${env.GITHUB_RUN_ID}`
     : (env.CI_JOB_URL ?? env.CI_PIPELINE_URL ?? null);

@@ -1,10 +1,12 @@
-import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from "node:fs";
+import { execFileSync, spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { validateXML } from "xmllint-wasm";
 import { Xorshift128 } from "../../../runtime/random.js";
 import type { RunResult } from "../../../harness/result.js";
-import { hasStackTrace, runCli } from "../../helpers/cli.js";
+import { History } from "../../../harness/gate/baseline.js";
+import { BIN, hasStackTrace, runCli } from "../../helpers/cli.js";
 import { fixture, FIXTURES_DIR } from "../../helpers/fixtures.js";
 import { tempDir } from "../../helpers/tmp.js";
 
@@ -163,6 +165,140 @@ describe("tunebench gate on given runs", () => {
       expect(hasStackTrace(res.stderr)).toBe(false);
     }
   });
+});
+
+describe("accepting a regression", () => {
+  it("--accept with --reason passes the gate, records who and why, and the next gate compares with the accepted level", () => {
+    const h = path.join(dir, "accept.sqlite");
+    expect(runCli(["baseline", "save", "--history", h, "--label", "acc", "--from", ...writeRounds("acc-base", 21, 1)]).code).toBe(0);
+    const slowThroughput = (r: RunResult): void => void (r.load.throughputRps /= 1.3);
+    const g = (args: string[], env: NodeJS.ProcessEnv = {}) => runCli(["gate", "--history", h, "--baseline", "acc", "--out", path.join(dir, "acc-out"), "--no-report", "--json", ...args], env);
+    // without --accept: throughput regresses, the gate fails
+    expect(g(["--current", ...writeRounds("acc-slow", 22, 1, 6, slowThroughput)]).code).toBe(1);
+    const accepted = g(["--current", ...writeRounds("acc-slow2", 23, 1, 6, slowThroughput), "--accept", "smoke/throughput", "--reason", "a larger model, on purpose"], { USER: "tester", GITHUB_ACTOR: "" });
+    expect(accepted.stderr).toBe("");
+    expect(accepted.code).toBe(0);
+    const a = JSON.parse(accepted.stdout) as { status: string; summary: string; metrics: Array<{ id: string; verdict: string; accepted?: { reason: string; acceptedBy: string } }> };
+    expect(a.status).toBe("pass");
+    expect(a.summary).toMatch(/accepted: smoke\/throughput \(a larger model, on purpose\)/);
+    expect(a.metrics.find((m) => m.id === "smoke/throughput")!.accepted).toMatchObject({ reason: "a larger model, on purpose", acceptedBy: "tester" });
+    // later: the same slower throughput is the accepted level, no longer a regression
+    const later = g(["--current", ...writeRounds("acc-slow3", 24, 1, 6, slowThroughput)]);
+    expect(later.code).toBe(0);
+    const l = JSON.parse(later.stdout) as { warnings: string[]; metrics: Array<{ id: string; verdict: string; reason: string }> };
+    const t = l.metrics.find((m) => m.id === "smoke/throughput")!;
+    expect(t.verdict).toBe("no change");
+    expect(t.reason).toMatch(/against the level accepted .* by tester \(-2\d\.\d %: a larger model, on purpose\)/);
+    expect(l.warnings.join("\n")).toMatch(/compared with accepted levels: smoke\/throughput/);
+  });
+
+  it("bad input: no reason, an unknown metric, --accept with --calibrate", () => {
+    for (const [args, re] of [
+      [["--accept", "smoke/throughput"], /--accept and --reason go together/],
+      [["--accept", "smoke/nope", "--reason", "x", "--current", path.join(dir, "acc-base-0.json")], /--accept smoke\/nope: not a metric of baseline "acc"; valid: .*smoke\/throughput/],
+      [["--accept", "smoke/throughput", "--reason", "x", "--calibrate"], /a calibration decides nothing/],
+    ] as const) {
+      const res = runCli(["gate", "--history", path.join(dir, "accept.sqlite"), "--baseline", "acc", "--out", path.join(dir, "acc-out"), "--no-report", ...args]);
+      expect(res.code, args.join(" ")).toBe(2);
+      expect(res.stderr).toMatch(re);
+      expect(hasStackTrace(res.stderr)).toBe(false);
+    }
+  });
+});
+
+describe("tunebench baseline trends", () => {
+  it("finds the baseline from which throughput stepped down 10 %, draws it, and says when a label has too few baselines", () => {
+    const h = path.join(dir, "trends.sqlite");
+    const history = new History(h);
+    const rng = new Xorshift128(31);
+    for (let i = 0; i < 12; i++) {
+      const runs = Array.from({ length: 3 }, () => round(rng, i < 6 ? 1 : 1.1, 0.02));
+      history.save({ label: "weekly", branch: "main", commit: `c${i}`, createdAt: new Date(Date.UTC(2026, 0, 1 + 7 * i)).toISOString(), toolVersion: "0.1.0", fingerprint: "fp", hardware: {}, profile: null, set: {}, durationMs: null, scenarios: [{ name: "smoke", file: "s.yaml" }], rounds: 3, runs });
+    }
+    history.save({ label: "young", branch: null, commit: null, createdAt: new Date().toISOString(), toolVersion: "0.1.0", fingerprint: "fp", hardware: {}, profile: null, set: {}, durationMs: null, scenarios: [{ name: "smoke", file: "s.yaml" }], rounds: 2, runs: [fixture("smoke"), fixture("smoke")] });
+    history.close();
+    const out = path.join(dir, "trends-out");
+    const res = runCli(["baseline", "trends", "weekly", "--history", h, "--out", out, "--json"]);
+    expect(res.stderr).toBe("");
+    expect(res.code).toBe(0);
+    const t = JSON.parse(res.stdout) as { baselines: number; metrics: Array<{ id: string; points: unknown[]; changes: Array<{ index: number; commit: string; change: number; direction: string }> }> };
+    expect(t.baselines).toBe(12);
+    const tp = t.metrics.find((m) => m.id === "smoke/throughput")!;
+    expect(tp.points).toHaveLength(12);
+    expect(tp.changes).toHaveLength(1);
+    expect(tp.changes[0]).toMatchObject({ index: 6, commit: "c6", direction: "regression" });
+    expect(tp.changes[0]!.change).toBeCloseTo(1 / 1.1 - 1, 1);
+    // the report draws each metric's series; the Markdown table names the baseline it changed from
+    const md = readFileSync(path.join(out, "trends-weekly", "trends.md"), "utf8");
+    expect(md).toMatch(/\| smoke\/throughput \| 12 \| #7 \(c6, 2026-02-12T00:00:00.000Z\) \|/);
+    expect(existsSync(path.join(out, "trends-weekly", "report.html"))).toBe(true);
+    expect(readdirSync(path.join(out, "trends-weekly", "charts")).some((f) => f.startsWith("trend-smoke-throughput"))).toBe(true);
+    const young = runCli(["baseline", "trends", "young", "--history", h, "--out", out, "--no-report"]);
+    expect(young.code).toBe(0);
+    expect(young.stdout).toMatch(/1 point: a change point needs at least 6 baselines/);
+    const none = runCli(["baseline", "trends", "nope", "--history", h, "--out", out]);
+    expect(none.code).toBe(2);
+    expect(none.stderr).toMatch(/no baseline "nope" in .*labels there: weekly, young/);
+  });
+});
+
+describe("tunebench gate, paired: bad input", () => {
+  it("one clear line, exit 2", () => {
+    for (const [args, re] of [
+      [["--base-target", "http://127.0.0.1:9"], /--base-target needs --target/],
+      [["--base-profile", "development", "--baseline", "main"], /--baseline: a paired gate measures its base live/],
+      [["--base-profile", "development", "--rounds", "4"], /--rounds=4: a paired gate needs at least 6 rounds/],
+      [["--duration", "2s", "--baseline", "main"], /--duration is for a paired gate/],
+      [["--base-ref", "HEAD", "--start-cmd", "node server.js"], /--base-ref needs --start-cmd with \{port\}/],
+    ] as const) {
+      const res = gate([...args]);
+      expect(res.code, args.join(" ")).toBe(2);
+      expect(res.stderr).toMatch(re);
+      expect(hasStackTrace(res.stderr)).toBe(false);
+    }
+  });
+});
+
+describe("tunebench gate --base-ref", () => {
+  it("starts the base commit from a worktree beside the working tree, finds the slower working tree, and removes the worktree", () => {
+    const repo = path.join(dir, "repo");
+    mkdirSync(repo);
+    const git = (...args: string[]): string => execFileSync("git", args, { cwd: repo, encoding: "utf8", env: { ...process.env, GIT_AUTHOR_NAME: "t", GIT_AUTHOR_EMAIL: "t@t", GIT_COMMITTER_NAME: "t", GIT_COMMITTER_EMAIL: "t@t" } });
+    const server = (delayMs: number): string =>
+      [
+        'const http = require("node:http");',
+        `const delay = ${delayMs};`,
+        "http.createServer((req, res) => {",
+        '  const send = () => { res.setHeader("content-type", "application/json"); res.end(req.url === "/v1/models" ? JSON.stringify({ data: [{ id: "tiny" }] }) : "{\\"status\\":\\"ok\\"}"); };',
+        "  if (delay > 0) setTimeout(send, delay); else send();",
+        '}).listen(Number(process.argv[2]), "127.0.0.1");',
+        "",
+      ].join("\n");
+    git("init", "-q");
+    writeFileSync(path.join(repo, "server.js"), server(0));
+    writeFileSync(
+      path.join(repo, "health.yaml"),
+      ["name: health", "description: health checks only", "tiers: [1]", "workload:", "  operations:", "    - { op: health, tier: 1, weight: 1 }", "arrival: { kind: closed, concurrency: 1 }", "duration: 500ms", "warmup: 0s", ""].join("\n"),
+    );
+    git("add", ".");
+    git("commit", "-qm", "fast");
+    // the working tree: every answer 20 ms later
+    writeFileSync(path.join(repo, "server.js"), server(20));
+    git("commit", "-qam", "slow");
+    const res = spawnSync(process.execPath, [BIN, "gate", "health.yaml", "--base-ref", "HEAD~1", "--start-cmd", "node server.js {port}", "--rounds", "6", "--no-confirm", "--out", path.join(dir, "ref-out"), "--no-report", "--json"], { cwd: repo, encoding: "utf8", env: { ...process.env, CI: "true" }, timeout: 240_000 });
+    expect(res.stderr).not.toMatch(/Error/);
+    expect(res.status).toBe(1);
+    const g = JSON.parse(res.stdout) as { mode: string; baseline: { label: string; commit: string }; current: { label: string }; metrics: Array<{ id: string; verdict: string; change: number }> };
+    expect(g.mode).toBe("paired");
+    expect(g.baseline.label).toMatch(/^HEAD~1 \([0-9a-f]{12}\)$/);
+    expect(g.baseline.commit).toBe(git("rev-parse", "HEAD~1").trim());
+    expect(g.current.label).toBe("the working tree");
+    const p50 = g.metrics.find((m) => m.id === "health/health.p50")!;
+    expect(p50.verdict).toBe("regression");
+    expect(p50.change).toBeGreaterThan(3);
+    // the base's worktree is gone again
+    expect(git("worktree", "list").trim().split("\n")).toHaveLength(1);
+  }, 300_000);
 });
 
 describe("tunebench gate on real runs", () => {

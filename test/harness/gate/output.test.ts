@@ -17,7 +17,7 @@ const floors = Object.fromEntries(METRIC_KINDS.map((k) => [k, KIND_RULES[k].floo
 function result(metrics: GateMetricResult[], scenarios: string[]): GateResult {
   const { status, summary } = gateStatus(metrics);
   const side = { label: "main", rounds: 6, fingerprint: "abc", toolVersion: "0.1.0", commit: "0123456789ab", branch: "main" };
-  return { tool: "tunebench", kind: "gate", status, summary, baseline: { ...side, createdAt: "2026-01-01T00:00:00.000Z" }, current: side, scenarios, confirm: true, interrupted: false, hardwareChanged: false, warnings: [], floors, alpha: 0.05, metrics, startedAt: "2026-01-01T00:00:00.000Z", elapsedMs: 1234 };
+  return { tool: "tunebench", kind: "gate", mode: "stored", status, summary, baseline: { ...side, createdAt: "2026-01-01T00:00:00.000Z" }, current: side, scenarios, confirm: true, interrupted: false, hardwareChanged: false, warnings: [], floors, alpha: 0.05, metrics, startedAt: "2026-01-01T00:00:00.000Z", elapsedMs: 1234 };
 }
 
 /** Many metrics with names that need escaping, half of them regressions. */

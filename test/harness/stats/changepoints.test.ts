@@ -31,13 +31,17 @@ describe("E-Divisive means", () => {
 
   it("finds a 5 % step within 2 points in every one of 50 seeds when each point is the median of 6 rounds of 3 % noise", () => {
     const misses: string[] = [];
+    const extra: string[] = [];
     for (let seed = 1; seed <= 50; seed++) {
       const rounds = series(seed, [[100, 20 * 6], [105, 20 * 6]], 0.03);
       const points = Array.from({ length: 40 }, (_, i) => rounds.slice(i * 6, i * 6 + 6).sort((a, b) => a - b)).map((r) => (r[2]! + r[3]!) / 2);
       const cps = eDivisive(points, { seed });
-      if (cps.length !== 1 || Math.abs(cps[0]!.index - 20) > 2) misses.push(`seed ${seed}: ${JSON.stringify(cps.map((c) => c.index))}`);
+      if (!cps.some((c) => Math.abs(c.index - 20) <= 2)) misses.push(`seed ${seed}: ${JSON.stringify(cps.map((c) => c.index))}`);
+      else if (cps.length > 1) extra.push(`seed ${seed}: ${JSON.stringify(cps.map((c) => c.index))}`);
     }
     expect(misses).toEqual([]);
+    // a second, spurious split inside a segment: each later test is at the same 1 % level
+    expect(extra.length, extra.join("; ")).toBeLessThanOrEqual(3);
   });
 
   it("finds nothing in a series without a change in at least 95 % of 200 seeds", () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { Xorshift128 } from "../../../runtime/random.js";
-import { comparePaired, compareUnpaired, linearTrend, mannWhitney, minimumP, rateInterval, roundNoise, t975, wilson } from "../../../harness/stats/compare.js";
+import { comparePaired, compareUnpaired, hodgesLehmann, linearTrend, mannWhitney, minimumP, rateInterval, roundNoise, signedRankCritical, t975, wilson } from "../../../harness/stats/compare.js";
 
 /** A log-normal figure around `median` with relative spread `sd` (what a latency percentile does between runs). */
 function noisy(rng: Xorshift128, median: number, sd: number): number {
@@ -271,5 +271,43 @@ describe("rateInterval: a counted rate's 95 % interval from batch means", () => 
     const alternating = rateInterval(10, Array.from({ length: 100 }, (_, i) => (i % 2 ? 8 : 12)), Array(100).fill(1))!;
     expect(alternating.high - alternating.low).toBeCloseTo(0, 9);
     expect(rateInterval(10, [10, 10, 10], [1, 1, 1])).toBeUndefined();
+  });
+});
+
+describe("Hodges-Lehmann and the signed-rank interval", () => {
+  it("has the published two-sided 5 % critical values of the signed-rank statistic", () => {
+    // Wilcoxon's table (e.g. Hollander and Wolfe, table A.4): the largest c with P(W+ <= c) <= 0.025
+    const table: Array<[number, number]> = [[5, -1], [6, 0], [7, 2], [8, 3], [9, 5], [10, 8], [11, 10], [12, 13], [15, 25], [20, 52]];
+    for (const [n, c] of table) expect(signedRankCritical(n, 0.025), `n = ${n}`).toBe(c);
+  });
+
+  it("estimates the centre as the median of the Walsh averages, with the (c+1)-th smallest and largest as the interval", () => {
+    expect(hodgesLehmann([1, 2, 3]).estimate).toBe(2);
+    expect(Number.isNaN(hodgesLehmann([1, 2, 3, 4, 5]).low)).toBe(true);
+    const six = hodgesLehmann([1, 2, 3, 4, 5, 6]);
+    expect([six.low, six.estimate, six.high]).toEqual([1, 3.5, 6]);
+    // one wild round moves a mean far more than the estimate
+    const calm = [0.01, -0.01, 0.02, 0, 0.01, -0.02, 0.01, 0, 0.02, -0.01];
+    const disturbed = [...calm.slice(0, 9), 0.6];
+    expect(Math.abs(hodgesLehmann(disturbed).estimate - hodgesLehmann(calm).estimate)).toBeLessThan(0.01);
+    expect(disturbed.reduce((a, b) => a + b, 0) / 10 - calm.reduce((a, b) => a + b, 0) / 10).toBeGreaterThan(0.05);
+  });
+
+  it("comparePaired with the Hodges-Lehmann estimator: a disturbed round of 12 does not hide a steady 10 % slowdown that the mean calls no change", () => {
+    // the interval survives one wild round from 11 rounds on (c >= n: each of the n Walsh averages with it lies below the rest)
+    const base = Array.from({ length: 12 }, () => 100);
+    const slow = [110, 111, 109, 110, 112, 108, 110, 111, 109, 110, 111, 40];
+    const robust = comparePaired(base, slow, { lowerIsBetter: true, floor: 0.03, unit: "ms", estimator: "hodges-lehmann" });
+    expect(robust.verdict).toBe("worse");
+    expect(robust.change).toBeCloseTo(0.1, 1);
+    expect(comparePaired(base, slow, { lowerIsBetter: true, floor: 0.03, unit: "ms" }).verdict).toBe("no change");
+    expect(comparePaired(base.slice(0, 5), slow.slice(0, 5), { lowerIsBetter: true, floor: 0.03, unit: "ms", estimator: "hodges-lehmann" }).reason).toMatch(/needs at least 6/);
+  });
+
+  it("compares figures that are often zero as differences with `absolute`", () => {
+    const c = comparePaired([0, 0, 0, 0.01, 0, 0], [0.05, 0.04, 0.06, 0.05, 0.05, 0.04], { lowerIsBetter: true, floor: 0.005, absolute: true, estimator: "hodges-lehmann" });
+    expect(c.verdict).toBe("worse");
+    expect(c.change).toBeCloseTo(0.047, 2);
+    expect(c.reason).toMatch(/\+4\.\d pt/);
   });
 });
