@@ -213,7 +213,11 @@ export const SearchConfigSchema = z
       .strict()
       .optional(),
   })
-  .strict();
+  .strict()
+  .refine((s) => s.chunkOverlap < s.chunkWords, {
+    path: ["chunkOverlap"],
+    message: "must be smaller than search.chunkWords (each chunk must move forward by at least one word)",
+  });
 export type SearchConfig = z.output<typeof SearchConfigSchema>;
 
 /**
@@ -286,6 +290,15 @@ export const RuntimeConfigSchema = z
 
 export type RuntimeConfig = z.output<typeof RuntimeConfigSchema>;
 
+/** The most of a value an error message repeats: a 10 MB string is named by its start and its length. */
+export const SHOWN_VALUE_CHARS = 200;
+
+/** A value as an error message shows it: JSON, cut at SHOWN_VALUE_CHARS with the full length said. */
+export function shortValue(value: unknown): string {
+  const text = JSON.stringify(value) ?? String(value);
+  return text.length > SHOWN_VALUE_CHARS ? `${text.slice(0, SHOWN_VALUE_CHARS)}... (${text.length} characters)` : text;
+}
+
 /** One line per problem: `where: field=value: what is wrong`. */
 export function formatZodError(err: z.ZodError, input: unknown, label: string): string {
   return err.issues
@@ -293,7 +306,7 @@ export function formatZodError(err: z.ZodError, input: unknown, label: string): 
       const path = issue.path.join(".");
       let value: unknown = input;
       for (const key of issue.path) value = value != null && typeof value === "object" ? (value as Record<PropertyKey, unknown>)[key] : undefined;
-      const shown = value === undefined ? "" : `=${JSON.stringify(value)}`;
+      const shown = value === undefined ? "" : `=${shortValue(value)}`;
       return `${label}: ${path || "(root)"}${shown}: ${issue.message}`;
     })
     .join("; ");

@@ -7,7 +7,7 @@ import { resolveBaseline } from "../gate/history.js";
 import { KIND_RULES, METRIC_KINDS, type MetricKind } from "../gate/metrics.js";
 import { calibrateGate, runGate, type GateEvent, type GateOutcome } from "../gate/runner.js";
 import type { CalibrationResult } from "../gate/calibrate.js";
-import { calibratePairedGate, PAIRED_ROUNDS, runPairedGate, type PairedGateOutcome } from "../gate/paired.js";
+import { calibratePairedGate, PAIRED_FLOORS, PAIRED_ROUNDS, runPairedGate, type PairedGateOutcome } from "../gate/paired.js";
 import { pairedSides } from "../gate/sides.js";
 import { writeCalibrationOutputs, writeGateOutputs, type CompareReportWriter } from "../gate/write.js";
 import { parseSet } from "../profile/load.js";
@@ -42,6 +42,7 @@ interface GateArgs {
   "ready-path": string;
   "start-timeout": string;
   duration?: string;
+  warmup?: string;
   accept?: string[];
   reason?: string;
 }
@@ -64,7 +65,7 @@ export const gateCommand: CommandModule<object, GateArgs> = {
   describe: "Regression gate: measure the current code in rounds and compare each metric with a stored baseline, or with a base run live beside it in interleaved rounds (--base-profile, --base-target, --base-ref); exit 1 on a confirmed regression",
   builder: (y) =>
     historyOption(y)
-      .positional("scenario", { type: "string", describe: "a scenario .yaml or folder of the baseline (default: every scenario the baseline ran)" })
+      .positional("scenario", { type: "string", describe: "a scenario .yaml or folder of the baseline (default: every scenario the baseline ran; a paired gate: scenarios/ci/steady.yaml)" })
       .option("baseline", { type: "string", describe: "a label or id in the history, or a baseline .json file (default: the current branch's label, else \"default\")" })
       .option("rounds", { type: "number", describe: "rounds of the current code (default: as many as the baseline has; a paired gate: 10, at least 6)" })
       .option("current", { type: "string", array: true, describe: "compare these run.json files instead of running (each a round)" })
@@ -73,7 +74,7 @@ export const gateCommand: CommandModule<object, GateArgs> = {
       .option("gates", { type: "number", default: 20, describe: "with --calibrate: how many gates" })
       .option("allow-hardware-change", { type: "boolean", default: false, describe: "compare although this machine is not the baseline's (a loud warning instead of exit 3)" })
       .option("set", { type: "string", array: true, describe: "override a RuntimeConfig field in the current rounds, over the baseline's own --set (e.g. server.injectSlowdown=0.15 to show the gate a known regression)" })
-      .option("floor", { type: "string", array: true, describe: `effect floor of a metric kind: --floor latency=8% (kinds: ${METRIC_KINDS.join(", ")}; defaults: ${METRIC_KINDS.map((k) => `${k} ${KIND_RULES[k].absolute ? `${KIND_RULES[k].floor * 100} pt` : `${KIND_RULES[k].floor * 100} %`}`).join(", ")})` })
+      .option("floor", { type: "string", array: true, describe: `effect floor of a metric kind: --floor latency=8% (kinds: ${METRIC_KINDS.join(", ")}; defaults: ${METRIC_KINDS.map((k) => `${k} ${KIND_RULES[k].absolute ? `${KIND_RULES[k].floor * 100} pt` : `${KIND_RULES[k].floor * 100} %`}`).join(", ")}; a paired gate's: ${METRIC_KINDS.map((k) => `${k} ${KIND_RULES[k].absolute ? `${PAIRED_FLOORS[k] * 100} pt` : `${PAIRED_FLOORS[k] * 100} %`}`).join(", ")})` })
       .option("alpha", { type: "number", default: 0.05, describe: "significance level of the rank test per metric" })
       .option("junit", { type: "string", describe: "write JUnit XML here: one test case per metric, a regression as a failure with its evidence" })
       .option("out", { type: "string", default: "tunebench-out", describe: "folder for gate.json, gate.md and the compare report" })
@@ -91,6 +92,7 @@ export const gateCommand: CommandModule<object, GateArgs> = {
       .option("ready-path", { type: "string", default: "/health", group: "Paired gate (both sides live, rounds interleaved):", describe: "with --base-ref: the path that answers (below 500) once a server is up" })
       .option("start-timeout", { type: "string", default: "10m", group: "Paired gate (both sides live, rounds interleaved):", describe: "with --base-ref: how long a server may take to start (install, build)" })
       .option("duration", { type: "string", group: "Paired gate (both sides live, rounds interleaved):", describe: "paired: measured time of each run instead of the scenario's (e.g. 3s)" })
+      .option("warmup", { type: "string", group: "Paired gate (both sides live, rounds interleaved):", describe: "paired: warm-up of each run instead of the scenario's (a side kept alive is warm after its first run; e.g. 0s)" })
       .example("$0 baseline save --label main && $0 gate --baseline main", "store a baseline, then gate the current code against it")
       .example("$0 gate --baseline main --set server.injectSlowdown=0.15", "the same gate with every request made 15 % slower on purpose: it must fail")
       .example("$0 gate --baseline main --calibrate --gates 20", "A/A: how often the gate fails when nothing changed")
@@ -112,7 +114,7 @@ export const gateCommand: CommandModule<object, GateArgs> = {
         if (paired && (a.baseline !== undefined || a.current !== undefined)) throw new InputError(`${a.baseline !== undefined ? "--baseline" : "--current"}: a paired gate measures its base live (--base-profile, --base-target or --base-ref); a stored baseline is the other kind of gate`);
         if ((a.accept !== undefined) !== (a.reason !== undefined) || (a.reason !== undefined && a.reason.trim() === "")) throw new InputError("--accept and --reason go together: the metric whose regression is accepted, and why (a non-empty text)");
         if (a.accept !== undefined && a.calibrate) throw new InputError("--accept records a decision about a gate; a calibration decides nothing");
-        if (!paired && a.duration !== undefined) throw new InputError("--duration is for a paired gate; a stored-baseline gate runs as long as its baseline did");
+        if (!paired && (a.duration !== undefined || a.warmup !== undefined)) throw new InputError(`${a.duration !== undefined ? "--duration" : "--warmup"} is for a paired gate; a stored-baseline gate runs as its baseline did`);
         return true;
       }),
   handler: async (args) => {
@@ -165,6 +167,7 @@ async function pairedGate(args: GateArgs, floors: Partial<Record<MetricKind, num
     ...(args.scenario !== undefined ? { scenario: args.scenario } : {}),
     rounds: args.rounds ?? PAIRED_ROUNDS,
     ...(args.duration !== undefined ? { durationMs: parseDuration(args.duration, "--duration") } : {}),
+    ...(args.warmup !== undefined ? { warmupMs: parseDuration(args.warmup, "--warmup") } : {}),
     confirm: args.confirm,
     floors,
     signal: interruptSignal,

@@ -2,7 +2,7 @@ import type { RunResult } from "../result.js";
 import type { Acceptance } from "./baseline.js";
 import { InputError } from "../../runtime/errors.js";
 import { formatChange } from "../format.js";
-import { gateMetrics, KIND_RULES, pooledLatency, type MetricKind } from "./metrics.js";
+import { gateMetrics, KIND_RULES, pooledLatency, type GateMetric, type MetricKind } from "./metrics.js";
 import { compareUnpaired, type GateVerdict, type UnpairedComparison } from "../stats/compare.js";
 
 export interface GateMetricResult extends UnpairedComparison {
@@ -85,19 +85,15 @@ export function compareSides(baseline: readonly RunResult[], current: readonly R
     if (!a.has(id)) cmp.reason = `only in the current runs (the baseline has no ${meta.title}): ${cmp.reason}`;
     else if (!b.has(id)) cmp.reason = `only in the baseline (the current runs have no ${meta.title}): ${cmp.reason}`;
     if (acceptance) cmp.reason = `against the level accepted ${acceptance.createdAt}${acceptance.acceptedBy ? ` by ${acceptance.acceptedBy}` : ""} (${formatChange(acceptance.change, acceptance.absolute)}: ${acceptance.reason}): ${cmp.reason}`;
-    const result: GateMetricResult = {
-      ...cmp,
-      id,
-      scenario: meta.scenario,
-      ...(meta.operation !== undefined ? { operation: meta.operation } : {}),
-      kind: meta.kind,
-      title: meta.title,
-      unit: rule.unit,
-      lowerIsBetter: rule.lowerIsBetter,
-      ...(acceptance ? { acceptedLevel: acceptance } : {}),
-    };
+    const result: GateMetricResult = { ...cmp, ...describedBy(meta), ...(acceptance ? { acceptedLevel: acceptance } : {}) };
     return withDistribution(result, baseline, current);
   });
+}
+
+/** What names a gate metric in a result: its id, scenario, operation, kind, title, and its kind's unit and direction. */
+export function describedBy(meta: Omit<GateMetric, "value">): Pick<GateMetricResult, "id" | "scenario" | "operation" | "kind" | "title" | "unit" | "lowerIsBetter"> {
+  const rule = KIND_RULES[meta.kind];
+  return { id: meta.id, scenario: meta.scenario, ...(meta.operation !== undefined ? { operation: meta.operation } : {}), kind: meta.kind, title: meta.title, unit: rule.unit, lowerIsBetter: rule.lowerIsBetter };
 }
 
 /** A latency metric at its SLA percentile gets the distribution behind it: both sides' histograms of the operation, pooled over their rounds. */

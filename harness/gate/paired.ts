@@ -8,7 +8,7 @@ import { comparePaired, type GateVerdict, type MetricVerdict } from "../stats/co
 import { median } from "../stats/describe.js";
 import { acceptor, codeLabel } from "./baseline.js";
 import { summarizeCalibration, type CalibrationGate, type CalibrationResult } from "./calibrate.js";
-import { acceptRegressions, confirmWith, gateStatus, withDistribution, type GateMetricResult, type GateResult } from "./gate.js";
+import { acceptRegressions, confirmWith, describedBy, gateStatus, withDistribution, type GateMetricResult, type GateResult } from "./gate.js";
 import { DEFAULT_GATE_SCENARIO } from "./history.js";
 import { gateMetrics, KIND_RULES, METRIC_KINDS, type MetricKind } from "./metrics.js";
 import type { GateEvent } from "./runner.js";
@@ -32,7 +32,7 @@ export const PAIRED_FLOORS: Record<MetricKind, number> = {
   "inter-token": 0.03,
   throughput: 0.03,
   "tokens/s": 0.03,
-  rss: 0.05,
+  rss: 0.1,
   errors: 0.005,
   gc: 0.02,
 };
@@ -50,6 +50,7 @@ export interface PairedGateOptions {
   scenario?: string;
   rounds: number;
   durationMs?: number;
+  warmupMs?: number;
   confirm: boolean;
   floors: Partial<Record<MetricKind, number>>;
   noiseMultiple?: number;
@@ -78,7 +79,11 @@ export class PairedSession {
   readonly sides: { base: LiveSide; candidate: LiveSide };
 
   constructor(private readonly o: PairedGateOptions) {
-    const runOptions: RunSideOptions = { ...(o.durationMs !== undefined ? { durationMs: o.durationMs } : {}), ...(o.signal ? { signal: o.signal } : {}) };
+    const runOptions: RunSideOptions = {
+      ...(o.durationMs !== undefined ? { durationMs: o.durationMs } : {}),
+      ...(o.warmupMs !== undefined ? { warmupMs: o.warmupMs } : {}),
+      ...(o.signal ? { signal: o.signal } : {}),
+    };
     const open = o.open ?? openSide;
     this.sides = { base: open(o.base, runOptions), candidate: open(o.candidate, runOptions) };
   }
@@ -173,13 +178,7 @@ export function comparePairedRounds(rounds: Pick<PairedRounds, "base" | "candida
       absolute: rule.absolute,
       verdict: VERDICT[cmp.verdict],
       reason: a.length < 2 ? `${cmp.reason} with this figure on both sides (${a.length} paired)` : cmp.reason,
-      id: meta.id,
-      scenario: meta.scenario,
-      ...(meta.operation !== undefined ? { operation: meta.operation } : {}),
-      kind: meta.kind,
-      title: meta.title,
-      unit: rule.unit,
-      lowerIsBetter: rule.lowerIsBetter,
+      ...describedBy(meta),
     };
     return withDistribution(result, rounds.base, rounds.candidate);
   });
@@ -268,38 +267,41 @@ export async function runPairedGate(o: PairedGateOptions, onEvent?: (e: GateEven
 
 /**
  * Calibration of the paired gate (`gate --base-profile P --profile P
- * --calibrate`): `gates` gates on the same live sides, each confirmed as a gate
- * would be. With the candidate side's `--set` a known change (an injected
+ * --calibrate`): `gates` gates, each on sides started for it and confirmed as
+ * a gate would be. With the candidate side's `--set` a known change (an injected
  * slowdown), failures are detections.
  */
 export async function calibratePairedGate(o: PairedGateOptions & { gates: number; set: Record<string, unknown> }, onEvent?: (e: GateEvent) => void): Promise<{ result: CalibrationResult; startedAt: string }> {
   const started = Date.now();
   const scenarios = await pairedScenarios(o);
-  const session = new PairedSession(o);
   const gates: CalibrationGate[] = [];
   let interrupted = false;
-  try {
-    for (let g = 1; g <= o.gates; g++) {
-      const done = await gateOnce(session, scenarios, o, `paired calibration gate ${g}/${o.gates}`, onEvent);
-      if (done.first.rounds < 2 || (done.rerun && done.rerun.rounds < 2)) {
-        interrupted = true;
-        break;
-      }
-      const rerun = done.againMetrics ? new Map(done.againMetrics.map((m) => [m.id, m.current])) : undefined;
-      const { status } = gateStatus(done.metrics);
-      gates.push({
-        status,
-        confirmed: rerun !== undefined,
-        metrics: done.metrics.map((m) => ({ id: m.id, kind: m.kind, change: m.change, verdict: m.verdict, firstVerdict: m.confirmation ? "regression" : m.verdict, absolute: m.absolute, rounds: m.current, ...(rerun ? { rerun: rerun.get(m.id) ?? [] } : {}) })),
-      });
-      onEvent?.({ type: "calibration-gate", gate: g, gates: o.gates, status, confirmed: rerun !== undefined });
-      if (done.first.interrupted || done.rerun?.interrupted) {
-        interrupted = true;
-        break;
-      }
+  for (let g = 1; g <= o.gates; g++) {
+    // each gate starts its sides afresh, as a CI job does: two processes that lived through many gates drift apart
+    // in state (their heaps grew apart by 10 % over 8 minutes here), which is not what one gate compares
+    const session = new PairedSession(o);
+    let done: Awaited<ReturnType<typeof gateOnce>>;
+    try {
+      done = await gateOnce(session, scenarios, o, `paired calibration gate ${g}/${o.gates}`, onEvent);
+    } finally {
+      await session.close();
     }
-  } finally {
-    await session.close();
+    if (done.first.rounds < 2 || (done.rerun && done.rerun.rounds < 2)) {
+      interrupted = true;
+      break;
+    }
+    const rerun = done.againMetrics ? new Map(done.againMetrics.map((m) => [m.id, m.current])) : undefined;
+    const { status } = gateStatus(done.metrics);
+    gates.push({
+      status,
+      confirmed: rerun !== undefined,
+      metrics: done.metrics.map((m) => ({ id: m.id, kind: m.kind, change: m.change, verdict: m.verdict, firstVerdict: m.confirmation ? "regression" : m.verdict, absolute: m.absolute, rounds: m.current, ...(rerun ? { rerun: rerun.get(m.id) ?? [] } : {}) })),
+    });
+    onEvent?.({ type: "calibration-gate", gate: g, gates: o.gates, status, confirmed: rerun !== undefined });
+    if (done.first.interrupted || done.rerun?.interrupted) {
+      interrupted = true;
+      break;
+    }
   }
   const result = summarizeCalibration({ baseline: { label: `${o.base.label} (live, paired)`, rounds: o.rounds }, rounds: o.rounds, gates, set: o.set, confirm: o.confirm, floors: allFloors(o), alpha: 0.05, interrupted, elapsedMs: Date.now() - started });
   return { result: { ...result, mode: Object.keys(o.set).length > 0 ? "injected" : "A/A" }, startedAt: new Date(started).toISOString() };

@@ -24,6 +24,7 @@ export type SideSpec =
 
 export interface RunSideOptions {
   durationMs?: number;
+  warmupMs?: number;
   signal?: AbortSignal;
   onEvent?: (e: RunEvent) => void;
 }
@@ -159,7 +160,11 @@ export async function worktreeOf(ref: string, cwd: string): Promise<{ dir: strin
 
 /** A side made live: its runs, and what it started, stopped at `close`. */
 export function openSide(spec: SideSpec, options: RunSideOptions): LiveSide {
-  const common = { ...(options.durationMs !== undefined ? { durationMs: options.durationMs } : {}), ...(options.signal ? { signal: options.signal } : {}) };
+  const common = {
+    ...(options.durationMs !== undefined ? { durationMs: options.durationMs } : {}),
+    ...(options.warmupMs !== undefined ? { warmupMs: options.warmupMs } : {}),
+    ...(options.signal ? { signal: options.signal } : {}),
+  };
   if (spec.kind === "profile") {
     let live: { file: string; runtime: LiveRuntime } | undefined;
     const runOptions = { ...(spec.profile !== undefined ? { profile: spec.profile } : {}), set: spec.set };

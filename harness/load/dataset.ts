@@ -3,6 +3,7 @@
  * loading the file: ShareGPT, OpenAI chat and plain prompt records, as JSON Lines or one
  * JSON array (docs/scenarios.md, "Datasets and traces").
  */
+import { shortValue } from "../../runtime/config.js";
 import { InputError } from "../../runtime/errors.js";
 import { Xorshift128 } from "../../runtime/random.js";
 import { jsonRecords, type ReaderStats, type RecordLimits } from "./json-records.js";
@@ -219,7 +220,7 @@ function outputTokensOf(record: Record<string, unknown>, at: string, limits: Dat
   const v = record.output_tokens;
   if (v === undefined || v === null) return undefined;
   if (typeof v !== "number" || !Number.isInteger(v) || v < 1 || v > limits.maxOutputTokens) {
-    throw new InputError(`${at}: output_tokens must be a whole number from 1 to ${limits.maxOutputTokens}, found ${JSON.stringify(v)}`);
+    throw new InputError(`${at}: output_tokens must be a whole number from 1 to ${limits.maxOutputTokens}, found ${shortValue(v)}`);
   }
   return v;
 }

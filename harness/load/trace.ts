@@ -3,6 +3,7 @@
  * prompt and its answer were, and the hash ids of its prompt's token blocks, so requests
  * that share a prefix share blocks (docs/scenarios.md, "Datasets and traces").
  */
+import { shortValue } from "../../runtime/config.js";
 import { InputError } from "../../runtime/errors.js";
 import { jsonRecords, type RecordLimits } from "./json-records.js";
 
@@ -40,7 +41,7 @@ function tokens(record: Record<string, unknown>, key: string, at: string, limits
   const v = record[key];
   if (v === undefined) throw new InputError(`${at}: ${key} is missing`);
   if (typeof v !== "number" || !Number.isInteger(v) || v < 1 || v > limits.maxTokens) {
-    throw new InputError(`${at}: ${key} must be a whole number of tokens from 1 to ${limits.maxTokens}, found ${JSON.stringify(v)}`);
+    throw new InputError(`${at}: ${key} must be a whole number of tokens from 1 to ${limits.maxTokens}, found ${shortValue(v)}`);
   }
   return v;
 }

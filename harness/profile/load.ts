@@ -2,7 +2,7 @@ import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { withL3Secret } from "../../runtime/cache/redis.js";
-import { parseOrThrow, RUNTIME_CONFIG_ENV, RuntimeConfigSchema, type RuntimeConfig } from "../../runtime/config.js";
+import { parseOrThrow, RUNTIME_CONFIG_ENV, RuntimeConfigSchema, shortValue, type RuntimeConfig } from "../../runtime/config.js";
 import { InputError } from "../../runtime/errors.js";
 import { BUILTIN_PROFILES_DIR } from "../paths.js";
 import { isForbiddenKey, issuePath, lineOf, readYaml, type YamlSource } from "../yaml.js";
@@ -156,7 +156,7 @@ export async function loadProfile(nameOrPath: string, overrides: Obj | OverrideL
     }
     let value: unknown = merged;
     for (const k of issue.path) value = value !== null && typeof value === "object" ? (value as Obj)[k as string] : undefined;
-    const shown = value === undefined || (typeof value === "object" && value !== null) ? "" : `=${JSON.stringify(value)}`;
+    const shown = value === undefined || (typeof value === "object" && value !== null) ? "" : `=${shortValue(value)}`;
     throw new InputError(`${locate(issue.path, sources, resolved)}: ${issue.path.join(".")}${shown}: ${issue.message}`);
   }
   const top = sources[0]!.value as Obj;

@@ -22,6 +22,8 @@ export interface PlanOptions {
   set?: Record<string, unknown>;
   /** Measured time instead of the scenario's, ms. */
   durationMs?: number;
+  /** Warm-up instead of the scenario's, ms (a runtime kept alive across runs is warm already). */
+  warmupMs?: number;
   /** An external OpenAI-compatible URL instead of starting the runtime. */
   targetUrl?: string;
   /** The model name requests to the external target carry (default: the first its /v1/models lists). */
@@ -114,7 +116,8 @@ export function arrivalOf(s: Scenario, durationMs: number, trace?: TracePlan): A
 }
 
 export async function buildPlan(loaded: LoadedScenario, options: PlanOptions = {}): Promise<Plan> {
-  const s: Scenario = options.arrival !== undefined ? { ...loaded.scenario, arrival: parseArrival(options.arrival) } : loaded.scenario;
+  const given: Scenario = options.arrival !== undefined ? { ...loaded.scenario, arrival: parseArrival(options.arrival) } : loaded.scenario;
+  const s: Scenario = options.warmupMs !== undefined ? { ...given, warmup: options.warmupMs } : given;
   const kind: TargetKind = options.targetUrl !== undefined ? "external" : options.inProcess ? "in-process" : "child";
   checkTargetFit(loaded.file, s, kind);
   // a profile named by the scenario resolves beside the scenario file; one given on the command line, from here

@@ -1,3 +1,4 @@
+import { shortValue } from "../../runtime/config.js";
 import { existsSync, readdirSync } from "node:fs";
 import { readdir, stat } from "node:fs/promises";
 import path from "node:path";
@@ -38,7 +39,7 @@ export async function loadScenario(file: string): Promise<LoadedScenario> {
     const at = issuePath(issue);
     let value: unknown = src.value;
     for (const k of at) value = value !== null && typeof value === "object" ? (value as Record<PropertyKey, unknown>)[k] : undefined;
-    const shown = issue.code === "unrecognized_keys" || value === undefined || typeof value === "object" ? "" : `=${JSON.stringify(value)}`;
+    const shown = issue.code === "unrecognized_keys" || value === undefined || typeof value === "object" ? "" : `=${shortValue(value)}`;
     const message = issue.code === "unrecognized_keys" ? "unknown field" : issue.message;
     throw new InputError(`${resolved}:${lineOf(src, at)}: ${at.join(".") || "(file)"}${shown}: ${message}`);
   }

@@ -1,3 +1,4 @@
+import { statSync } from "node:fs";
 import path from "node:path";
 import Database from "better-sqlite3";
 import { NAMESPACE_PATTERN } from "../config.js";
@@ -109,6 +110,7 @@ export class SqliteTier implements CacheTier {
     this.maxEntryBytes = Math.min(options.maxEntryBytes ?? 16 * 1024 * 1024, this.maxBytes);
     this.warn = options.onWarning ?? (() => undefined);
     this.pragmas = options.pragmas ?? {};
+    if (isDirectory(this.path)) throw new InputError(`cache.l2.path=${this.path}: a folder; valid: the path of a file (tunebench creates it when missing)`);
     try {
       ensureDir(path.dirname(this.path));
     } catch (err) {
@@ -384,5 +386,13 @@ export class SqliteTier implements CacheTier {
         .get(this.prefix, `${this.prefix}\uffff`);
       return { entries: row?.n ?? 0, bytes: row?.bytes ?? 0 };
     }, { entries: 0, bytes: 0 });
+  }
+}
+
+function isDirectory(p: string): boolean {
+  try {
+    return statSync(p).isDirectory();
+  } catch {
+    return false;
   }
 }

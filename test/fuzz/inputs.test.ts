@@ -7,6 +7,7 @@ import { loadProfile } from "../../harness/profile/load.js";
 import { loadScenario } from "../../harness/scenario/load.js";
 import { parseThreshold } from "../../harness/scenario/threshold.js";
 import { InputError } from "../../runtime/errors.js";
+import { SqliteTier } from "../../runtime/cache/sqlite.js";
 import { writeGguf } from "../../runtime/models/gguf-writer.js";
 import { inspectGguf } from "../../runtime/models/inspect.js";
 import { catalogRequest } from "../../runtime/models/make.js";
@@ -123,6 +124,35 @@ describe("fuzz: profile files", () => {
       }),
       { seed: 11, numRuns: RUNS },
     );
+  });
+});
+
+describe("cross-field configuration", () => {
+  it("any chunkWords and chunkOverlap: loads only when the overlap is smaller, else one line naming chunkOverlap and chunkWords", async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.integer({ min: 8, max: 8192 }), fc.integer({ min: 0, max: 4096 }), async (chunkWords, chunkOverlap) => {
+        const file = path.join(dir, `x${files++}.yaml`);
+        writeFileSync(file, stringify({ extends: "base", search: { chunkWords, chunkOverlap } }));
+        const outcome = await acceptsOrRefuses(() => loadProfile(file));
+        expect(outcome).toBe(chunkOverlap < chunkWords ? "ok" : "refused");
+        if (outcome === "refused") await expect(loadProfile(file)).rejects.toThrow(/search\.chunkOverlap=\d+: must be smaller than search\.chunkWords/);
+      }),
+      { seed: 17, numRuns: RUNS },
+    );
+  });
+
+  it("repeats a long invalid value by its start and its length, not whole", async () => {
+    const file = path.join(dir, "long.yaml");
+    writeFileSync(file, stringify({ extends: "base", inference: { threads: "x".repeat(100_000) } }));
+    const err = await loadProfile(file).catch((e: unknown) => e as Error);
+    expect(err).toBeInstanceOf(InputError);
+    expect(err.message).toMatch(/inference\.threads="x{199}\.\.\. \(100002 characters\)/);
+    expect(err.message.length).toBeLessThan(1000);
+  });
+
+  it("an L2 path that is a folder: one line naming cache.l2.path, not EISDIR", () => {
+    expect(() => new SqliteTier({ path: dir, namespace: "t" })).toThrow(InputError);
+    expect(() => new SqliteTier({ path: dir, namespace: "t" })).toThrow(/cache\.l2\.path=.*: a folder; valid: the path of a file/);
   });
 });
 
