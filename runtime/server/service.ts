@@ -179,7 +179,12 @@ export class RuntimeService {
     let why: "deadline" | "disconnect" | undefined;
     const timer = setTimeout(() => {
       why = "deadline";
-      controller.abort(new ApiError(504, `the request took longer than ${this.parts.config.server.requestTimeoutMs} ms`, "timeout_error", null, "deadline_exceeded"));
+      // a body still arriving at the deadline is the client's delay (too slow, or shorter than its Content-Length): 408, not 504
+      controller.abort(
+        req.complete
+          ? new ApiError(504, `the request took longer than ${this.parts.config.server.requestTimeoutMs} ms`, "timeout_error", null, "deadline_exceeded")
+          : new ApiError(408, `the request body did not arrive in full within ${this.parts.config.server.requestTimeoutMs} ms (Content-Length: ${req.headers["content-length"] ?? "none"})`, "invalid_request_error", null, "body_timeout", { connection: "close" }),
+      );
     }, this.parts.config.server.requestTimeoutMs);
     const slowdown = this.parts.config.server.injectSlowdown;
     if (slowdown > 0) holdResponses(res, t0, slowdown);
