@@ -68,13 +68,20 @@ export class EmbeddingIndex {
   private constructor(
     readonly file: string,
     onWarning: (message: string) => void,
+    derived: boolean,
   ) {
     try {
       ensureDir(path.dirname(file));
     } catch (err) {
       throw new EnvironmentError(`search index: cannot create ${path.dirname(file)}: ${(err as Error).message}`);
     }
-    const owner = fileOwnership(file);
+    let owner = fileOwnership(file);
+    if (derived && owner !== "absent" && owner !== "ours" && owner !== "sqlite-unmarked") {
+      // tunebench's own file by its location (no search.indexPath): whatever overwrote its header, it is rebuilt from the corpus
+      const aside = moveAside(file);
+      onWarning(`search index: ${file}, tunebench's own index, is unreadable (${owner === "not-sqlite" ? "not a SQLite database" : "its header names another application"}); moved it to ${aside}; the corpus is embedded again`);
+      owner = "absent";
+    }
     if (owner === "not-sqlite" || owner === "sqlite-other") {
       throw new InputError(`search index: ${file} is not an index tunebench made (${owner === "not-sqlite" ? "it is not a SQLite database" : "it is another application's SQLite database"}); point search.indexPath at a new file`);
     }
@@ -83,7 +90,7 @@ export class EmbeddingIndex {
     } catch (err) {
       if (err instanceof InputError) throw err;
       if (!isCorruption(err)) throw new EnvironmentError(`search index: cannot open ${file}: ${(err as Error).message}`);
-      if (owner !== "ours") throw new InputError(`search index: ${file} is corrupt and carries no tunebench mark, so it is left alone; remove it or point search.indexPath at a new file`);
+      if (owner !== "ours" && !derived) throw new InputError(`search index: ${file} is corrupt and carries no tunebench mark, so it is left alone; remove it or point search.indexPath at a new file`);
       // an index can always be rebuilt from its corpus: set the corrupt one aside and start again
       const aside = moveAside(file);
       onWarning(`search index: ${file} is corrupt (${(err as Error).message}); moved it to ${aside}; the corpus is embedded again`);
@@ -117,9 +124,13 @@ export class EmbeddingIndex {
     }
   }
 
-  /** Opens (or creates) the index at `file`. A corrupt index tunebench made is set aside and started anew (its corpus is embedded again); a file tunebench did not make is an InputError. */
-  static open(file: string, options: { onWarning?: (message: string) => void } = {}): EmbeddingIndex {
-    const index = new EmbeddingIndex(path.resolve(file), options.onWarning ?? (() => undefined));
+  /**
+   * Opens (or creates) the index at `file`. A corrupt index tunebench made is set aside and started anew (its corpus is
+   * embedded again); a file tunebench did not make is an InputError, unless `derived`: the file is at tunebench's own
+   * default location (no `search.indexPath`), so it is tunebench's whatever its header now says, and is rebuilt too.
+   */
+  static open(file: string, options: { onWarning?: (message: string) => void; derived?: boolean } = {}): EmbeddingIndex {
+    const index = new EmbeddingIndex(path.resolve(file), options.onWarning ?? (() => undefined), options.derived ?? false);
     try {
       index.load();
     } catch (err) {
@@ -128,7 +139,7 @@ export class EmbeddingIndex {
       index.close();
       const aside = moveAside(path.resolve(file));
       options.onWarning?.(`search index: ${file} is corrupt (${(err as Error).message}); moved it to ${aside}; the corpus is embedded again`);
-      const fresh = new EmbeddingIndex(path.resolve(file), options.onWarning ?? (() => undefined));
+      const fresh = new EmbeddingIndex(path.resolve(file), options.onWarning ?? (() => undefined), options.derived ?? false);
       fresh.load();
       return fresh;
     }

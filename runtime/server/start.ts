@@ -47,10 +47,11 @@ export function engineEmbedder(engine: InferenceEngine): QueryEmbedder {
 }
 
 /** The corpus of a search configuration, and the index file it is kept in for the model `embedderId`. */
-async function searchCorpus(s: RuntimeConfig["search"], home: string, embedderId: string): Promise<{ docs: Doc[]; indexFile: string }> {
+async function searchCorpus(s: RuntimeConfig["search"], home: string, embedderId: string): Promise<{ docs: Doc[]; indexFile: string; derived: boolean }> {
   const docs = s.corpus ? await loadCorpus(s.corpus) : syntheticCorpus({ documents: s.syntheticDocuments });
   const corpusName = s.corpus ? path.basename(s.corpus).replace(/[^A-Za-z0-9_.-]/g, "_") : `synthetic-${s.syntheticDocuments}`;
-  return { docs, indexFile: s.indexPath ?? path.join(home, "search", `${corpusName}-${embedderId}.sqlite`) };
+  // no indexPath: the file is tunebench's own, at its own location, and may always be rebuilt
+  return { docs, indexFile: s.indexPath ?? path.join(home, "search", `${corpusName}-${embedderId}.sqlite`), derived: s.indexPath === undefined };
 }
 
 export interface Preparation {
@@ -79,8 +80,8 @@ export async function prepareRuntime(config: RuntimeConfig, options: StartOption
   let indexed: SyncResult | undefined;
   if (!options.withoutSearch && config.search.enabled) {
     const s = config.search;
-    const { docs, indexFile } = await searchCorpus(s, home, embedderIdOf(model.path));
-    const index = EmbeddingIndex.open(indexFile, { onWarning: (message) => emit({ type: "warning", message }) });
+    const { docs, indexFile, derived } = await searchCorpus(s, home, embedderIdOf(model.path));
+    const index = EmbeddingIndex.open(indexFile, { derived, onWarning: (message) => emit({ type: "warning", message }) });
     try {
       if (!index.isCurrent(docs, embedderIdOf(model.path), { words: s.chunkWords, overlap: s.chunkOverlap })) {
         emit({ type: "load", model: model.path });
@@ -126,8 +127,8 @@ export async function startRuntime(config: RuntimeConfig, options: StartOptions 
     if (!options.withoutSearch && config.search.enabled) {
       const s = config.search;
       const embedder = engineEmbedder(engine);
-      const { docs, indexFile } = await searchCorpus(s, home, embedder.id);
-      const index = EmbeddingIndex.open(indexFile, { onWarning: (message) => emit({ type: "warning", message }) });
+      const { docs, indexFile, derived } = await searchCorpus(s, home, embedder.id);
+      const index = EmbeddingIndex.open(indexFile, { derived, onWarning: (message) => emit({ type: "warning", message }) });
       const result = await index.sync(docs, embedder, {
         words: s.chunkWords,
         overlap: s.chunkOverlap,

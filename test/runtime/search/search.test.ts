@@ -1,4 +1,5 @@
-import { writeFileSync, mkdirSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { InputError } from "../../../runtime/errors.js";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { InferenceConfigSchema } from "../../../runtime/config.js";
@@ -197,5 +198,33 @@ describe("embedding index", () => {
     expect(r).toMatchObject({ added: 5, unchanged: 0 });
     expect(index.modelId).toBe("another-model");
     index.close();
+  });
+});
+
+describe("an index file overwritten past its magic bytes", () => {
+  /** An empty index, then its bytes from 16 on (its application id included) overwritten with seeded noise. */
+  function overwritten(name: string): string {
+    const file = path.join(dir, name);
+    EmbeddingIndex.open(file).close();
+    const bytes = readFileSync(file);
+    const rng = new Xorshift128(3);
+    for (let i = 16; i < bytes.length; i++) bytes[i] = Math.floor(rng.nextFloat() * 256);
+    writeFileSync(file, bytes);
+    return file;
+  }
+
+  it("at tunebench's own location (no search.indexPath): set aside and started anew, with a warning", () => {
+    const file = overwritten("derived.sqlite");
+    const warnings: string[] = [];
+    const index = EmbeddingIndex.open(file, { derived: true, onWarning: (m) => warnings.push(m) });
+    index.close();
+    expect(warnings.join(" ")).toMatch(/tunebench's own index, is unreadable .*; moved it to .*\.corrupt-\d+; the corpus is embedded again/);
+    expect(readdirSync(dir).some((f) => f.startsWith("derived.sqlite.corrupt-"))).toBe(true);
+  });
+
+  it("at a path the user named: left alone, and one line saying why", () => {
+    const file = overwritten("named.sqlite");
+    expect(() => EmbeddingIndex.open(file)).toThrow(InputError);
+    expect(readdirSync(dir).some((f) => f.startsWith("named.sqlite.corrupt-"))).toBe(false);
   });
 });
