@@ -57,6 +57,20 @@ function flagOverrides(a: ServeArgs): Record<string, unknown> {
   return Object.fromEntries(Object.entries(sections).filter(([, v]) => Object.keys(v).length > 0));
 }
 
+/**
+ * The profile, then the flags and `--set` over it. The profile is validated on its own first: a field a flag
+ * replaces (`--port` over an invalid `server.port`) must not hide the profile file's own mistake.
+ */
+async function profileWithFlags(args: ServeArgs): ReturnType<typeof loadProfile> {
+  const flags = flagOverrides(args);
+  const set = parseSet(args.set ?? []);
+  if (Object.keys(flags).length > 0 || Object.keys(set).length > 0) await loadProfile(args.profile);
+  return loadProfile(args.profile, [
+    { value: flags, label: "a command-line flag" },
+    { value: set, label: "--set" },
+  ]);
+}
+
 /** The runtime's start-up as a status line, and what it says once (the index built, a warning) as a line of its own. */
 function startEvents(status: ReturnType<typeof statusLine>): (e: StartEvent) => void {
   return (e) => {
@@ -114,10 +128,7 @@ export const serveCommand: CommandModule<object, ServeArgs> = {
       ? await loadConfigFile(args.config)
       : args["harness-control"] && process.env[RUNTIME_CONFIG_ENV]
         ? loadConfigFromEnv()
-        : await loadProfile(args.profile, [
-          { value: flagOverrides(args), label: "a command-line flag" },
-          { value: parseSet(args.set ?? []), label: "--set" },
-        ]);
+        : await profileWithFlags(args);
     const config = profile.config;
     const status = statusLine();
     const service = await startRuntime(config, {

@@ -138,6 +138,12 @@ describe("bad input: one clear line, exit 2, no stack trace, no file", () => {
     expectInputError(["models", "make", "--shape", "layers=2,embd=256,heads=3,ff=512"], /not divisible by heads=3/);
   });
 
+  it("a profile's own invalid field, even where a flag replaces it (serve --port over server.port)", () => {
+    const file = path.join(home, "bad-port.yaml");
+    writeFileSync(file, "extends: base\nserver:\n  port: 99999999\n");
+    expectInputError(["serve", "--profile", file, "--port", "0"], /bad-port\.yaml:3: server\.port=99999999: Too big/);
+  });
+
   it("usage mistakes", () => {
     expectInputError(["bench", "--frobnicate"], /Unknown argument: frobnicate/);
     expectInputError(["nosuchcommand"], /Unknown argument: nosuchcommand/);
